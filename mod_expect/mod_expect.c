@@ -1,0 +1,179 @@
+/*
+ * mod_expect.c - httpd glue: directives, per-directory config, fixups hook.
+ *
+ * The decision itself lives in expect_policy.c, which knows nothing of
+ * httpd; this file only translates a request_rec into its input and
+ * applies its outcome.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "apr_strings.h"
+
+#include "expect_policy.h"
+
+module AP_MODULE_DECLARE_DATA expect_module;
+
+/* Stable log message IDs: tests and operators grep for these. */
+#define EXPLOGNO(n) "EXP" #n ": "
+
+#define EXPECT_FLAG_UNSET (-1)
+#define EXPECT_NOTE "expect-decision"  /* r->notes key, for %{expect-decision}n */
+
+typedef struct {
+    expect_policy_t policy;  /* EXPECT_POLICY_UNSET until configured */
+    int strict;              /* EXPECT_FLAG_UNSET until configured */
+} expect_dir_conf;
+
+static void *create_dir_conf(apr_pool_t *p, char *dir)
+{
+    expect_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+    (void)dir;
+    conf->policy = EXPECT_POLICY_UNSET;
+    conf->strict = EXPECT_FLAG_UNSET;
+    return conf;
+}
+
+static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const expect_dir_conf *base = basev;
+    const expect_dir_conf *add = addv;
+    expect_dir_conf *conf = apr_palloc(p, sizeof(*conf));
+
+    conf->policy = (add->policy != EXPECT_POLICY_UNSET) ? add->policy : base->policy;
+    conf->strict = (add->strict != EXPECT_FLAG_UNSET) ? add->strict : base->strict;
+    return conf;
+}
+
+static const char *set_policy(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    expect_dir_conf *conf = dconf;
+    expect_policy_t p = expect_policy_parse(arg);
+
+    if (p == EXPECT_POLICY_UNSET) {
+        return apr_psprintf(cmd->pool,
+                            "%s: unknown value '%s'; allowed values are "
+                            EXPECT_POLICY_CHOICES,
+                            cmd->cmd->name, arg);
+    }
+    conf->policy = p;
+    return NULL;
+}
+
+static const char *set_strict(cmd_parms *cmd, void *dconf, int flag)
+{
+    expect_dir_conf *conf = dconf;
+    (void)cmd;
+    conf->strict = flag ? 1 : 0;
+    return NULL;
+}
+
+static int expect_fixups(request_rec *r)
+{
+    const expect_dir_conf *conf;
+    expect_input_t in;
+    expect_outcome_t out;
+    const char *name;
+
+    /* A request without "Expect: 100-continue" costs this one test. */
+    if (!r->expecting_100) {
+        return DECLINED;
+    }
+
+    conf = ap_get_module_config(r->per_dir_config, &expect_module);
+    in.expecting_100 = 1;
+    in.initial = ap_is_initial_req(r);
+    in.http11 = r->proto_num >= HTTP_VERSION(1, 1);
+    in.has_content = expect_has_content(
+        apr_table_get(r->headers_in, "Transfer-Encoding"),
+        apr_table_get(r->headers_in, "Content-Length"));
+    in.policy = (conf->policy == EXPECT_POLICY_UNSET) ? EXPECT_POLICY_DEFAULT
+                                                      : conf->policy;
+    in.strict = (conf->strict == EXPECT_FLAG_UNSET) ? 0 : conf->strict;
+
+    expect_decide(&in, &out);
+    name = expect_decision_name(out.decision);
+    if (name == NULL) {
+        return DECLINED;
+    }
+    apr_table_setn(r->notes, EXPECT_NOTE, name);
+
+    if (out.clear_expecting) {
+        r->expecting_100 = 0;
+    }
+    if (out.status == HTTP_EXPECTATION_FAILED) {
+        /*
+         * r->expecting_100 stays set: httpd then neither reads the body nor
+         * keeps the connection, so whatever the client sends next is
+         * discarded by lingering close instead of being parsed as a request.
+         */
+        r->connection->keepalive = AP_CONN_CLOSE;
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, EXPLOGNO(0001)
+                      "rejecting Expect: 100-continue on %s %s (%s)",
+                      r->method, r->uri,
+                      out.why == EXPECT_WHY_STRICT
+                          ? "ExpectStrict On and the request has no content"
+                          : "ExpectPolicy reject");
+        return HTTP_EXPECTATION_FAILED;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, EXPLOGNO(0002)
+                  "Expect: 100-continue on %s %s: %s", r->method, r->uri, name);
+    return DECLINED;
+}
+
+/*
+ * httpd gives an internal redirect (an ErrorDocument, a rewrite) fresh
+ * r->notes, and mod_log_config reads %{...}n from the last request of the
+ * chain; carry the decision there so %{expect-decision}n still shows it.
+ */
+static int expect_log_transaction(request_rec *r)
+{
+    const char *decision;
+    request_rec *last;
+
+    if (r->next == NULL) {
+        return DECLINED;
+    }
+    decision = apr_table_get(r->notes, EXPECT_NOTE);
+    if (decision != NULL) {
+        for (last = r->next; last->next != NULL; last = last->next) {
+            continue;
+        }
+        apr_table_setn(last->notes, EXPECT_NOTE, decision);
+    }
+    return DECLINED;
+}
+
+static const command_rec expect_cmds[] = {
+    AP_INIT_TAKE1("ExpectPolicy", set_policy, NULL, RSRC_CONF | ACCESS_CONF,
+                  "What to do with Expect: 100-continue: continue, reject or ignore"),
+    AP_INIT_FLAG("ExpectStrict", set_strict, NULL, RSRC_CONF | ACCESS_CONF,
+                 "On: answer 417 to 100-continue on a request without content"),
+    {NULL}
+};
+
+static void register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    /*
+     * REALLY_FIRST: mod_rewrite and mod_proxy run their fixups at FIRST, and
+     * a request they redirect or proxy must already have been judged.
+     */
+    ap_hook_fixups(expect_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    /* Before mod_log_config (MIDDLE) formats the line. */
+    ap_hook_log_transaction(expect_log_transaction, NULL, NULL, APR_HOOK_REALLY_FIRST);
+}
+
+AP_DECLARE_MODULE(expect) = {
+    STANDARD20_MODULE_STUFF,
+    create_dir_conf,
+    merge_dir_conf,
+    NULL,
+    NULL,
+    expect_cmds,
+    register_hooks,
+    AP_MODULE_FLAG_NONE
+};

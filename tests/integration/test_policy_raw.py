@@ -1,0 +1,245 @@
+"""The policy table, over raw sockets, under event, worker and prefork.
+
+Every row states what the server does before the body is sent (a 100, a
+final status, or nothing), the final status, whether the body was read,
+and whether the connection is kept or closed.  A kept connection is proven
+by a second request on it; a closed one by EOF.  Rejections are followed by
+the body and a pipelined request to prove that neither is parsed (no
+desync).
+"""
+import socket
+from dataclasses import dataclass, field
+
+import pytest
+
+from rawhttp import Closed, Conn, chunked
+
+BODY = b"0123456789abcdef" * 4  # 64 bytes, echoed back by mod_reflector
+SENTINEL = "GET /index.html HTTP/1.1\r\nHost: {host}\r\n\r\n"
+PAUSE = 0.5  # how long a client waits for a 100 before sending anyway
+
+
+@dataclass
+class Row:
+    id: str
+    host: str
+    path: str
+    before_body: str          # "100", "final", "nothing", or "-" (no body)
+    status: int
+    body_read: object         # True: echoed back; False: never read; None: n/a
+    conn: str                 # "keep" or "close"
+    method: str = "POST"
+    proto: str = "HTTP/1.1"
+    expect: list = field(default_factory=lambda: ["100-continue"])
+    framing: str = "cl"       # "cl", "chunked", "cl0", "none"
+    extra: list = field(default_factory=list)
+    decision: str = None      # %{expect-decision}n in the access log ("-": none)
+    body_has: bytes = None    # a marker the response body must contain
+    close_header: bool = True  # a closing response says "Connection: close"
+    note: str = ""
+
+
+C, R, I = "continue.test", "reject.test", "ignore.test"
+PC, PR = "proxy-continue.test", "proxy-reject.test"
+CORE = ("httpd core's own 417: only 100-continue passes ap_check_request_header; "
+        "core reads the declared body first, then closes without a "
+        "Connection: close header")
+
+ROWS = [
+    # --- the three policies, Content-Length body ------------------------------
+    Row("continue-cl", C, "/echo", "100", 200, True, "keep", decision="continue"),
+    Row("reject-cl", R, "/echo", "final", 417, False, "close", decision="reject"),
+    Row("ignore-cl", I, "/echo", "nothing", 200, True, "keep", decision="ignore"),
+    # --- chunked bodies -------------------------------------------------------
+    Row("continue-chunked", C, "/echo", "100", 200, True, "keep",
+        framing="chunked", decision="continue"),
+    Row("reject-chunked", R, "/echo", "final", 417, False, "close",
+        framing="chunked", decision="reject"),
+    Row("ignore-chunked", I, "/echo", "nothing", 200, True, "keep",
+        framing="chunked", decision="ignore"),
+    # --- requests without content ---------------------------------------------
+    Row("get-bodyless-strict-off", C, "/index.html", "-", 200, None, "keep",
+        method="GET", framing="none", decision="bodyless", body_has=b"index page"),
+    Row("get-bodyless-on-reject-vhost", R, "/index.html", "-", 200, None, "keep",
+        method="GET", framing="none", decision="bodyless",
+        note="no content: nothing to reject, keep-alive survives"),
+    Row("post-cl0-strict-off", C, "/echo", "-", 200, None, "keep",
+        framing="cl0", decision="bodyless"),
+    Row("get-bodyless-strict-on", C, "/strict", "-", 417, None, "close",
+        method="GET", framing="none", decision="reject"),
+    Row("post-cl0-strict-on", C, "/strict", "-", 417, None, "close",
+        framing="cl0", decision="reject"),
+    # --- HTTP/1.0: never a 100, whatever the policy ---------------------------
+    Row("http10-continue-vhost", C, "/echo", "nothing", 200, True, "close",
+        proto="HTTP/1.0", decision="http10"),
+    Row("http10-reject-vhost", R, "/echo", "nothing", 200, True, "close",
+        proto="HTTP/1.0", decision="http10"),
+    Row("http10-bodyless-keepalive", C, "/index.html", "-", 200, None, "keep",
+        method="GET", proto="HTTP/1.0", framing="none",
+        extra=["Connection: keep-alive"], decision="http10"),
+    # --- spelling of the token ------------------------------------------------
+    Row("mixed-case", C, "/echo", "100", 200, True, "keep",
+        expect=["100-Continue"], decision="continue"),
+    Row("surrounding-whitespace", C, "/echo", "100", 200, True, "keep",
+        expect=["   100-continue   "], decision="continue"),
+    Row("mixed-case-reject", R, "/echo", "final", 417, False, "close",
+        expect=["100-CONTINUE"], decision="reject"),
+    # --- unknown expectations: core answers before any module runs -----------
+    Row("unknown-list", C, "/echo", "nothing", 417, None, "close",
+        expect=["100-continue, foo"], decision="-", close_header=False, note=CORE),
+    Row("two-expect-headers", C, "/echo", "nothing", 417, None, "close",
+        expect=["100-continue", "100-continue"], decision="-", close_header=False, note=CORE),
+    Row("unknown-bodyless", C, "/index.html", "-", 417, None, "close",
+        method="GET", framing="none", expect=["x-foo"], decision="-", close_header=False, note=CORE),
+    # --- per-location and ErrorDocument -----------------------------------------
+    Row("location-reject-in-continue-vhost", C, "/upload", "final", 417, False,
+        "close", decision="reject"),
+    Row("errordocument-417", R, "/errdoc", "final", 417, False, "close",
+        decision="reject", body_has=b"custom 417 page"),
+    # --- mod_proxy_http in front of a backend httpd -------------------------------
+    Row("proxy-continue", PC, "/echo", "100", 200, True, "keep", decision="continue"),
+    Row("proxy-reject", PR, "/echo", "final", 417, False, "close", decision="reject"),
+]
+
+
+def request_head(row):
+    lines = [f"{row.method} {row.path} {row.proto}", f"Host: {row.host}"]
+    lines += [f"Expect: {v}" for v in row.expect]
+    if row.framing == "cl":
+        lines.append(f"Content-Length: {len(BODY)}")
+    elif row.framing == "chunked":
+        lines.append("Transfer-Encoding: chunked")
+    elif row.framing == "cl0":
+        lines.append("Content-Length: 0")
+    lines += row.extra
+    return "\r\n".join(lines) + "\r\n\r\n"
+
+
+def wire_body(row):
+    return chunked(BODY) if row.framing == "chunked" else BODY
+
+
+def try_send(conn, data):
+    """Send what a misbehaving or eager client would; the server may be gone."""
+    try:
+        conn.send(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def run_row(srv, row):
+    conn = Conn(srv.port)
+    try:
+        conn.send(request_head(row))
+        body_sent = False
+        if row.framing in ("cl", "chunked"):
+            before, final = conn.wait_interim_or_final(PAUSE)
+            assert before == row.before_body, \
+                f"before the body the server gave {before!r}, wanted {row.before_body!r}"
+            if final is None:
+                conn.send(wire_body(row))
+                body_sent = True
+                interims, resp = conn.read_response()
+                if before == "100":
+                    interims = [100] + interims
+            else:
+                interims, resp = final
+        else:
+            interims, resp = conn.read_response()
+        assert resp.status == row.status, resp
+        # A 100 is sent at most once, and only when the row says so.
+        assert interims == ([100] if row.before_body == "100" else []), interims
+        if row.body_read is True:
+            assert body_sent and resp.body == BODY, "body was not read and echoed"
+        elif row.body_read is False:
+            assert not body_sent, "final status should come before the body"
+        if row.body_has is not None:
+            assert row.body_has in resp.body, resp.body
+        if row.conn == "keep":
+            assert not resp.closes(), f"connection should be kept: {resp.headers}"
+            conn.send(SENTINEL.format(host=row.host))
+            _, again = conn.read_response()
+            assert again.status == 200 and again.body == b"index page\n", again
+        else:
+            if row.proto == "HTTP/1.1" and row.close_header:
+                assert resp.closes(), f"417 must carry Connection: close: {resp.headers}"
+            if row.body_read is False:
+                # The client now sends the body anyway, then a request: if
+                # either were parsed we would get a second response.
+                try_send(conn, wire_body(row))
+                try_send(conn, SENTINEL.format(host=row.host))
+            assert conn.expect_eof(), "server sent more after a closing response"
+        return resp
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
+def test_policy_row(policy_server, row):
+    mark = policy_server.log_mark()
+    run_row(policy_server, row)
+    if row.decision is not None:
+        log = policy_server.access_log_since(mark)
+        assert f"decision={row.decision}" in log, log
+
+
+@pytest.mark.parametrize("pipelined_with_body", [True, False])
+def test_reject_eager_client_no_desync(policy_server, pipelined_with_body):
+    """A client that sends headers, body and a second request in one write
+    must get exactly one response: the 417."""
+    row = ROWS[1]
+    payload = request_head(row)
+    if pipelined_with_body:
+        payload += BODY.decode()
+    payload += SENTINEL.format(host=R)
+    conn = Conn(policy_server.port)
+    try:
+        conn.send(payload)
+        interims, resp = conn.read_response()
+        assert interims == [] and resp.status == 417 and resp.closes()
+        assert conn.expect_eof()
+    finally:
+        conn.close()
+
+
+def test_proxy_reject_never_contacts_backend(policy_server, backend):
+    mark = backend.log_mark()
+    run_row(policy_server, next(r for r in ROWS if r.id == "proxy-reject"))
+    assert backend.access_log_since(mark, settle=0.5) == ""
+
+
+def test_proxy_continue_relays_backend_100(policy_server, backend):
+    mark = backend.log_mark()
+    run_row(policy_server, next(r for r in ROWS if r.id == "proxy-continue"))
+    log = backend.access_log_since(mark, settle=1.0)
+    # Proxy100Continue On (the default) forwards the expectation: the 100
+    # the client saw is the backend's.
+    assert '"POST /echo HTTP/1.1" 200' in log and '"100-continue"' in log, log
+
+
+def test_errordocument_is_not_rejected_again(policy_server):
+    run_row(policy_server, next(r for r in ROWS if r.id == "errordocument-417"))
+    assert "Additionally, a 417" not in policy_server.read_error_log()
+
+
+def test_core_417_logged_as_core(policy_server):
+    mark = policy_server.log_mark()
+    run_row(policy_server, next(r for r in ROWS if r.id == "unknown-bodyless"))
+    assert "AH00570" in policy_server.error_log_since(mark)
+
+
+def test_silent_socket_is_not_a_timeout_bug(policy_server):
+    """Guard for the harness itself: a server that says nothing is seen as
+    'nothing', not as an error."""
+    conn = Conn(policy_server.port)
+    try:
+        conn.send(f"POST /echo HTTP/1.1\r\nHost: {I}\r\nExpect: 100-continue\r\n"
+                  f"Content-Length: 3\r\n\r\n")
+        assert conn.wait_interim_or_final(0.2) == ("nothing", None)
+        conn.send("abc")
+        _, resp = conn.read_response()
+        assert resp.body == b"abc"
+    except (Closed, socket.timeout) as e:  # pragma: no cover - diagnostic
+        pytest.fail(f"unexpected: {e}")
+    finally:
+        conn.close()
