@@ -112,6 +112,40 @@ int expect_has_content(const char *transfer_encoding, const char *content_length
     return !(digits > 0 && *p == '\0');
 }
 
+int expect_is_unknown_expectation(const char *value)
+{
+    static const char token[] = "100-continue";
+    const char *end;
+    size_t i, len;
+
+    if (value == NULL) {
+        return 0;
+    }
+    while (is_ows(*value)) {
+        value++;
+    }
+    end = value;
+    while (*end != '\0') {
+        end++;
+    }
+    while (end > value && is_ows(end[-1])) {
+        end--;
+    }
+    len = (size_t)(end - value);
+    if (len == 0) {
+        return 0;
+    }
+    if (len != sizeof(token) - 1) {
+        return 1;
+    }
+    for (i = 0; i < len; i++) {
+        if (ascii_lower((unsigned char)value[i]) != token[i]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 expect_policy_t expect_policy_parse(const char *name)
 {
     if (name == NULL) {

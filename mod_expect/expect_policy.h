@@ -68,6 +68,13 @@ void expect_decide(const expect_input_t *in, expect_outcome_t *out);
  */
 int expect_has_content(const char *transfer_encoding, const char *content_length);
 
+/*
+ * Would httpd core answer this Expect value with its own 417?  Core lets
+ * through only an empty value and "100-continue" (case-insensitive); the
+ * header parser has already trimmed surrounding whitespace, and so do we.
+ */
+int expect_is_unknown_expectation(const char *value);
+
 /* Name <-> value.  Parsing is case-insensitive; returns UNSET if unknown. */
 expect_policy_t expect_policy_parse(const char *name);
 const char *expect_policy_name(expect_policy_t p);

@@ -13,27 +13,15 @@
 #include "http_request.h"
 #include "apr_strings.h"
 
-#include "expect_policy.h"
-
-module AP_MODULE_DECLARE_DATA expect_module;
-
-/* Stable log message IDs: tests and operators grep for these. */
-#define EXPLOGNO(n) "EXP" #n ": "
-
-#define EXPECT_FLAG_UNSET (-1)
-#define EXPECT_NOTE "expect-decision"  /* r->notes key, for %{expect-decision}n */
-
-typedef struct {
-    expect_policy_t policy;  /* EXPECT_POLICY_UNSET until configured */
-    int strict;              /* EXPECT_FLAG_UNSET until configured */
-} expect_dir_conf;
+#include "mod_expect_private.h"
+#include "expect_shm.h"
 
 static void *create_dir_conf(apr_pool_t *p, char *dir)
 {
     expect_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
     (void)dir;
     conf->policy = EXPECT_POLICY_UNSET;
-    conf->strict = EXPECT_FLAG_UNSET;
+    conf->strict = EXPECT_UNSET;
     return conf;
 }
 
@@ -44,8 +32,65 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     expect_dir_conf *conf = apr_palloc(p, sizeof(*conf));
 
     conf->policy = (add->policy != EXPECT_POLICY_UNSET) ? add->policy : base->policy;
-    conf->strict = (add->strict != EXPECT_FLAG_UNSET) ? add->strict : base->strict;
+    conf->strict = (add->strict != EXPECT_UNSET) ? add->strict : base->strict;
     return conf;
+}
+
+static void *create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    expect_srv_conf *conf = apr_pcalloc(p, sizeof(*conf));
+    (void)s;
+    conf->event_slots = EXPECT_UNSET;
+    conf->slot = -1;
+    return conf;
+}
+
+/* The segment settings are global; slot and name are set per generation. */
+static void *merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const expect_srv_conf *base = basev;
+    expect_srv_conf *conf = apr_pcalloc(p, sizeof(*conf));
+    (void)addv;
+    conf->shm_path = base->shm_path;
+    conf->event_slots = base->event_slots;
+    conf->slot = -1;
+    return conf;
+}
+
+static const char *set_shm_file(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    expect_srv_conf *conf = ap_get_module_config(cmd->server->module_config,
+                                                 &expect_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    (void)dconf;
+    if (err != NULL) {
+        return err;
+    }
+    conf->shm_path = ap_server_root_relative(cmd->pool, arg);
+    if (conf->shm_path == NULL) {
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
+static const char *set_event_slots(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    expect_srv_conf *conf = ap_get_module_config(cmd->server->module_config,
+                                                 &expect_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end = NULL;
+    apr_int64_t n;
+    (void)dconf;
+    if (err != NULL) {
+        return err;
+    }
+    n = apr_strtoi64(arg, &end, 10);
+    if (end == arg || *end != '\0' || n < 0 || n > EXPECT_SHM_MAX_RING_SLOTS) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number from 0 to %u",
+                            cmd->cmd->name, arg, (unsigned)EXPECT_SHM_MAX_RING_SLOTS);
+    }
+    conf->event_slots = (int)n;
+    return NULL;
 }
 
 static const char *set_policy(cmd_parms *cmd, void *dconf, const char *arg)
@@ -90,9 +135,13 @@ static int expect_fixups(request_rec *r)
     in.has_content = expect_has_content(
         apr_table_get(r->headers_in, "Transfer-Encoding"),
         apr_table_get(r->headers_in, "Content-Length"));
-    in.policy = (conf->policy == EXPECT_POLICY_UNSET) ? EXPECT_POLICY_DEFAULT
-                                                      : conf->policy;
-    in.strict = (conf->strict == EXPECT_FLAG_UNSET) ? 0 : conf->strict;
+    /* A runtime override from expectctl wins everywhere in the vhost. */
+    in.policy = expect_stats_override(r);
+    if (in.policy == EXPECT_POLICY_UNSET) {
+        in.policy = (conf->policy == EXPECT_POLICY_UNSET) ? EXPECT_POLICY_DEFAULT
+                                                          : conf->policy;
+    }
+    in.strict = (conf->strict == EXPECT_UNSET) ? 0 : conf->strict;
 
     expect_decide(&in, &out);
     name = expect_decision_name(out.decision);
@@ -100,6 +149,7 @@ static int expect_fixups(request_rec *r)
         return DECLINED;
     }
     apr_table_setn(r->notes, EXPECT_NOTE, name);
+    expect_stats_decided(r, &out);
 
     if (out.clear_expecting) {
         r->expecting_100 = 0;
@@ -129,14 +179,11 @@ static int expect_fixups(request_rec *r)
  * r->notes, and mod_log_config reads %{...}n from the last request of the
  * chain; carry the decision there so %{expect-decision}n still shows it.
  */
-static int expect_log_transaction(request_rec *r)
+static void carry_note(request_rec *r)
 {
     const char *decision;
     request_rec *last;
 
-    if (r->next == NULL) {
-        return DECLINED;
-    }
     decision = apr_table_get(r->notes, EXPECT_NOTE);
     if (decision != NULL) {
         for (last = r->next; last->next != NULL; last = last->next) {
@@ -144,7 +191,21 @@ static int expect_log_transaction(request_rec *r)
         }
         apr_table_setn(last->notes, EXPECT_NOTE, decision);
     }
-    return DECLINED;
+}
+
+static int expect_log_transaction(request_rec *r)
+{
+    if (r->next != NULL) {
+        carry_note(r);
+    }
+    return expect_stats_log_transaction(r);
+}
+
+static int expect_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s)
+{
+    (void)plog;
+    return expect_stats_post_config(pconf, ptemp, s);
 }
 
 static const command_rec expect_cmds[] = {
@@ -152,6 +213,10 @@ static const command_rec expect_cmds[] = {
                   "What to do with Expect: 100-continue: continue, reject or ignore"),
     AP_INIT_FLAG("ExpectStrict", set_strict, NULL, RSRC_CONF | ACCESS_CONF,
                  "On: answer 417 to 100-continue on a request without content"),
+    AP_INIT_TAKE1("ExpectShmFile", set_shm_file, NULL, RSRC_CONF,
+                  "Path of the shared statistics segment expectctl attaches to"),
+    AP_INIT_TAKE1("ExpectEventSlots", set_event_slots, NULL, RSRC_CONF,
+                  "Number of recent 417 events kept; 0 records none"),
     {NULL}
 };
 
@@ -162,8 +227,9 @@ static void register_hooks(apr_pool_t *p)
      * REALLY_FIRST: mod_rewrite and mod_proxy run their fixups at FIRST, and
      * a request they redirect or proxy must already have been judged.
      */
+    ap_hook_post_config(expect_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(expect_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    /* Before mod_log_config (MIDDLE) formats the line. */
+    /* Before mod_log_config (MIDDLE) formats the line; counts every 417. */
     ap_hook_log_transaction(expect_log_transaction, NULL, NULL, APR_HOOK_REALLY_FIRST);
 }
 
@@ -171,8 +237,8 @@ AP_DECLARE_MODULE(expect) = {
     STANDARD20_MODULE_STUFF,
     create_dir_conf,
     merge_dir_conf,
-    NULL,
-    NULL,
+    create_srv_conf,
+    merge_srv_conf,
     expect_cmds,
     register_hooks,
     AP_MODULE_FLAG_NONE

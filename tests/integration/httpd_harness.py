@@ -86,6 +86,7 @@ class Httpd:
         lines += [
             f"Listen 127.0.0.1:{self.port}",
             f"PidFile {self.pidfile}",
+            f"DefaultRuntimeDir {self.logs}",
             f"ErrorLog {self.error_log}",
             f"LogLevel {loglevel}",
             'LogFormat "%h %v:%p \\"%r\\" %>s %b \\"%{Expect}i\\" '

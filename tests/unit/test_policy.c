@@ -143,6 +143,22 @@ static void content_from_framing(void **state)
     assert_true(expect_has_content(NULL, "abc"));
 }
 
+static void unknown_expectation_like_core(void **state)
+{
+    (void)state;
+    assert_false(expect_is_unknown_expectation(NULL));
+    assert_false(expect_is_unknown_expectation(""));
+    assert_false(expect_is_unknown_expectation("   "));
+    assert_false(expect_is_unknown_expectation("100-continue"));
+    assert_false(expect_is_unknown_expectation("100-Continue"));
+    assert_false(expect_is_unknown_expectation(" \t100-CONTINUE\t "));
+    assert_true(expect_is_unknown_expectation("100-continue, foo"));
+    assert_true(expect_is_unknown_expectation("100-continue, 100-continue"));
+    assert_true(expect_is_unknown_expectation("100-continu"));
+    assert_true(expect_is_unknown_expectation("100-continuee"));
+    assert_true(expect_is_unknown_expectation("foo"));
+}
+
 static void policy_names(void **state)
 {
     (void)state;
@@ -181,6 +197,7 @@ int main(void)
         cmocka_unit_test(no_expectation_is_not_judged),
         cmocka_unit_test(unset_policy_means_continue),
         cmocka_unit_test(content_from_framing),
+        cmocka_unit_test(unknown_expectation_like_core),
         cmocka_unit_test(policy_names),
         cmocka_unit_test(decision_names),
     };

@@ -1,0 +1,73 @@
+/*
+ * ctl.h - what expectctl's files share.  No httpd headers: expectctl reads
+ * the segment through expect_shm.h alone.
+ */
+#ifndef EXPECTCTL_CTL_H
+#define EXPECTCTL_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "expect_shm.h"
+
+/* Exit codes; documented in expectctl.8 and product.md. */
+enum {
+    CTL_EXIT_OK = 0,
+    CTL_EXIT_FAIL = 1,
+    CTL_EXIT_USAGE = 2,
+    CTL_EXIT_NOSEG = 3,
+    CTL_EXIT_PERM = 4,
+    CTL_EXIT_CORRUPT = 5
+};
+
+typedef enum { CTL_FMT_TEXT = 0, CTL_FMT_JSON, CTL_FMT_PROMETHEUS } ctl_format_t;
+
+typedef enum {
+    CTL_VERB_NONE = 0,
+    CTL_VERB_STATS,
+    CTL_VERB_EVENTS,
+    CTL_VERB_POLICY,
+    CTL_VERB_SET,
+    CTL_VERB_RESET,
+    CTL_VERB_HELP,
+    CTL_VERB_VERSION
+} ctl_verb_t;
+
+/* Everything the command line said, checked for shape but not for meaning
+ * (whether a vhost exists is known only once the segment is attached). */
+typedef struct {
+    ctl_verb_t verb;
+    const char *shm_path;    /* -s, else $EXPECTCTL_SHM, else the default */
+    const char *vhost;       /* NULL: all */
+    ctl_format_t format;
+    long count;              /* events -n */
+    int follow;              /* events --follow */
+    uint32_t set_value;      /* set: EXPECT_OVERRIDE_NONE or a policy */
+    int set_all;             /* set all */
+} ctl_opts_t;
+
+#define CTL_EVENTS_DEFAULT 20
+
+/* ctl_args.c: parse argv; on error returns -1 with a one-line reason. */
+int ctl_parse_args(int argc, char **argv, const char *env_shm,
+                   ctl_opts_t *o, char *err, size_t errlen);
+const char *ctl_verb_synopsis(size_t i);  /* NULL past the end */
+
+/* ctl_vhosts.c: resolve a VHOST argument to a slot among active vhosts. */
+int ctl_find_vhost(const expect_shm_t *h, const char *want, uint32_t *slot,
+                   char *err, size_t errlen);
+int ctl_vhost_visible(const expect_shm_vhost_snap_t *v);
+/* fn for every active vhost, or for the one o->vhost names (exit 1 if none). */
+int ctl_each_vhost(const expect_shm_t *h, const ctl_opts_t *o,
+                   void (*fn)(const expect_shm_vhost_snap_t *, void *), void *arg);
+uint32_t ctl_effective_policy(const expect_shm_vhost_snap_t *v);
+void ctl_format_time(char *buf, size_t len, uint64_t usec);
+
+/* One file per verb family. */
+int ctl_stats(const expect_shm_t *h, const ctl_opts_t *o);
+int ctl_events(const expect_shm_t *h, const ctl_opts_t *o);
+int ctl_policy(const expect_shm_t *h, const ctl_opts_t *o);
+int ctl_set(expect_shm_t *h, const ctl_opts_t *o);
+int ctl_reset(expect_shm_t *h, const ctl_opts_t *o);
+
+#endif /* EXPECTCTL_CTL_H */

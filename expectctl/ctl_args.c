@@ -1,0 +1,182 @@
+/*
+ * ctl_args.c - expectctl's command line, as a table of verbs.  Pure: no
+ * I/O, so the unit tests can drive it.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+
+#include "ctl.h"
+
+typedef struct {
+    const char *name;
+    ctl_verb_t verb;
+    const char *synopsis;
+} ctl_verb_def;
+
+static const ctl_verb_def verbs[] = {
+    {"stats", CTL_VERB_STATS, "stats [VHOST] [--json | --prometheus]   counters per virtual host"},
+    {"events", CTL_VERB_EVENTS, "events [-n N] [--follow] [--json]       recent 417s, newest last"},
+    {"policy", CTL_VERB_POLICY, "policy [VHOST]                          configured, override and effective policy"},
+    {"set", CTL_VERB_SET, "set (VHOST | all) (continue | reject | ignore | default)   runtime override, no reload"},
+    {"reset", CTL_VERB_RESET, "reset [VHOST]                           zero the counters"},
+    {NULL, CTL_VERB_NONE, NULL}
+};
+
+const char *ctl_verb_synopsis(size_t i)
+{
+    return (i < sizeof(verbs) / sizeof(verbs[0])) ? verbs[i].synopsis : NULL;
+}
+
+static int fail(char *err, size_t errlen, const char *msg, const char *arg)
+{
+    snprintf(err, errlen, "%s%s%s", msg, arg ? ": " : "", arg ? arg : "");
+    return -1;
+}
+
+static int parse_count(const char *s, long *out)
+{
+    char *end = NULL;
+    long v;
+
+    if (s == NULL || *s == '\0') {
+        return -1;
+    }
+    v = strtol(s, &end, 10);
+    if (*end != '\0' || v < 1 || v > (long)EXPECT_SHM_MAX_RING_SLOTS) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_set_value(const char *s, uint32_t *out)
+{
+    expect_policy_t p;
+
+    if (strcmp(s, "default") == 0) {
+        *out = EXPECT_OVERRIDE_NONE;
+        return 0;
+    }
+    p = expect_policy_parse(s);
+    if (p == EXPECT_POLICY_UNSET) {
+        return -1;
+    }
+    *out = (uint32_t)p;
+    return 0;
+}
+
+int ctl_parse_args(int argc, char **argv, const char *env_shm,
+                   ctl_opts_t *o, char *err, size_t errlen)
+{
+    const char *pos[3] = {NULL, NULL, NULL};
+    int npos = 0, i;
+    size_t v;
+
+    memset(o, 0, sizeof(*o));
+    o->shm_path = (env_shm != NULL && *env_shm != '\0') ? env_shm : NULL;
+    o->count = CTL_EVENTS_DEFAULT;
+    o->set_value = EXPECT_OVERRIDE_NONE;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            o->verb = CTL_VERB_HELP;
+            return 0;
+        }
+        if (strcmp(a, "--version") == 0) {
+            o->verb = CTL_VERB_VERSION;
+            return 0;
+        }
+        if (strcmp(a, "-s") == 0) {
+            if (++i >= argc || argv[i][0] == '\0') {
+                return fail(err, errlen, "-s needs a path", NULL);
+            }
+            o->shm_path = argv[i];
+        }
+        else if (strcmp(a, "--json") == 0) {
+            if (o->format != CTL_FMT_TEXT) {
+                return fail(err, errlen, "choose one of --json and --prometheus", NULL);
+            }
+            o->format = CTL_FMT_JSON;
+        }
+        else if (strcmp(a, "--prometheus") == 0) {
+            if (o->format != CTL_FMT_TEXT) {
+                return fail(err, errlen, "choose one of --json and --prometheus", NULL);
+            }
+            o->format = CTL_FMT_PROMETHEUS;
+        }
+        else if (strcmp(a, "--follow") == 0 || strcmp(a, "-f") == 0) {
+            o->follow = 1;
+        }
+        else if (strcmp(a, "-n") == 0) {
+            if (++i >= argc || parse_count(argv[i], &o->count) != 0) {
+                return fail(err, errlen, "-n needs a number from 1 up", i < argc ? argv[i] : NULL);
+            }
+        }
+        else if (a[0] == '-' && a[1] != '\0') {
+            return fail(err, errlen, "unknown option", a);
+        }
+        else if (npos < 3) {
+            pos[npos++] = a;
+        }
+        else {
+            return fail(err, errlen, "too many arguments", a);
+        }
+    }
+    if (npos == 0) {
+        return fail(err, errlen, "no command given (try --help)", NULL);
+    }
+    for (v = 0; verbs[v].name != NULL; v++) {
+        if (strcmp(pos[0], verbs[v].name) == 0) {
+            o->verb = verbs[v].verb;
+            break;
+        }
+    }
+    if (o->verb == CTL_VERB_NONE) {
+        return fail(err, errlen, "unknown command", pos[0]);
+    }
+
+    switch (o->verb) {
+    case CTL_VERB_STATS:
+        if (o->follow) {
+            return fail(err, errlen, "--follow is for events", NULL);
+        }
+        break;
+    case CTL_VERB_EVENTS:
+        if (o->format == CTL_FMT_PROMETHEUS) {
+            return fail(err, errlen, "--prometheus is for stats", NULL);
+        }
+        if (npos > 1) {
+            return fail(err, errlen, "events takes no VHOST", pos[1]);
+        }
+        break;
+    case CTL_VERB_POLICY:
+    case CTL_VERB_RESET:
+    case CTL_VERB_SET:
+        if (o->format != CTL_FMT_TEXT || o->follow) {
+            return fail(err, errlen, "option not valid for this command", pos[0]);
+        }
+        break;
+    default:
+        break;
+    }
+    if (o->verb == CTL_VERB_SET) {
+        if (npos != 3) {
+            return fail(err, errlen,
+                        "usage: set (VHOST | all) (continue | reject | ignore | default)", NULL);
+        }
+        if (parse_set_value(pos[2], &o->set_value) != 0) {
+            return fail(err, errlen,
+                        "policy must be continue, reject, ignore or default", pos[2]);
+        }
+        o->set_all = strcmp(pos[1], "all") == 0;
+        o->vhost = o->set_all ? NULL : pos[1];
+        return 0;
+    }
+    if (npos > 2) {
+        return fail(err, errlen, "too many arguments", pos[2]);
+    }
+    o->vhost = npos == 2 ? pos[1] : NULL;
+    return 0;
+}

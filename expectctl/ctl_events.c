@@ -1,0 +1,175 @@
+/*
+ * ctl_events.c - `expectctl events`: the recent 417s, newest last, one
+ * line each; --json for machines; --follow streams new ones.  Every string
+ * came from a client, so every string is escaped.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+#include "expect_format.h"
+
+#define BATCH 256
+#define FOLLOW_POLL_MS 200
+/* A slot still being written after this long belongs to a dead writer. */
+#define FOLLOW_PENDING_MS 2000
+
+static volatile sig_atomic_t stop_following;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_following = 1;
+}
+
+static void print_text(const expect_shm_event_t *e)
+{
+    char when[40];
+
+    ctl_format_time(when, sizeof(when), e->time_usec);
+    printf("%s ", when);
+    expect_fput_text(stdout, e->vhost);
+    putchar(' ');
+    expect_fput_text(stdout, e->client);
+    printf(" \"");
+    expect_fput_text(stdout, e->method);
+    putchar(' ');
+    expect_fput_text(stdout, e->uri);
+    putchar(' ');
+    expect_fput_text(stdout, e->protocol);
+    printf("\" expect=\"");
+    expect_fput_text(stdout, e->expect);
+    printf("\" length=");
+    if (e->content_length < 0) {
+        putchar('-');
+    }
+    else {
+        printf("%" PRId64, e->content_length);
+    }
+    printf(" ua=\"");
+    expect_fput_text(stdout, e->user_agent);
+    printf("\" by=%s: %s\n", expect_producer_name(e->producer),
+           expect_reason_text(e->reason));
+}
+
+static void print_json(const expect_shm_event_t *e)
+{
+    char when[40];
+
+    ctl_format_time(when, sizeof(when), e->time_usec);
+    printf("{\"time\": \"%s\", \"time_usec\": %" PRIu64 ", \"vhost\": ", when, e->time_usec);
+    expect_fput_json_string(stdout, e->vhost);
+    printf(", \"client\": ");
+    expect_fput_json_string(stdout, e->client);
+    printf(", \"method\": ");
+    expect_fput_json_string(stdout, e->method);
+    printf(", \"uri\": ");
+    expect_fput_json_string(stdout, e->uri);
+    printf(", \"protocol\": ");
+    expect_fput_json_string(stdout, e->protocol);
+    printf(", \"expect\": ");
+    expect_fput_json_string(stdout, e->expect);
+    printf(", \"content_length\": ");
+    if (e->content_length < 0) {
+        printf("null");
+    }
+    else {
+        printf("%" PRId64, e->content_length);
+    }
+    printf(", \"user_agent\": ");
+    expect_fput_json_string(stdout, e->user_agent);
+    printf(", \"status\": %u, \"producer\": \"%s\", \"reason\": \"%s\", \"fix\": ",
+           (unsigned)e->status, expect_producer_name(e->producer),
+           expect_reason_key(e->reason));
+    expect_fput_json_string(stdout, expect_reason_text(e->reason));
+    printf("}");
+}
+
+/* Print events claimed in [from, until); returns the next claim to read. */
+static uint64_t print_range(const expect_shm_t *h, uint64_t from, uint64_t until,
+                            const ctl_opts_t *o, int *first, int wait_pending)
+{
+    static expect_shm_event_t batch[BATCH];
+    uint64_t next = from;
+    size_t i, n;
+
+    while (from < until) {
+        size_t want = (until - from) < BATCH ? (size_t)(until - from) : BATCH;
+        n = expect_shm_read_events(h, from, batch, want, wait_pending, &next);
+        for (i = 0; i < n; i++) {
+            if (o->format == CTL_FMT_JSON) {
+                if (o->follow) {
+                    print_json(&batch[i]);
+                    putchar('\n');
+                }
+                else {
+                    printf("%s\n  ", *first ? "" : ",");
+                    print_json(&batch[i]);
+                }
+                *first = 0;
+            }
+            else {
+                print_text(&batch[i]);
+            }
+        }
+        if (next <= from) {
+            break;  /* a pending record: the follower retries from here */
+        }
+        from = next;
+    }
+    return next;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    nanosleep(&ts, NULL);
+}
+
+int ctl_events(const expect_shm_t *h, const ctl_opts_t *o)
+{
+    uint64_t head = expect_shm_ring_head(h), from, next;
+    int first = 1;
+    long waited = 0;
+
+    from = head > (uint64_t)o->count ? head - (uint64_t)o->count : 0;
+    if (o->format == CTL_FMT_JSON && !o->follow) {
+        printf("{\"format\": \"mod_expect.events\", \"version\": 1, \"events\": [");
+    }
+    next = print_range(h, from, head, o, &first, 0);
+    if (o->format == CTL_FMT_JSON && !o->follow) {
+        printf("\n]}\n");
+    }
+    fflush(stdout);
+    if (!o->follow) {
+        return CTL_EXIT_OK;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGPIPE, on_signal);
+    if (next < head) {
+        next = head;
+    }
+    while (!stop_following) {
+        uint64_t now_head = expect_shm_ring_head(h), got;
+        if (now_head > next) {
+            /* Fell more than a lap behind: skip what was overwritten. */
+            if (h->ring_slots > 0 && now_head - next > h->ring_slots) {
+                next = now_head - h->ring_slots;
+            }
+            got = print_range(h, next, now_head, o, &first, waited < FOLLOW_PENDING_MS);
+            waited = (got == next) ? waited + FOLLOW_POLL_MS : 0;
+            next = got;
+            if (fflush(stdout) != 0) {
+                break;
+            }
+        }
+        sleep_ms(FOLLOW_POLL_MS);
+    }
+    return CTL_EXIT_OK;
+}

@@ -1,0 +1,240 @@
+/*
+ * ctl_stats.c - `expectctl stats`: a table for people, one JSON document
+ * and the Prometheus text format for machines.  The formats are documented
+ * in expectctl.8; change them only by adding.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "expect_format.h"
+
+#define ROWS_MAX EXPECT_SHM_MAX_VHOSTS
+
+static uint64_t others(const expect_shm_vhost_snap_t *v)
+{
+    return v->ctr[EXPECT_CTR_417_HANDLER] + v->ctr[EXPECT_CTR_417_BACKEND];
+}
+
+/* ---- table ---- */
+
+typedef struct {
+    int width;
+    int any_override;
+    int pass;  /* 0: measure, 1: print */
+} table_ctx;
+
+static void table_row(const expect_shm_vhost_snap_t *v, void *arg)
+{
+    table_ctx *t = arg;
+    char name[4 * EXPECT_SHM_NAME_LEN + 1], last[40], policy[16];
+    int len;
+
+    len = (int)expect_escape_text(name, sizeof(name), v->name);
+    if (t->pass == 0) {
+        if (len > t->width) {
+            t->width = len;
+        }
+        t->any_override |= v->override != EXPECT_OVERRIDE_NONE;
+        return;
+    }
+    snprintf(policy, sizeof(policy), "%s%s",
+             expect_policy_name((expect_policy_t)ctl_effective_policy(v)),
+             v->override != EXPECT_OVERRIDE_NONE ? "*" : "");
+    ctl_format_time(last, sizeof(last), v->last_417_usec);
+    printf("%-*s %-9s %8" PRIu64 " %9" PRIu64 " %7" PRIu64 " %8" PRIu64 " %6" PRIu64
+           " %10" PRIu64 " %8" PRIu64 " %9" PRIu64 " %9" PRIu64 "  %s\n",
+           t->width, name, policy, v->ctr[EXPECT_CTR_EXPECT],
+           v->ctr[EXPECT_CTR_CONTINUED], v->ctr[EXPECT_CTR_IGNORED],
+           v->ctr[EXPECT_CTR_BODYLESS], v->ctr[EXPECT_CTR_HTTP10],
+           v->ctr[EXPECT_CTR_417_EXPECT], v->ctr[EXPECT_CTR_417_CORE], others(v),
+           v->ctr[EXPECT_CTR_417_TOTAL], last);
+}
+
+static int stats_table(const expect_shm_t *h, const ctl_opts_t *o)
+{
+    table_ctx t = {5, 0, 0};
+    int rc = ctl_each_vhost(h, o, table_row, &t);
+
+    if (rc != CTL_EXIT_OK) {
+        return rc;
+    }
+    printf("%-*s %-9s %8s %9s %7s %8s %6s %10s %8s %9s %9s  %s\n", t.width, "VHOST",
+           "POLICY", "EXPECT", "CONTINUED", "IGNORED", "BODYLESS", "HTTP10",
+           "417-EXPECT", "417-CORE", "417-OTHER", "417-TOTAL", "LAST-417");
+    t.pass = 1;
+    ctl_each_vhost(h, o, table_row, &t);
+    if (t.any_override) {
+        printf("* runtime override (expectctl set VHOST default restores the configured policy)\n");
+    }
+    return CTL_EXIT_OK;
+}
+
+/* ---- JSON ---- */
+
+static void json_row(const expect_shm_vhost_snap_t *v, void *arg)
+{
+    int *first = arg;
+    char last[40];
+
+    printf("%s\n    {\"name\": ", *first ? "" : ",");
+    *first = 0;
+    expect_fput_json_string(stdout, v->name);
+    printf(", \"policy\": \"%s\", \"configured_policy\": \"%s\", \"override\": ",
+           expect_policy_name((expect_policy_t)ctl_effective_policy(v)),
+           expect_policy_name((expect_policy_t)v->configured_policy));
+    if (v->override == EXPECT_OVERRIDE_NONE) {
+        printf("null");
+    }
+    else {
+        printf("\"%s\"", expect_policy_name((expect_policy_t)v->override));
+    }
+    printf(", \"strict\": %s,\n     \"expect\": %" PRIu64 ", \"continued\": %" PRIu64
+           ", \"rejected\": %" PRIu64 ", \"ignored\": %" PRIu64 ", \"bodyless\": %" PRIu64
+           ", \"http10\": %" PRIu64 ",\n     \"r417\": {\"mod_expect\": %" PRIu64
+           ", \"core\": %" PRIu64 ", \"handler\": %" PRIu64 ", \"backend\": %" PRIu64
+           ", \"others\": %" PRIu64 ", \"total\": %" PRIu64 "},\n     \"last_417\": ",
+           v->strict ? "true" : "false",
+           v->ctr[EXPECT_CTR_EXPECT], v->ctr[EXPECT_CTR_CONTINUED],
+           v->ctr[EXPECT_CTR_REJECTED], v->ctr[EXPECT_CTR_IGNORED],
+           v->ctr[EXPECT_CTR_BODYLESS], v->ctr[EXPECT_CTR_HTTP10],
+           v->ctr[EXPECT_CTR_417_EXPECT], v->ctr[EXPECT_CTR_417_CORE],
+           v->ctr[EXPECT_CTR_417_HANDLER], v->ctr[EXPECT_CTR_417_BACKEND],
+           others(v), v->ctr[EXPECT_CTR_417_TOTAL]);
+    if (v->last_417_usec == 0) {
+        printf("null}");
+    }
+    else {
+        ctl_format_time(last, sizeof(last), v->last_417_usec);
+        printf("\"%s\"}", last);
+    }
+}
+
+static int stats_json(const expect_shm_t *h, const ctl_opts_t *o)
+{
+    int first = 1, rc;
+    char created[40];
+
+    ctl_format_time(created, sizeof(created), h->hdr->created_usec);
+    printf("{\"format\": \"mod_expect.stats\", \"version\": 1,\n \"segment\": {\"path\": ");
+    expect_fput_json_string(stdout, o->shm_path);
+    printf(", \"created\": \"%s\", \"generation\": %u, \"event_slots\": %u},\n"
+           " \"vhosts\": [", created, (unsigned)expect_shm_generation(h),
+           (unsigned)h->ring_slots);
+    rc = ctl_each_vhost(h, o, json_row, &first);
+    printf("\n ]}\n");
+    return rc;
+}
+
+/* ---- Prometheus ---- */
+
+typedef struct {
+    const char *name;
+    const char *type;
+    const char *help;
+} prom_family;
+
+static const prom_family families[] = {
+    {"mod_expect_expect_requests_total", "counter",
+     "Requests with an Expect header that mod_expect judged or httpd core rejected."},
+    {"mod_expect_decisions_total", "counter",
+     "Expect: 100-continue decisions, by decision."},
+    {"mod_expect_417_responses_total", "counter",
+     "417 Expectation Failed responses sent, by who produced them."},
+    {"mod_expect_policy", "gauge",
+     "Effective Expect policy: 1 for the policy in force, 0 for the others."},
+    {"mod_expect_policy_override", "gauge",
+     "1 when the policy was set at runtime with expectctl set."},
+    {"mod_expect_last_417_timestamp_seconds", "gauge",
+     "Unix time of the last 417 sent; 0 if none."},
+};
+
+static void prom_labels(const expect_shm_vhost_snap_t *v, const char *key, const char *val)
+{
+    printf("{vhost=");
+    expect_fput_prom_label(stdout, v->name);
+    if (key != NULL) {
+        printf(",%s=\"%s\"", key, val);
+    }
+    printf("}");
+}
+
+static void prom_row(const expect_shm_vhost_snap_t *v, void *arg)
+{
+    static const struct { expect_ctr_t ctr; const char *name; } dec[] = {
+        {EXPECT_CTR_CONTINUED, "continue"}, {EXPECT_CTR_REJECTED, "reject"},
+        {EXPECT_CTR_IGNORED, "ignore"}, {EXPECT_CTR_BODYLESS, "bodyless"},
+        {EXPECT_CTR_HTTP10, "http10"},
+    };
+    static const struct { expect_ctr_t ctr; const char *name; } prod[] = {
+        {EXPECT_CTR_417_EXPECT, "mod_expect"}, {EXPECT_CTR_417_CORE, "core"},
+        {EXPECT_CTR_417_HANDLER, "handler"}, {EXPECT_CTR_417_BACKEND, "backend"},
+    };
+    const int *family = arg;
+    size_t i;
+    expect_policy_t p, eff = (expect_policy_t)ctl_effective_policy(v);
+
+    switch (*family) {
+    case 0:
+        printf("%s", families[0].name);
+        prom_labels(v, NULL, NULL);
+        printf(" %" PRIu64 "\n", v->ctr[EXPECT_CTR_EXPECT]);
+        break;
+    case 1:
+        for (i = 0; i < sizeof(dec) / sizeof(dec[0]); i++) {
+            printf("%s", families[1].name);
+            prom_labels(v, "decision", dec[i].name);
+            printf(" %" PRIu64 "\n", v->ctr[dec[i].ctr]);
+        }
+        break;
+    case 2:
+        for (i = 0; i < sizeof(prod) / sizeof(prod[0]); i++) {
+            printf("%s", families[2].name);
+            prom_labels(v, "producer", prod[i].name);
+            printf(" %" PRIu64 "\n", v->ctr[prod[i].ctr]);
+        }
+        break;
+    case 3:
+        for (p = EXPECT_POLICY_CONTINUE; p <= EXPECT_POLICY_IGNORE; p++) {
+            printf("%s", families[3].name);
+            prom_labels(v, "policy", expect_policy_name(p));
+            printf(" %d\n", p == eff);
+        }
+        break;
+    case 4:
+        printf("%s", families[4].name);
+        prom_labels(v, NULL, NULL);
+        printf(" %d\n", v->override != EXPECT_OVERRIDE_NONE);
+        break;
+    default:
+        printf("%s", families[5].name);
+        prom_labels(v, NULL, NULL);
+        printf(" %" PRIu64 ".%06" PRIu64 "\n", v->last_417_usec / 1000000u,
+               v->last_417_usec % 1000000u);
+        break;
+    }
+}
+
+static int stats_prometheus(const expect_shm_t *h, const ctl_opts_t *o)
+{
+    int f, rc = CTL_EXIT_OK;
+    size_t nfam = sizeof(families) / sizeof(families[0]);
+
+    for (f = 0; f < (int)nfam && rc == CTL_EXIT_OK; f++) {
+        printf("# HELP %s %s\n# TYPE %s %s\n", families[f].name, families[f].help,
+               families[f].name, families[f].type);
+        rc = ctl_each_vhost(h, o, prom_row, &f);
+    }
+    return rc;
+}
+
+int ctl_stats(const expect_shm_t *h, const ctl_opts_t *o)
+{
+    switch (o->format) {
+    case CTL_FMT_JSON:       return stats_json(h, o);
+    case CTL_FMT_PROMETHEUS: return stats_prometheus(h, o);
+    case CTL_FMT_TEXT:
+    default:                 return stats_table(h, o);
+    }
+}

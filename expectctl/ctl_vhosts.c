@@ -1,0 +1,98 @@
+/*
+ * ctl_vhosts.c - naming virtual hosts the way apache2 -S does ("name:port"),
+ * and the small facts every verb needs about one.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+
+int ctl_vhost_visible(const expect_shm_vhost_snap_t *v)
+{
+    return (v->flags & EXPECT_VHOST_ACTIVE) != 0;
+}
+
+uint32_t ctl_effective_policy(const expect_shm_vhost_snap_t *v)
+{
+    return v->override != EXPECT_OVERRIDE_NONE ? v->override : v->configured_policy;
+}
+
+/*
+ * "name:port" matches exactly.  A bare "name" matches when exactly one
+ * active vhost has that name on some port; two ports make it ambiguous.
+ */
+int ctl_find_vhost(const expect_shm_t *h, const char *want, uint32_t *slot,
+                   char *err, size_t errlen)
+{
+    uint32_t i, n = expect_shm_vhost_count(h), hits = 0;
+    size_t wlen = strlen(want);
+    int has_port = strchr(want, ':') != NULL;
+    expect_shm_vhost_snap_t v;
+
+    for (i = 0; i < n; i++) {
+        if (expect_shm_snapshot(h, i, &v) != 0 || !ctl_vhost_visible(&v)) {
+            continue;
+        }
+        if (strcmp(v.name, want) == 0) {
+            *slot = i;
+            return 0;
+        }
+        if (!has_port && strncmp(v.name, want, wlen) == 0 && v.name[wlen] == ':') {
+            *slot = i;
+            hits++;
+        }
+    }
+    if (hits == 1) {
+        return 0;
+    }
+    if (hits > 1) {
+        snprintf(err, errlen, "'%s' is on several ports; name one as %s:PORT "
+                 "(expectctl policy lists them)", want, want);
+    }
+    else {
+        snprintf(err, errlen, "no virtual host '%s' in the running configuration "
+                 "(expectctl policy lists them)", want);
+    }
+    return -1;
+}
+
+/* Calls fn for each vhost to show: all active ones, or the one asked for. */
+int ctl_each_vhost(const expect_shm_t *h, const ctl_opts_t *o,
+                      void (*fn)(const expect_shm_vhost_snap_t *, void *), void *arg)
+{
+    expect_shm_vhost_snap_t v;
+    uint32_t i, n = expect_shm_vhost_count(h), slot;
+    char err[256];
+
+    if (o->vhost != NULL) {
+        if (ctl_find_vhost(h, o->vhost, &slot, err, sizeof(err)) != 0) {
+            fprintf(stderr, "expectctl: %s\n", err);
+            return CTL_EXIT_FAIL;
+        }
+        if (expect_shm_snapshot(h, slot, &v) == 0) {
+            fn(&v, arg);
+        }
+        return CTL_EXIT_OK;
+    }
+    for (i = 0; i < n; i++) {
+        if (expect_shm_snapshot(h, i, &v) == 0 && ctl_vhost_visible(&v)) {
+            fn(&v, arg);
+        }
+    }
+    return CTL_EXIT_OK;
+}
+
+void ctl_format_time(char *buf, size_t len, uint64_t usec)
+{
+    time_t secs = (time_t)(usec / 1000000u);
+    struct tm tm;
+
+    if (usec == 0 || gmtime_r(&secs, &tm) == NULL) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)((usec / 1000u) % 1000u));
+}

@@ -1,0 +1,220 @@
+/*
+ * expect_format.c - escaping and small writers for expectctl's output.
+ */
+#include <string.h>
+
+#include "expect_format.h"
+#include "expect_shm.h"
+
+static const char hexdig[] = "0123456789abcdef";
+
+/* Printable ASCII other than the escape character itself passes as is. */
+static int text_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '\\';
+}
+
+/* Fill esc with the text escape of c; returns its length (1, 2 or 4). */
+static size_t text_escape_byte(unsigned char c, char esc[4])
+{
+    if (text_plain(c)) {
+        esc[0] = (char)c;
+        return 1;
+    }
+    if (c == '\\') {
+        esc[0] = '\\';
+        esc[1] = '\\';
+        return 2;
+    }
+    esc[0] = '\\';
+    esc[1] = 'x';
+    esc[2] = hexdig[c >> 4];
+    esc[3] = hexdig[c & 0xf];
+    return 4;
+}
+
+size_t expect_escape_text(char *dst, size_t dstsize, const char *src)
+{
+    const unsigned char *p = (const unsigned char *)(src ? src : "");
+    size_t need = 0, used = 0, k;
+    char esc[4];
+    int full = 0;
+
+    for (; *p; p++) {
+        k = text_escape_byte(*p, esc);
+        need += k;
+        /* Stop writing at the first escape that does not fit whole, so a
+         * truncated field never ends in a dangling backslash. */
+        if (!full && dst != NULL && dstsize > 0 && used + k < dstsize) {
+            memcpy(dst + used, esc, k);
+            used += k;
+        }
+        else {
+            full = 1;
+        }
+    }
+    if (dst != NULL && dstsize > 0) {
+        dst[used] = '\0';
+    }
+    return need;
+}
+
+static int done(FILE *f)
+{
+    return ferror(f) ? -1 : 0;
+}
+
+int expect_fput_text(FILE *f, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    char esc[4];
+
+    for (; *p; p++) {
+        fwrite(esc, 1, text_escape_byte(*p, esc), f);
+    }
+    return done(f);
+}
+
+/* Length of the well-formed UTF-8 sequence at p (1..4), 0 if ill-formed.
+ * Rejects overlongs, surrogates and code points above U+10FFFF.  Never
+ * reads past a NUL: each continuation test stops at the first mismatch. */
+static size_t utf8_len(const unsigned char *p)
+{
+    unsigned c = p[0];
+
+    if (c < 0x80) {
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+    }
+    if (c >= 0xe0 && c <= 0xef) {
+        if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80) {
+            return 0;
+        }
+        if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0)) {
+            return 0;
+        }
+        return 3;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80) {
+            return 0;
+        }
+        if ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] >= 0x90)) {
+            return 0;
+        }
+        return 4;
+    }
+    return 0;
+}
+
+static void json_u00(FILE *f, unsigned c)
+{
+    char u[6] = { '\\', 'u', '0', '0', hexdig[(c >> 4) & 0xf], hexdig[c & 0xf] };
+
+    fwrite(u, 1, sizeof(u), f);
+}
+
+int expect_fput_json_string(FILE *f, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    size_t n;
+
+    fputc('"', f);
+    while (*p) {
+        unsigned c = *p;
+
+        switch (c) {
+        case '"':  fputs("\\\"", f); p++; continue;
+        case '\\': fputs("\\\\", f); p++; continue;
+        case '\n': fputs("\\n", f);  p++; continue;
+        case '\r': fputs("\\r", f);  p++; continue;
+        case '\t': fputs("\\t", f);  p++; continue;
+        default: break;
+        }
+        if (c < 0x20 || c == 0x7f) {
+            json_u00(f, c);
+            p++;
+            continue;
+        }
+        n = utf8_len(p);
+        if (n == 0) {
+            json_u00(f, c);
+            p++;
+        }
+        else if (n == 2 && c == 0xc2 && p[1] < 0xa0) {
+            /* C1 controls: valid JSON raw, but some terminals obey them. */
+            json_u00(f, p[1]);
+            p += 2;
+        }
+        else {
+            fwrite(p, 1, n, f);
+            p += n;
+        }
+    }
+    fputc('"', f);
+    return done(f);
+}
+
+int expect_fput_prom_label(FILE *f, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    char esc[4];
+    size_t k, i;
+
+    fputc('"', f);
+    for (; *p; p++) {
+        k = text_escape_byte(*p, esc);
+        for (i = 0; i < k; i++) {
+            if (esc[i] == '\\') {
+                fputs("\\\\", f);
+            }
+            else if (esc[i] == '"') {
+                fputs("\\\"", f);
+            }
+            else {
+                /* A newline cannot reach here: text escaping turned it into \x0a. */
+                fputc(esc[i], f);
+            }
+        }
+    }
+    fputc('"', f);
+    return done(f);
+}
+
+static const char *const reason_text[EXPECT_REASON_COUNT] = {
+    "no reason recorded",
+    "ExpectPolicy reject on this vhost/location; the client should resend "
+    "without Expect, or set ExpectPolicy continue",
+    "ExpectStrict On and the request has no content; the client must not send "
+    "100-continue without a body, or set ExpectStrict Off",
+    "only 100-continue is defined; httpd rejects other expectations before "
+    "modules run; fix the client",
+    "a handler or script answered 417 itself; check the application",
+    "the proxied backend answered 417; check the backend's Expect handling "
+    "(Proxy100Continue)"
+};
+
+static const char *const reason_key[EXPECT_REASON_COUNT] = {
+    "none", "policy", "strict", "unknown-expectation", "handler", "backend"
+};
+
+static const char *const producer_name[EXPECT_PRODUCER_COUNT] = {
+    "mod_expect", "core", "handler", "backend"
+};
+
+const char *expect_reason_text(uint32_t reason)
+{
+    return reason < EXPECT_REASON_COUNT ? reason_text[reason] : "unknown reason code";
+}
+
+const char *expect_reason_key(uint32_t reason)
+{
+    return reason < EXPECT_REASON_COUNT ? reason_key[reason] : "unknown";
+}
+
+const char *expect_producer_name(uint32_t producer)
+{
+    return producer < EXPECT_PRODUCER_COUNT ? producer_name[producer] : "unknown";
+}

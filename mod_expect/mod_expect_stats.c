@@ -1,0 +1,326 @@
+/*
+ * mod_expect_stats.c - httpd glue for the shared statistics segment:
+ * its lifetime across restarts, counting decisions and 417s, and reading
+ * runtime overrides.  The layout and every lock-free operation are in
+ * expect_shm.c, which knows nothing of httpd.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_listen.h"
+#include "apr_strings.h"
+
+#include "mod_expect_private.h"
+#include "expect_shm.h"
+
+APLOG_USE_MODULE(expect);
+
+/* Kept in the process pool, which outlives every config generation. */
+#define STATE_KEY "mod_expect.segment"
+#define MIN_VHOST_CAPACITY 64
+
+typedef struct {
+    expect_shm_t shm;
+    const char *path;
+    pid_t creator;
+} expect_state;
+
+/* This generation's segment; children inherit it with the address space. */
+static expect_state *state;
+
+/* Markers in r->request_config telling log_transaction that we said 417. */
+static const char mark_policy[] = "policy";
+static const char mark_strict[] = "strict";
+
+static apr_port_t vhost_port(const server_rec *s)
+{
+    if (s->addrs != NULL && s->addrs->host_port != 0) {
+        return s->addrs->host_port;
+    }
+    if (s->port != 0) {
+        return s->port;
+    }
+    if (ap_listeners != NULL && ap_listeners->bind_addr != NULL) {
+        return ap_listeners->bind_addr->port;
+    }
+    return 0;
+}
+
+static const char *vhost_name(apr_pool_t *p, const server_rec *s)
+{
+    return apr_psprintf(p, "%s:%u",
+                        s->server_hostname ? s->server_hostname : "localhost",
+                        (unsigned)vhost_port(s));
+}
+
+/* How many of this config's vhost names the segment does not hold yet. */
+static uint32_t names_missing(const expect_shm_t *shm, server_rec *s)
+{
+    uint32_t missing = 0;
+    for (; s != NULL; s = s->next) {
+        const expect_srv_conf *sc = ap_get_module_config(s->module_config, &expect_module);
+        if (expect_shm_vhost_find(shm, sc->name) < 0) {
+            missing++;
+        }
+    }
+    return missing;
+}
+
+static apr_status_t assign_slots(expect_shm_t *shm, server_rec *s)
+{
+    expect_shm_mark_all_inactive(shm);
+    for (; s != NULL; s = s->next) {
+        expect_srv_conf *sc = ap_get_module_config(s->module_config, &expect_module);
+        const expect_dir_conf *dc = ap_get_module_config(s->lookup_defaults, &expect_module);
+        uint32_t slot;
+        apr_status_t rv = expect_shm_vhost_add(shm, sc->name, &slot);
+
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        expect_shm_mark_active(shm, slot,
+                               dc->policy == EXPECT_POLICY_UNSET ? EXPECT_POLICY_DEFAULT
+                                                                 : dc->policy,
+                               dc->strict == EXPECT_UNSET ? 0 : dc->strict);
+        sc->slot = (int)slot;
+    }
+    return APR_SUCCESS;
+}
+
+/*
+ * Runs in the parent at each stop and restart; only a stop removes the
+ * file, so counters and overrides outlive graceful and plain restarts.
+ */
+static apr_status_t remove_at_exit(void *data)
+{
+    const expect_state *st = data;
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING
+        && st->creator == getpid()) {
+        unlink(st->path);
+    }
+    return APR_SUCCESS;
+}
+
+int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    const expect_srv_conf *mc = ap_get_module_config(s->module_config, &expect_module);
+    apr_pool_t *proc = s->process->pool;
+    void *data = NULL;
+    expect_state *old, *st;
+    const char *path;
+    uint32_t ring, nvhosts = 0, capacity;
+    server_rec *v;
+    char why[256];
+    apr_status_t rv;
+
+    /* The first, pre-config pass is thrown away: build nothing there. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    path = mc->shm_path ? mc->shm_path
+                        : ap_runtime_dir_relative(ptemp, EXPECT_SHM_DEFAULT_NAME);
+    ring = (uint32_t)(mc->event_slots == EXPECT_UNSET ? EXPECT_EVENT_SLOTS_DEFAULT
+                                                      : mc->event_slots);
+    for (v = s; v != NULL; v = v->next) {
+        expect_srv_conf *sc = ap_get_module_config(v->module_config, &expect_module);
+        sc->name = vhost_name(pconf, v);
+        sc->slot = -1;
+        nvhosts++;
+    }
+
+    apr_pool_userdata_get(&data, STATE_KEY, proc);
+    old = data;
+    if (old != NULL && strcmp(old->path, path) == 0 && old->shm.ring_slots == ring
+        && expect_shm_vhost_count(&old->shm) + names_missing(&old->shm, s)
+               <= old->shm.vhost_capacity) {
+        /* A restart with room to spare: keep the segment old children use. */
+        st = old;
+        rv = assign_slots(&st->shm, s);
+    }
+    else {
+        capacity = 2 * (nvhosts + (old ? expect_shm_vhost_count(&old->shm) : 0));
+        if (capacity < MIN_VHOST_CAPACITY) {
+            capacity = MIN_VHOST_CAPACITY;
+        }
+        st = apr_pcalloc(proc, sizeof(*st));
+        st->path = apr_pstrdup(proc, path);
+        st->creator = getpid();
+        /* Replaces whatever is at path, such as a segment left by a crash. */
+        rv = expect_shm_create(&st->shm, path, capacity, ring, why, sizeof(why));
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, EXPLOGNO(0010)
+                         "cannot create the statistics segment %s: %s "
+                         "(set ExpectShmFile to a path in a directory root can write)",
+                         path, why);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (old != NULL) {
+            /* Growing or moving: carry counters and overrides by name. */
+            expect_shm_copy_vhosts(&st->shm, &old->shm, 1);
+            if (strcmp(old->path, path) != 0) {
+                unlink(old->path);
+            }
+        }
+        rv = assign_slots(&st->shm, s);
+        if (rv == APR_SUCCESS) {
+            rv = expect_shm_map_control_ro(&st->shm, path);
+        }
+        apr_pool_userdata_set(st, STATE_KEY, apr_pool_cleanup_null, proc);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, EXPLOGNO(0011)
+                     "cannot set up the statistics segment %s", path);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    expect_shm_bump_generation(&st->shm);
+    state = st;
+    apr_pool_cleanup_register(pconf, st, remove_at_exit, apr_pool_cleanup_null);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, EXPLOGNO(0012)
+                 "statistics segment %s: %u vhosts, %u event slots, generation %u",
+                 path, (unsigned)nvhosts, (unsigned)ring,
+                 (unsigned)expect_shm_generation(&st->shm));
+    return OK;
+}
+
+static int server_slot(const server_rec *s)
+{
+    const expect_srv_conf *sc = ap_get_module_config(s->module_config, &expect_module);
+    return sc->slot;
+}
+
+expect_policy_t expect_stats_override(const request_rec *r)
+{
+    int slot = server_slot(r->server);
+
+    if (state == NULL || slot < 0) {
+        return EXPECT_POLICY_UNSET;
+    }
+    return expect_shm_override(&state->shm, (uint32_t)slot);
+}
+
+void expect_stats_decided(request_rec *r, const expect_outcome_t *out)
+{
+    expect_shm_vhost_t *vh;
+    int slot = server_slot(r->server);
+    expect_ctr_t ctr;
+
+    if (out->decision == EXPECT_DECIDE_REJECT) {
+        ap_set_module_config(r->request_config, &expect_module,
+                             (void *)(out->why == EXPECT_WHY_STRICT ? mark_strict
+                                                                     : mark_policy));
+    }
+    if (state == NULL || slot < 0) {
+        return;
+    }
+    vh = expect_shm_vhost(&state->shm, (uint32_t)slot);
+    switch (out->decision) {
+    case EXPECT_DECIDE_CONTINUE: ctr = EXPECT_CTR_CONTINUED; break;
+    case EXPECT_DECIDE_REJECT:   ctr = EXPECT_CTR_REJECTED; break;
+    case EXPECT_DECIDE_IGNORE:   ctr = EXPECT_CTR_IGNORED; break;
+    case EXPECT_DECIDE_BODYLESS: ctr = EXPECT_CTR_BODYLESS; break;
+    case EXPECT_DECIDE_HTTP10:   ctr = EXPECT_CTR_HTTP10; break;
+    case EXPECT_DECIDE_NONE:
+    default:
+        return;
+    }
+    expect_shm_count(vh, EXPECT_CTR_EXPECT);
+    expect_shm_count(vh, ctr);
+}
+
+static int64_t parse_length(const char *cl)
+{
+    char *end = NULL;
+    apr_int64_t v;
+
+    if (cl == NULL) {
+        return -1;
+    }
+    if (apr_strtoff(&v, cl, &end, 10) != APR_SUCCESS || end == cl || *end != '\0'
+        || v < 0) {
+        return -1;
+    }
+    return v;
+}
+
+/* Who produced the 417 this request ended with, and why. */
+static void classify(const request_rec *r, const request_rec *last,
+                     expect_producer_t *producer, expect_reason_t *reason)
+{
+    const void *mark = ap_get_module_config(r->request_config, &expect_module);
+
+    if (mark == mark_policy || mark == mark_strict) {
+        *producer = EXPECT_PRODUCER_MOD_EXPECT;
+        *reason = mark == mark_strict ? EXPECT_REASON_STRICT_BODYLESS : EXPECT_REASON_POLICY;
+    }
+    else if (expect_is_unknown_expectation(apr_table_get(r->headers_in, "Expect"))) {
+        /* Core rejects these before any hook but this one runs. */
+        *producer = EXPECT_PRODUCER_CORE;
+        *reason = EXPECT_REASON_CORE_UNKNOWN;
+    }
+    else if (r->proxyreq != PROXYREQ_NONE || last->proxyreq != PROXYREQ_NONE) {
+        *producer = EXPECT_PRODUCER_BACKEND;
+        *reason = EXPECT_REASON_BACKEND;
+    }
+    else {
+        *producer = EXPECT_PRODUCER_HANDLER;
+        *reason = EXPECT_REASON_HANDLER;
+    }
+}
+
+int expect_stats_log_transaction(request_rec *r)
+{
+    const request_rec *last = r;
+    expect_producer_t producer;
+    expect_reason_t reason;
+    expect_shm_vhost_t *vh;
+    expect_shm_event_t ev;
+    const expect_srv_conf *sc;
+    uint64_t now;
+
+    while (last->next != NULL) {
+        last = last->next;
+    }
+    if (last->status != HTTP_EXPECTATION_FAILED || state == NULL) {
+        return DECLINED;
+    }
+    sc = ap_get_module_config(r->server->module_config, &expect_module);
+    if (sc->slot < 0) {
+        return DECLINED;
+    }
+    classify(r, last, &producer, &reason);
+    now = (uint64_t)apr_time_now();
+    vh = expect_shm_vhost(&state->shm, (uint32_t)sc->slot);
+    if (producer == EXPECT_PRODUCER_CORE) {
+        expect_shm_count(vh, EXPECT_CTR_EXPECT);
+    }
+    expect_shm_count_417(vh, producer, now);
+
+    if (state->shm.ring_slots == 0) {
+        return DECLINED;
+    }
+    expect_shm_event_init(&ev);
+    ev.time_usec = now;
+    ev.vhost_slot = (uint32_t)sc->slot;
+    ev.producer = (uint32_t)producer;
+    ev.reason = (uint32_t)reason;
+    ev.decision = producer == EXPECT_PRODUCER_MOD_EXPECT ? EXPECT_DECIDE_REJECT
+                                                         : EXPECT_DECIDE_NONE;
+    ev.content_length = parse_length(apr_table_get(r->headers_in, "Content-Length"));
+    EXPECT_SHM_EVENT_SET(&ev, vhost, sc->name);
+    EXPECT_SHM_EVENT_SET(&ev, client, r->useragent_ip);
+    EXPECT_SHM_EVENT_SET(&ev, method, r->method);
+    EXPECT_SHM_EVENT_SET(&ev, uri, r->unparsed_uri);
+    EXPECT_SHM_EVENT_SET(&ev, protocol, r->protocol);
+    EXPECT_SHM_EVENT_SET(&ev, expect, apr_table_get(r->headers_in, "Expect"));
+    EXPECT_SHM_EVENT_SET(&ev, user_agent, apr_table_get(r->headers_in, "User-Agent"));
+    expect_shm_record(&state->shm, &ev);
+    return DECLINED;
+}

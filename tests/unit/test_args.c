@@ -1,0 +1,147 @@
+/* Unit tests for expectctl's command line (ctl_args.c): no segment needed. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ctl.h"
+
+static int parse(ctl_opts_t *o, char *err, const char *env, ...)
+{
+    char *argv[16];
+    int argc = 0;
+    va_list ap;
+    char *a;
+
+    argv[argc++] = (char *)"expectctl";
+    va_start(ap, env);
+    while ((a = va_arg(ap, char *)) != NULL && argc < 15) {
+        argv[argc++] = a;
+    }
+    va_end(ap);
+    argv[argc] = NULL;
+    return ctl_parse_args(argc, argv, env, o, err, 256);
+}
+
+static void stats_forms(void **state)
+{
+    ctl_opts_t o;
+    char err[256];
+    (void)state;
+    assert_int_equal(parse(&o, err, NULL, "stats", NULL), 0);
+    assert_int_equal(o.verb, CTL_VERB_STATS);
+    assert_null(o.vhost);
+    assert_null(o.shm_path);
+    assert_int_equal(o.format, CTL_FMT_TEXT);
+    assert_int_equal(parse(&o, err, NULL, "-s", "/x.shm", "stats", "a:80", "--json", NULL), 0);
+    assert_string_equal(o.shm_path, "/x.shm");
+    assert_string_equal(o.vhost, "a:80");
+    assert_int_equal(o.format, CTL_FMT_JSON);
+    assert_int_equal(parse(&o, err, NULL, "stats", "--prometheus", NULL), 0);
+    assert_int_equal(o.format, CTL_FMT_PROMETHEUS);
+    assert_int_equal(parse(&o, err, NULL, "stats", "--json", "--prometheus", NULL), -1);
+    assert_non_null(strstr(err, "one of"));
+    assert_int_equal(parse(&o, err, NULL, "stats", "a", "b", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "stats", "--follow", NULL), -1);
+}
+
+static void env_and_flag_precedence(void **state)
+{
+    ctl_opts_t o;
+    char err[256];
+    (void)state;
+    assert_int_equal(parse(&o, err, "/env.shm", "policy", NULL), 0);
+    assert_string_equal(o.shm_path, "/env.shm");
+    assert_int_equal(parse(&o, err, "/env.shm", "-s", "/flag.shm", "policy", NULL), 0);
+    assert_string_equal(o.shm_path, "/flag.shm");
+    assert_int_equal(parse(&o, err, "", "policy", NULL), 0);
+    assert_null(o.shm_path);
+    assert_int_equal(parse(&o, err, NULL, "-s", NULL), -1);
+}
+
+static void events_forms(void **state)
+{
+    ctl_opts_t o;
+    char err[256];
+    (void)state;
+    assert_int_equal(parse(&o, err, NULL, "events", NULL), 0);
+    assert_int_equal(o.count, CTL_EVENTS_DEFAULT);
+    assert_int_equal(parse(&o, err, NULL, "events", "-n", "5", "--follow", "--json", NULL), 0);
+    assert_int_equal(o.count, 5);
+    assert_true(o.follow);
+    assert_int_equal(o.format, CTL_FMT_JSON);
+    assert_int_equal(parse(&o, err, NULL, "events", "-n", "0", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "events", "-n", "5x", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "events", "-n", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "events", "-n", "-3", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "events", "--prometheus", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "events", "vhost", NULL), -1);
+}
+
+static void set_forms(void **state)
+{
+    ctl_opts_t o;
+    char err[256];
+    (void)state;
+    assert_int_equal(parse(&o, err, NULL, "set", "a:80", "reject", NULL), 0);
+    assert_int_equal(o.verb, CTL_VERB_SET);
+    assert_string_equal(o.vhost, "a:80");
+    assert_int_equal(o.set_value, EXPECT_POLICY_REJECT);
+    assert_false(o.set_all);
+    assert_int_equal(parse(&o, err, NULL, "set", "all", "default", NULL), 0);
+    assert_true(o.set_all);
+    assert_null(o.vhost);
+    assert_int_equal(o.set_value, EXPECT_OVERRIDE_NONE);
+    assert_int_equal(parse(&o, err, NULL, "set", "a:80", "IGNORE", NULL), 0);
+    assert_int_equal(o.set_value, EXPECT_POLICY_IGNORE);
+    assert_int_equal(parse(&o, err, NULL, "set", "a:80", "maybe", NULL), -1);
+    assert_non_null(strstr(err, "continue, reject, ignore or default"));
+    assert_int_equal(parse(&o, err, NULL, "set", "a:80", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "set", "a:80", "reject", "--json", NULL), -1);
+}
+
+static void misc_forms(void **state)
+{
+    ctl_opts_t o;
+    char err[256];
+    (void)state;
+    assert_int_equal(parse(&o, err, NULL, NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "frobnicate", NULL), -1);
+    assert_non_null(strstr(err, "unknown command"));
+    assert_int_equal(parse(&o, err, NULL, "stats", "--bogus", NULL), -1);
+    assert_non_null(strstr(err, "unknown option"));
+    assert_int_equal(parse(&o, err, NULL, "--help", NULL), 0);
+    assert_int_equal(o.verb, CTL_VERB_HELP);
+    assert_int_equal(parse(&o, err, NULL, "--version", NULL), 0);
+    assert_int_equal(o.verb, CTL_VERB_VERSION);
+    assert_int_equal(parse(&o, err, NULL, "reset", NULL), 0);
+    assert_null(o.vhost);
+    assert_int_equal(parse(&o, err, NULL, "reset", "a:80", NULL), 0);
+    assert_string_equal(o.vhost, "a:80");
+    assert_non_null(ctl_verb_synopsis(0));
+}
+
+static void time_format(void **state)
+{
+    char buf[40];
+    (void)state;
+    ctl_format_time(buf, sizeof(buf), 0);
+    assert_string_equal(buf, "-");
+    ctl_format_time(buf, sizeof(buf), 1700000000123456ull);
+    assert_string_equal(buf, "2023-11-14T22:13:20.123Z");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(stats_forms),
+        cmocka_unit_test(env_and_flag_precedence),
+        cmocka_unit_test(events_forms),
+        cmocka_unit_test(set_forms),
+        cmocka_unit_test(misc_forms),
+        cmocka_unit_test(time_format),
+    };
+    return cmocka_run_group_tests_name("expectctl_args", tests, NULL, NULL);
+}
