@@ -4,7 +4,7 @@
 set -e
 
 PACKAGES="apache2 apache2-dev autoconf make gcc pkg-config libcmocka-dev \
-python3 python3-pytest curl"
+python3 python3-pytest curl prometheus util-linux"
 
 missing=""
 for p in $PACKAGES; do
@@ -27,6 +27,15 @@ if [ "$(id -u)" -ne 0 ]; then
     fi
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Packages like apache2 and prometheus start a service listening on every
+# interface when installed; the tests need only the binaries.  A temporary
+# policy-rc.d (exit 101 = "not allowed") keeps them from starting.
+POLICY_RC=/usr/sbin/policy-rc.d
+if [ ! -e "$POLICY_RC" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY_RC" >/dev/null
+    $SUDO chmod 755 "$POLICY_RC"
+    trap '$SUDO rm -f "$POLICY_RC"' EXIT
+fi
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -37,6 +37,29 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
+def expectctl_path():
+    path = os.environ.get("EXPECTCTL")
+    if not path:
+        here = os.path.dirname(os.path.abspath(__file__))
+        path = os.path.join(here, "..", "..", "expectctl", "expectctl")
+    return os.path.abspath(path)
+
+
+def expectctl(*args, shm=None, as_user=None, env=None, timeout=30):
+    """Run expectctl; as_user runs it through setpriv as that user."""
+    cmd = [expectctl_path()]
+    if shm is not None:
+        cmd += ["-s", shm]
+    cmd += list(args)
+    if as_user is not None:
+        import pwd
+        pw = pwd.getpwnam(as_user)
+        cmd = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}",
+               "--clear-groups", "--"] + cmd
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
 def module_path():
     path = os.environ.get("MOD_EXPECT_SO")
     if not path:
@@ -146,6 +169,39 @@ class Httpd:
                 time.sleep(0.05)
         raise RuntimeError(f"httpd did not listen on {self.port}\n"
                            f"{self.read_error_log()}")
+
+    @property
+    def shm(self):
+        """The segment: DefaultRuntimeDir is the logs directory."""
+        return os.path.join(self.logs, "mod_expect.shm")
+
+    def ctl_json(self, *args):
+        import json
+        res = expectctl(*args, "--json", shm=self.shm)
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout)
+
+    def vhost_stats(self, name):
+        """The stats --json row of the vhost whose name starts with name:."""
+        for v in self.ctl_json("stats")["vhosts"]:
+            if v["name"] == f"{name}:{self.port}":
+                return v
+        raise KeyError(name)
+
+    def _generations(self):
+        return self.read_error_log().count("resuming normal operations")
+
+    def reload(self, how="graceful", timeout=20):
+        """apache2 -k graceful|restart, and wait for the new generation."""
+        before = self._generations()
+        self.ctl("-k", how)
+        deadline = time.time() + timeout
+        while self._generations() <= before:
+            if time.time() > deadline:
+                raise RuntimeError(f"no new generation after -k {how}\n"
+                                   f"{self.read_error_log()[-2000:]}")
+            time.sleep(0.05)
+        self.wait_listening()
 
     def pid(self):
         try:
