@@ -28,6 +28,7 @@ LoadModule reflector_module $MODDIR/mod_reflector.so
 LoadModule expect_module $PWD/mod_expect/mod_expect.so
 Listen 127.0.0.1:$PORT
 PidFile $ROOT/httpd.pid
+ExpectShmFile $ROOT/mod_expect.shm
 ErrorLog $ROOT/logs/error_log
 LogLevel info
 TypesConfig /etc/mime.types
@@ -97,4 +98,18 @@ echo "   -> 200 and the connection is re-used: stock httpd would have closed it.
 sleep 0.3
 say "What the server logged (%{expect-decision}n)"
 sed 's/^/   /' "$ROOT/logs/access_log"
-grep -E 'EXP0001|AH00570' "$ROOT/logs/error_log" | sed -E 's/^\[[^]]*\] /   /' || true
+
+CTL=(expectctl/expectctl -s "$ROOT/mod_expect.shm")
+say "expectctl stats"
+"${CTL[@]}" stats
+say "expectctl events: every 417, who produced it, and the fix"
+"${CTL[@]}" events
+
+say "expectctl set uploads.example reject: no reload"
+"${CTL[@]}" set uploads.example reject
+curl -s -o /dev/null -H "Host: uploads.example" --data-binary "@$ROOT/upload.bin" \
+     -w '   the same upload now: status %{http_code}, sent %{size_upload} bytes\n' "$URL/upload"
+"${CTL[@]}" set uploads.example default
+sleep 0.3
+say "expectctl stats"
+"${CTL[@]}" stats

@@ -73,25 +73,46 @@ static uint32_t names_missing(const expect_shm_t *shm, server_rec *s)
     return missing;
 }
 
-static apr_status_t assign_slots(expect_shm_t *shm, server_rec *s)
+static apr_status_t assign_slot(expect_shm_t *shm, server_rec *s)
 {
-    expect_shm_mark_all_inactive(shm);
-    for (; s != NULL; s = s->next) {
-        expect_srv_conf *sc = ap_get_module_config(s->module_config, &expect_module);
-        const expect_dir_conf *dc = ap_get_module_config(s->lookup_defaults, &expect_module);
-        uint32_t slot;
-        apr_status_t rv = expect_shm_vhost_add(shm, sc->name, &slot);
+    expect_srv_conf *sc = ap_get_module_config(s->module_config, &expect_module);
+    const expect_dir_conf *dc = ap_get_module_config(s->lookup_defaults, &expect_module);
+    uint32_t slot;
+    apr_status_t rv = expect_shm_vhost_add(shm, sc->name, &slot);
 
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
-        expect_shm_mark_active(shm, slot,
-                               dc->policy == EXPECT_POLICY_UNSET ? EXPECT_POLICY_DEFAULT
-                                                                 : dc->policy,
-                               dc->strict == EXPECT_UNSET ? 0 : dc->strict);
-        sc->slot = (int)slot;
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
+    expect_shm_mark_active(shm, slot,
+                           dc->policy == EXPECT_POLICY_UNSET ? EXPECT_POLICY_DEFAULT
+                                                             : dc->policy,
+                           dc->strict == EXPECT_UNSET ? 0 : dc->strict);
+    sc->slot = (int)slot;
     return APR_SUCCESS;
+}
+
+/*
+ * httpd keeps virtual hosts in reverse config order after the main server;
+ * new slots are handed out in config order so that stats reads like the
+ * config and like apache2 -S.
+ */
+static apr_status_t assign_slots(expect_shm_t *shm, server_rec *s, apr_pool_t *ptemp,
+                                 uint32_t nvhosts)
+{
+    server_rec **order = apr_palloc(ptemp, sizeof(*order) * nvhosts);
+    server_rec *v;
+    uint32_t i = 0;
+    apr_status_t rv;
+
+    expect_shm_mark_all_inactive(shm);
+    for (v = s->next; v != NULL && i < nvhosts; v = v->next) {
+        order[i++] = v;
+    }
+    rv = assign_slot(shm, s);
+    while (rv == APR_SUCCESS && i > 0) {
+        rv = assign_slot(shm, order[--i]);
+    }
+    return rv;
 }
 
 /*
@@ -143,7 +164,7 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
                <= old->shm.vhost_capacity) {
         /* A restart with room to spare: keep the segment old children use. */
         st = old;
-        rv = assign_slots(&st->shm, s);
+        rv = assign_slots(&st->shm, s, ptemp, nvhosts);
     }
     else {
         capacity = 2 * (nvhosts + (old ? expect_shm_vhost_count(&old->shm) : 0));
@@ -169,7 +190,7 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
                 unlink(old->path);
             }
         }
-        rv = assign_slots(&st->shm, s);
+        rv = assign_slots(&st->shm, s, ptemp, nvhosts);
         if (rv == APR_SUCCESS) {
             rv = expect_shm_map_control_ro(&st->shm, path);
         }
