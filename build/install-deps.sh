@@ -1,10 +1,14 @@
 #!/bin/sh
 # Install the Debian packages mod_expect needs to build, test and demo.
+# --dev adds what the sanitizer, valgrind and fuzzing targets need.
 # Installs only what is missing; needs root (or sudo) only then.
 set -e
 
 PACKAGES="apache2 apache2-dev autoconf make gcc pkg-config libcmocka-dev \
 python3 python3-pytest curl prometheus util-linux"
+if [ "${1:-}" = "--dev" ]; then
+    PACKAGES="$PACKAGES clang libclang-rt-14-dev valgrind"
+fi
 
 missing=""
 for p in $PACKAGES; do

@@ -116,6 +116,33 @@ static apr_status_t assign_slots(expect_shm_t *shm, server_rec *s, apr_pool_t *p
 }
 
 /*
+ * A rebuilt segment (table outgrown, ExpectEventSlots or ExpectShmFile
+ * changed) continues the old one: same generation count, and the newest
+ * events that fit, re-pointed at the renumbered vhost slots.
+ */
+static void carry_over(expect_state *st, const expect_state *old, apr_pool_t *ptemp)
+{
+    uint32_t n = old->shm.ring_slots < st->shm.ring_slots ? old->shm.ring_slots
+                                                          : st->shm.ring_slots;
+    uint64_t head = expect_shm_ring_head(&old->shm), next;
+    expect_shm_event_t *buf;
+    size_t got, i;
+    int slot;
+
+    st->shm.hdr->generation = expect_shm_generation(&old->shm);
+    if (n == 0) {
+        return;
+    }
+    buf = apr_palloc(ptemp, sizeof(*buf) * n);
+    got = expect_shm_read_events(&old->shm, head > n ? head - n : 0, buf, n, 0, &next);
+    for (i = 0; i < got; i++) {
+        slot = expect_shm_vhost_find(&st->shm, buf[i].vhost);
+        buf[i].vhost_slot = slot >= 0 ? (uint32_t)slot : UINT32_MAX;
+        expect_shm_record(&st->shm, &buf[i]);
+    }
+}
+
+/*
  * Runs in the parent at each stop and restart; only a stop removes the
  * file, so counters and overrides outlive graceful and plain restarts.
  */
@@ -186,6 +213,7 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
         if (old != NULL) {
             /* Growing or moving: carry counters and overrides by name. */
             expect_shm_copy_vhosts(&st->shm, &old->shm, 1);
+            carry_over(st, old, ptemp);
             if (strcmp(old->path, path) != 0) {
                 unlink(old->path);
             }

@@ -144,18 +144,32 @@ class Httpd:
                     .replace("@ROOT@", self.root))
 
     def ctl(self, *args, check=True):
+        env = None
+        preload = os.environ.get("MOD_EXPECT_PRELOAD")
+        if preload:
+            # A sanitizer build of the module inside Debian's httpd: the
+            # runtime must be loaded first (build/sanitize.sh sets this).
+            env = dict(os.environ, LD_PRELOAD=preload)
         return subprocess.run([APACHE2, "-d", self.root, "-f", self.conf, *args],
                               capture_output=True, text=True, check=check,
-                              timeout=60)
+                              timeout=60, env=env)
 
     def configtest(self):
         return self.ctl("-t", check=False)
 
-    def start(self):
+    def start(self, timeout=20):
+        # The port is bound before httpd daemonizes, but post_config (which
+        # builds the segment) runs after: wait for the generation's notice.
+        before = self._generations()
         res = self.ctl("-k", "start", check=False)
         if res.returncode != 0:
             raise RuntimeError(f"apache2 failed to start: {res.stderr}\n"
                                f"{self.read_error_log()}")
+        deadline = time.time() + timeout
+        while self._generations() <= before:
+            if time.time() > deadline:
+                raise RuntimeError(f"httpd did not come up\n{self.read_error_log()}")
+            time.sleep(0.02)
         self.wait_listening()
         return self
 
