@@ -5,9 +5,9 @@
 set -e
 
 PACKAGES="apache2 apache2-dev autoconf make gcc pkg-config libcmocka-dev \
-python3 python3-pytest curl prometheus util-linux"
+python3 python3-pytest curl prometheus util-linux valgrind man-db"
 if [ "${1:-}" = "--dev" ]; then
-    PACKAGES="$PACKAGES clang libclang-rt-14-dev valgrind"
+    PACKAGES="$PACKAGES clang libclang-rt-14-dev"
 fi
 
 missing=""

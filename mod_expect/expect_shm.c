@@ -715,6 +715,37 @@ static expect_shm_err_t open_error(int err, char *why, size_t whylen)
     }
 }
 
+/*
+ * What attach does once the bytes are mapped, shared with expect_shm_view:
+ * validate, then take the geometry from this one copy only (later header
+ * writes are ignored).  Leaves h untouched on failure.
+ */
+static expect_shm_err_t adopt_segment(expect_shm_t *h, void *base, size_t size,
+                                      char *why, size_t whylen)
+{
+    expect_shm_header_t geom;
+    expect_shm_err_t rc;
+
+    if ((rc = expect_shm_validate(base, size, why, whylen)) != EXPECT_SHM_OK) {
+        return rc;
+    }
+    memcpy(&geom, base, sizeof(geom));
+    fill_handle(h, base, size, &geom);
+    return EXPECT_SHM_OK;
+}
+
+expect_shm_err_t expect_shm_view(expect_shm_t *h, void *buf, size_t len,
+                                 char *why, size_t whylen)
+{
+    memset(h, 0, sizeof(*h));
+    if (buf != NULL && (uintptr_t)buf % sizeof(uint64_t) != 0) {
+        /* The reader does atomic 64-bit loads: those need aligned words. */
+        set_why(why, whylen, "buffer not aligned for a segment");
+        return EXPECT_SHM_EOTHER;
+    }
+    return adopt_segment(h, buf, len, why, whylen);
+}
+
 /* A segment is trusted only from root (httpd's parent) or from ourselves. */
 static expect_shm_err_t check_file(const struct stat *st, char *why, size_t whylen)
 {
@@ -738,7 +769,6 @@ expect_shm_err_t expect_shm_attach(expect_shm_t *h, const char *path,
                                    int writable, char *why, size_t whylen)
 {
     struct stat lst, st;
-    expect_shm_header_t geom;
     expect_shm_err_t rc;
     void *base;
     size_t size;
@@ -790,13 +820,10 @@ expect_shm_err_t expect_shm_attach(expect_shm_t *h, const char *path,
         set_why(why, whylen, "cannot map: %s", strerror(err));
         return err == EACCES || err == EPERM ? EXPECT_SHM_EACCES : EXPECT_SHM_EOTHER;
     }
-    if ((rc = expect_shm_validate(base, size, why, whylen)) != EXPECT_SHM_OK) {
+    if ((rc = adopt_segment(h, base, size, why, whylen)) != EXPECT_SHM_OK) {
         munmap(base, size);
         return rc;
     }
-    /* Geometry from this one copy only; later header writes are ignored. */
-    memcpy(&geom, base, sizeof(geom));
-    fill_handle(h, base, size, &geom);
     h->writable = writable ? 1 : 0;
     h->control_writable = h->writable;
     h->dev = (uint64_t)st.st_dev;

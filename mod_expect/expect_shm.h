@@ -273,6 +273,17 @@ expect_shm_err_t expect_shm_validate(const void *buf, size_t len,
 expect_shm_err_t expect_shm_attach(expect_shm_t *h, const char *path,
                                    int writable, char *why, size_t whylen);
 
+/*
+ * The reader over bytes already in memory (a copy of a segment, or a
+ * fuzzer's input): validates buf[0, len) and fills h exactly as attach does
+ * after mmap(), read-only (writable and control_writable are 0, dev and ino
+ * 0).  buf must stay valid while h is used and must be aligned for
+ * uint64_t (EXPECT_SHM_EOTHER otherwise).  Never pass a view to
+ * expect_shm_detach(): it did not map buf; just forget the handle.
+ */
+expect_shm_err_t expect_shm_view(expect_shm_t *h, void *buf, size_t len,
+                                 char *why, size_t whylen);
+
 typedef struct {
     uint32_t slot;
     uint32_t flags;

@@ -287,7 +287,7 @@ void expect_stats_decided(request_rec *r, const expect_outcome_t *out)
 static int64_t parse_length(const char *cl)
 {
     char *end = NULL;
-    apr_int64_t v;
+    apr_off_t v;
 
     if (cl == NULL) {
         return -1;

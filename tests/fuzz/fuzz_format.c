@@ -1,0 +1,286 @@
+/*
+ * fuzz_format.c - libFuzzer harness for expect_format.c: the text escaper
+ * (with its measuring and truncating modes), the text, JSON and
+ * Prometheus label writers, and the reason/producer names.
+ *
+ * Input: byte 0 picks a destination size for the truncation check, bytes
+ * 1-4 a reason/producer code, bytes 5-12 a time for ctl_format_time; the
+ * rest, up to its first NUL, is the string.  Each writer's output is
+ * checked against an independent decoder, not just for absence of crashes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "expect_format.h"
+#include "fuzz_check.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define HDR 13
+
+/* Run a writer into memory; returns the bytes (caller frees), length in *len. */
+static char *capture(int (*fn)(FILE *, const char *), const char *s, size_t *len)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+
+    FZ_ASSERT(f != NULL);
+    FZ_ASSERT(fn(f, s) == 0);
+    FZ_ASSERT(fclose(f) == 0);
+    *len = n;
+    return buf;
+}
+
+/* The text escape as documented, written independently. */
+static char *ref_escape(const char *s, size_t *len)
+{
+    size_t n = strlen(s), i, o = 0;
+    char *out = malloc(4 * n + 1);
+
+    FZ_ASSERT(out != NULL);
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '\\') {
+            out[o++] = '\\';
+            out[o++] = '\\';
+        }
+        else if (c < 0x20 || c >= 0x7f) {
+            o += (size_t)sprintf(out + o, "\\x%02x", c);
+        }
+        else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+    *len = o;
+    return out;
+}
+
+/* Undo the text escape; must give back exactly the original. */
+static void check_unescape(const char *esc, size_t len, const char *orig)
+{
+    size_t i, o = 0, n = strlen(orig);
+    char *back = malloc(len + 1);
+
+    FZ_ASSERT(back != NULL);
+    for (i = 0; i < len; i++) {
+        if (esc[i] != '\\') {
+            back[o++] = esc[i];
+            continue;
+        }
+        FZ_ASSERT(i + 1 < len);
+        if (esc[i + 1] == '\\') {
+            back[o++] = '\\';
+            i++;
+            continue;
+        }
+        FZ_ASSERT(esc[i + 1] == 'x' && i + 3 < len);
+        back[o++] = (char)strtol((char[3]){esc[i + 2], esc[i + 3], 0}, NULL, 16);
+        i += 3;
+    }
+    FZ_ASSERT(o == n && memcmp(back, orig, n) == 0);
+    free(back);
+}
+
+/* Truncated escape into exactly dstsize bytes (ASan sees an overrun). */
+static void check_truncated(const char *s, const char *full, size_t full_len, size_t dstsize)
+{
+    char *dst = malloc(dstsize ? dstsize : 1);
+    size_t r, w, i;
+
+    FZ_ASSERT(dst != NULL);
+    memset(dst, 'Z', dstsize ? dstsize : 1);
+    r = expect_escape_text(dstsize ? dst : NULL, dstsize, s);
+    FZ_ASSERT(r == full_len);                     /* snprintf-like return */
+    if (dstsize == 0) {
+        free(dst);
+        return;
+    }
+    w = strnlen(dst, dstsize);
+    FZ_ASSERT(w < dstsize);                       /* always NUL-terminated */
+    FZ_ASSERT(memcmp(dst, full, w) == 0);         /* a prefix of the whole */
+    /* Ends on an escape boundary, and is the longest such prefix that fits:
+     * walk the whole escape by units. */
+    for (i = 0; i < full_len;) {
+        size_t u = full[i] != '\\' ? 1 : (full[i + 1] == '\\' ? 2 : 4);
+        if (i + u > dstsize - 1) {
+            break;
+        }
+        i += u;
+    }
+    FZ_ASSERT(w == i);
+    free(dst);
+}
+
+static void check_text(const char *s, size_t dsel)
+{
+    size_t ref_len, full_len, out_len, i;
+    char *ref = ref_escape(s, &ref_len), *full, *out;
+    static const size_t fixed[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 64};
+
+    /* Measuring mode: NULL/0 and NULL/n both just measure. */
+    full_len = expect_escape_text(NULL, 0, s);
+    FZ_ASSERT(full_len == ref_len);
+    FZ_ASSERT(expect_escape_text(NULL, 17, s) == ref_len);
+
+    full = malloc(full_len + 1);
+    FZ_ASSERT(full != NULL);
+    FZ_ASSERT(expect_escape_text(full, full_len + 1, s) == full_len);
+    FZ_ASSERT(strlen(full) == full_len);
+    FZ_ASSERT(memcmp(full, ref, ref_len) == 0);
+    for (i = 0; i < full_len; i++) {
+        unsigned char c = (unsigned char)full[i];
+        FZ_ASSERT(c >= 0x20 && c < 0x7f);
+    }
+    check_unescape(full, full_len, s);
+
+    /* NULL src is "". */
+    {
+        char e[4] = "xyz";
+        FZ_ASSERT(expect_escape_text(e, sizeof(e), NULL) == 0 && e[0] == '\0');
+    }
+
+    for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        check_truncated(s, full, full_len, fixed[i]);
+    }
+    check_truncated(s, full, full_len, dsel);
+    check_truncated(s, full, full_len, full_len);
+    check_truncated(s, full, full_len, full_len + 1);
+
+    /* fput_text writes exactly the full escape. */
+    out = capture(expect_fput_text, s, &out_len);
+    FZ_ASSERT(out_len == full_len && memcmp(out, full, full_len) == 0);
+    free(out);
+    free(full);
+    free(ref);
+}
+
+static void check_json(const char *s)
+{
+    size_t n = strlen(s), out_len, i, k, ne = 0;
+    char *out = capture(expect_fput_json_string, s, &out_len);
+    uint32_t *got = malloc((out_len + 1) * sizeof(uint32_t));
+    uint32_t *want = malloc((n + 1) * sizeof(uint32_t));
+    long ng;
+
+    FZ_ASSERT(got != NULL && want != NULL);
+    /* A valid JSON value on its own, and exactly one string. */
+    if (!fz_json_valid(out, out_len)) {
+        fz_fail("fput_json_string output is not valid JSON (%zu bytes)", out_len);
+    }
+    ng = fz_json_string_decode(out, out_len, got, out_len + 1);
+    FZ_ASSERT(ng >= 0);
+    /* No raw DEL or raw C1 control (U+0080..U+009F as UTF-8). */
+    for (i = 0; i < out_len; i++) {
+        unsigned char c = (unsigned char)out[i];
+        FZ_ASSERT(c != 0x7f);
+        if (c == 0xc2 && i + 1 < out_len) {
+            FZ_ASSERT((unsigned char)out[i + 1] >= 0xa0);
+        }
+    }
+    /* Decodes back to: each well-formed UTF-8 sequence as its code point,
+     * each other byte as that byte read as Latin-1. */
+    for (i = 0; i < n;) {
+        uint32_t cp;
+        k = fz_utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        if (k == 0) {
+            cp = (unsigned char)s[i];
+            k = 1;
+        }
+        want[ne++] = cp;
+        i += k;
+    }
+    FZ_ASSERT((size_t)ng == ne);
+    FZ_ASSERT(ne == 0 || memcmp(got, want, ne * sizeof(uint32_t)) == 0);
+    free(got);
+    free(want);
+    free(out);
+}
+
+static void check_prom(const char *s)
+{
+    size_t out_len, ref_len;
+    char *out = capture(expect_fput_prom_label, s, &out_len);
+    char *ref = ref_escape(s, &ref_len);
+    char *back = malloc(out_len + 1);
+    long nb;
+
+    FZ_ASSERT(back != NULL);
+    FZ_ASSERT(memchr(out, '\n', out_len) == NULL);
+    FZ_ASSERT(fz_text_clean(out, out_len, 0));
+    /* What a scraper reads back is exactly the text escape. */
+    nb = fz_prom_label_decode(out, out_len, back, out_len + 1);
+    FZ_ASSERT(nb >= 0);
+    FZ_ASSERT((size_t)nb == ref_len && memcmp(back, ref, ref_len) == 0);
+    free(back);
+    free(ref);
+    free(out);
+}
+
+static void check_name(const char *name)
+{
+    FZ_ASSERT(name != NULL && name[0] != '\0');
+    FZ_ASSERT(fz_text_clean(name, strlen(name), 0));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    uint8_t hdr[HDR] = {0};
+    uint32_t code;
+    uint64_t usec;
+    size_t slen;
+    char *s, when[40];
+
+    memcpy(hdr, data, size < HDR ? size : HDR);
+    memcpy(&code, hdr + 1, sizeof(code));
+    memcpy(&usec, hdr + 5, sizeof(usec));
+
+    /* The string in its own exact-size allocation. */
+    if (size > HDR) {
+        const uint8_t *p = data + HDR, *nul = memchr(p, 0, size - HDR);
+        slen = nul ? (size_t)(nul - p) : size - HDR;
+        s = malloc(slen + 1);
+        FZ_ASSERT(s != NULL);
+        memcpy(s, p, slen);
+    }
+    else {
+        slen = 0;
+        s = malloc(1);
+        FZ_ASSERT(s != NULL);
+    }
+    s[slen] = '\0';
+
+    check_text(s, hdr[0]);
+    check_json(s);
+    check_prom(s);
+
+    /* NULL is "" for every writer. */
+    {
+        size_t n;
+        char *o = capture(expect_fput_json_string, NULL, &n);
+        FZ_ASSERT(n == 2 && memcmp(o, "\"\"", 2) == 0);
+        free(o);
+        o = capture(expect_fput_prom_label, NULL, &n);
+        FZ_ASSERT(n == 2 && memcmp(o, "\"\"", 2) == 0);
+        free(o);
+    }
+
+    check_name(expect_reason_text(code));
+    check_name(expect_reason_key(code));
+    check_name(expect_producer_name(code));
+    check_name(expect_reason_text(code & 7));
+    check_name(expect_producer_name(code & 7));
+
+    ctl_format_time(when, sizeof(when), usec);
+    FZ_ASSERT(strnlen(when, sizeof(when)) < sizeof(when));
+    FZ_ASSERT(fz_text_clean(when, strlen(when), 0));
+    ctl_format_time(when, 5, usec);
+    FZ_ASSERT(strnlen(when, 5) < 5);
+
+    free(s);
+    return 0;
+}

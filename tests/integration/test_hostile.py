@@ -1,0 +1,296 @@
+"""Hostile input around Expect, over raw sockets, under event, worker and
+prefork.
+
+Every case sends its bytes (some in dribbles), checks the first response's
+status, then sends a sentinel request with `Connection: close` on the same
+connection. The sentinel must be answered with the index page, or the
+connection must already be closed. Anything else (a second error, a reply
+to leftover body bytes) is a desync. The server's error log must show no
+crash.
+"""
+import socket
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from httpd_harness import Httpd, MPMS, serving
+from rawhttp import Closed, Conn
+
+HOSTILE_CONF = """
+LimitRequestFields 50
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName c.test
+    DocumentRoot @ROOT@/htdocs
+    ExpectPolicy continue
+    <Location /echo>
+        SetHandler reflector
+    </Location>
+    <Location /small>
+        SetHandler reflector
+        LimitRequestBody 10
+    </Location>
+    <Location /strict>
+        SetHandler reflector
+        ExpectStrict On
+    </Location>
+</VirtualHost>
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName r.test
+    DocumentRoot @ROOT@/htdocs
+    ExpectPolicy reject
+    <Location /echo>
+        SetHandler reflector
+    </Location>
+</VirtualHost>
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName i.test
+    DocumentRoot @ROOT@/htdocs
+    ExpectPolicy ignore
+    <Location /echo>
+        SetHandler reflector
+    </Location>
+</VirtualHost>
+"""
+
+WAIT = object()  # a step that waits for the server's first answer (100 or final)
+
+
+@dataclass
+class Hostile:
+    id: str
+    steps: list            # bytes to send, WAIT, or ("dribble", bytes, seconds_per_byte)
+    status: object         # expected final status (int), or a tuple of allowed ones
+    sentinel: str = "any"  # "answered", "closed", or "any" (answered or closed)
+    saw_100: object = None  # True/False to assert whether a 100 came
+    body: bytes = None      # the final response body must equal this
+    host: str = "c.test"
+    extra: int = 0          # further complete responses expected before the sentinel
+    note: str = ""
+
+
+def req(method="POST", path="/echo", host="c.test", proto="HTTP/1.1",
+        headers=(), expect="100-continue"):
+    lines = [f"{method} {path} {proto}"]
+    if host is not None:
+        lines.append(f"Host: {host}")
+    if expect is not None:
+        lines.append(f"Expect: {expect}")
+    lines += list(headers)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def cl(n):
+    return f"Content-Length: {n}"
+
+
+TE = "Transfer-Encoding: chunked"
+B = b"hello"
+
+CASES = [
+    # ---- Expect values ----------------------------------------------------------
+    Hostile("obs-fold", [req(headers=[cl(5)], expect="100-\r\n continue"), B],
+            417, note="httpd folds it into '100- continue': core's unknown-expectation 417"),
+    Hostile("nul-in-value", [req(headers=[cl(5)], expect="100-continue\x00junk"), B],
+            400),
+    Hostile("ctl-in-value", [req(headers=[cl(5)], expect="100-\x01continue"), B], 400),
+    Hostile("esc-in-value", [req(headers=[cl(5)], expect="\x1b[2J100-continue"), B], 400),
+    Hostile("8k-value", [req(headers=[cl(5)], expect="x" * 8000), B], 417,
+            note="core's unknown-expectation 417; body read first"),
+    Hostile("over-field-limit", [req(headers=[cl(5)], expect="x" * 9000), B], 400),
+    Hostile("non-ascii", [req(headers=[cl(5)], expect="100-cont\xefnue"), B], 417),
+    Hostile("utf8", [req(headers=[cl(5)], expect="100-continue\u00e9".encode().decode("latin-1")), B], 417),
+    Hostile("empty", [req(headers=[cl(5)], expect=""), B], 200, body=B,
+            note="an empty Expect is no expectation"),
+    Hostile("whitespace-only", [req(headers=[cl(5)], expect="   \t "), B], 200, body=B),
+    Hostile("tabs-around", [req(headers=[cl(5)], expect="\t100-continue\t"), WAIT, B], 200,
+            saw_100=True, body=B),
+    Hostile("two-headers", [req(headers=[cl(5), "Expect: 100-continue"]), B], 417),
+    Hostile("second-empty", [req(headers=[cl(5), "Expect:"]), WAIT, B], (200, 417)),
+    Hostile("space-before-colon", [b"POST /echo HTTP/1.1\r\nHost: c.test\r\n"
+                                   b"Expect : 100-continue\r\nContent-Length: 5\r\n\r\nhello"], 400),
+    Hostile("lowercase-name", [req(headers=[cl(5)], expect=None)[:-2]
+                               + b"expect: 100-continue\r\n\r\n", WAIT, B], 200,
+            saw_100=True, body=B),
+    Hostile("params", [req(headers=[cl(5)], expect="100-continue;q=1"), B], 417),
+    Hostile("comma-list", [req(headers=[cl(5)], expect="100-continue,"), B], 417),
+    # ---- request line and framing --------------------------------------------------
+    Hostile("http09", [b"GET /index.html\r\n"], "0.9", sentinel="closed"),
+    Hostile("absolute-form", [req(path="http://c.test/echo", headers=[cl(5)]), WAIT, B],
+            200, saw_100=True, body=B),
+    Hostile("absolute-form-other-host", [req(path="http://r.test/echo", headers=[cl(5)]),
+                                         WAIT], 417, saw_100=False,
+            note="the request target's host wins over Host:"),
+    Hostile("cl-and-te", [req(headers=[cl(5), TE]), WAIT, b"5\r\nhello\r\n0\r\n\r\n"],
+            (200, 400), sentinel="closed",
+            note="httpd drops Content-Length and closes after the response"),
+    Hostile("te-not-chunked", [req(headers=["Transfer-Encoding: gzip"]), B], (400, 501),
+            sentinel="closed"),
+    Hostile("bad-chunk-size", [req(headers=[TE]), WAIT, b"zz\r\nhello\r\n0\r\n\r\n"],
+            400, sentinel="closed", saw_100=True),
+    Hostile("chunk-size-overflow", [req(headers=[TE]), WAIT,
+                                    b"fffffffffffffffffffff\r\nhello\r\n0\r\n\r\n"],
+            (400, 413), sentinel="closed"),
+    Hostile("bad-chunk-reject", [req(host="r.test", headers=[TE]), WAIT, b"zz\r\n"],
+            417, sentinel="closed", saw_100=False, host="r.test"),
+    Hostile("huge-cl", [req(headers=[cl("99999999999999999999")]), WAIT], (400, 413),
+            sentinel="closed", saw_100=False),
+    Hostile("cl-over-limit", [req(path="/small", headers=[cl(1000)]), WAIT], 413,
+            sentinel="closed", saw_100=False,
+            note="LimitRequestBody is checked before any 100"),
+    Hostile("negative-cl", [req(headers=[cl(-1)]), WAIT], 400, sentinel="closed"),
+    Hostile("cl-with-space", [req(headers=[cl("1 0")]), WAIT], 400, sentinel="closed"),
+    Hostile("two-different-cl", [req(headers=[cl(5), cl(6)]), WAIT], 400, sentinel="closed"),
+    Hostile("http10-chunked", [req(proto="HTTP/1.0", headers=[TE]), WAIT,
+                               b"5\r\nhello\r\n0\r\n\r\n"], (200, 400), sentinel="closed"),
+    Hostile("long-uri", [req(path="/echo?" + "a" * 9000, headers=[cl(5)]), B], 414,
+            sentinel="closed"),
+    Hostile("too-many-headers", [req(headers=[cl(5)] + [f"X-H{i}: v" for i in range(60)]), B],
+            400, sentinel="closed"),
+    # ---- client behaviour --------------------------------------------------------------
+    Hostile("pipelined-after-reject", [req(host="r.test", headers=[cl(5)])
+                                       + b"GET /index.html HTTP/1.1\r\nHost: r.test\r\n\r\n"],
+            417, sentinel="closed", host="r.test"),
+    Hostile("body-without-waiting", [req(headers=[cl(5)]) + B], 200, sentinel="answered",
+            body=B),
+    Hostile("body-without-waiting-reject", [req(host="r.test", headers=[cl(5)]) + B], 417,
+            sentinel="closed", host="r.test"),
+    Hostile("body-without-waiting-ignore", [req(host="i.test", headers=[cl(5)]) + B], 200,
+            sentinel="answered", body=B, host="i.test"),
+    Hostile("pipelined-two-expect", [req(headers=[cl(5)]) + B + req(headers=[cl(5)]) + B],
+            200, sentinel="answered", body=B, extra=1,
+            note="both answered in order; a 100 for the second is legal though its body is in"),
+    Hostile("dribbled-headers", [("dribble", req(headers=[cl(5)]), 0.002), WAIT, B], 200,
+            saw_100=True, body=B, sentinel="answered"),
+    Hostile("dribbled-body", [req(headers=[cl(5)]), WAIT, ("dribble", B, 0.05)], 200,
+            saw_100=True, body=B, sentinel="answered"),
+    Hostile("closes-mid-body", [req(headers=[cl(50)]), WAIT, b"only part", "shutdown"],
+            (200, 400, None), sentinel="fresh",
+            note="mod_reflector streams: its 200 may be out before the body is cut"),
+    Hostile("reject-then-slow-body", [req(host="r.test", headers=[cl(5)]), WAIT,
+                                      ("dribble", B, 0.05)], 417, sentinel="closed",
+            host="r.test"),
+    Hostile("head-with-expect", [req(method="HEAD", path="/index.html")], 200,
+            sentinel="answered"),
+    Hostile("options-with-body", [req(method="OPTIONS", path="*", headers=[cl(5)]), WAIT, B],
+            200, sentinel="any"),
+    Hostile("empty-chunked", [req(headers=[TE]), WAIT, b"0\r\n\r\n"], 200, saw_100=True,
+            body=b"", sentinel="answered"),
+    Hostile("trailer-expect", [req(headers=[TE]), WAIT,
+                               b"5\r\nhello\r\n0\r\nExpect: 100-continue\r\n\r\n"],
+            200, body=B, sentinel="answered"),
+    Hostile("strict-bodyless-then-body", [req(path="/strict", headers=[cl(0)]) + B], 417,
+            sentinel="closed", note="bytes after a body-less request are never parsed"),
+    Hostile("no-host-http11", [req(host=None, headers=[cl(5)]), B], 400, sentinel="closed"),
+    Hostile("connection-close", [req(headers=[cl(5), "Connection: close"]), WAIT, B], 200,
+            saw_100=True, body=B, sentinel="closed"),
+]
+
+SENTINEL = "GET /index.html HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+
+
+def read_all(conn, timeout=5.0):
+    """Everything until EOF (or the deadline)."""
+    deadline = time.time() + timeout
+    try:
+        while time.time() < deadline:
+            conn._fill(deadline)
+    except (Closed, socket.timeout, OSError):
+        pass
+    data, conn.buf = conn.buf, b""
+    return data
+
+
+def run_case(port, case):
+    conn = Conn(port, timeout=8.0)
+    saw_100 = None
+    first = None
+    try:
+        for step in case.steps:
+            if step is WAIT:
+                what, final = conn.wait_interim_or_final(0.5)
+                saw_100 = what == "100"
+                if final is not None:
+                    first = final[1]
+                    break
+            elif step == "shutdown":
+                conn.sock.shutdown(socket.SHUT_WR)
+            elif isinstance(step, tuple):
+                _, data, pause = step
+                for i in range(len(data)):
+                    conn.send(data[i:i + 1])
+                    time.sleep(pause)
+            else:
+                try:
+                    conn.send(step)
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+        if case.status == "0.9":
+            data = read_all(conn)
+            assert data == b"index page\n", data
+            return None, "closed"
+        method = "HEAD" if case.steps[0][:5] == b"HEAD " else "GET"
+        if first is None:
+            try:
+                interims, first = conn.read_response(method=method)
+                if 100 in interims:
+                    saw_100 = True
+            except (Closed, socket.timeout):
+                first = None
+        allowed = case.status if isinstance(case.status, tuple) else (case.status,)
+        got = first.status if first is not None else None
+        assert got in allowed, f"status {got}, wanted {allowed}"
+        if case.saw_100 is not None:
+            assert bool(saw_100) == case.saw_100, f"100 sent: {saw_100}"
+        if case.body is not None:
+            assert first.body == case.body, first.body
+        if case.sentinel == "fresh":
+            return first, "fresh"
+        for _ in range(case.extra):
+            _, more = conn.read_response()
+            assert more.status == 200 and (case.body is None or more.body == case.body), more
+        # The sentinel: answered with the index page, or nothing at all.
+        try:
+            conn.send(SENTINEL.format(host=case.host))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        rest = read_all(conn)
+        if rest == b"":
+            outcome = "closed"
+        else:
+            assert rest.startswith(b"HTTP/1.1 200 OK\r\n"), f"sentinel misparsed: {rest[:300]!r}"
+            assert rest.endswith(b"\r\n\r\nindex page\n"), f"extra data: {rest[-300:]!r}"
+            assert rest.count(b"HTTP/1.1 ") == 1, f"more than one response: {rest!r}"
+            outcome = "answered"
+        if case.sentinel != "any":
+            assert outcome == case.sentinel, f"sentinel {outcome}, wanted {case.sentinel}"
+        return first, outcome
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module", params=MPMS)
+def hostile_server(request):
+    h = Httpd(HOSTILE_CONF, mpm=request.param, name=f"hostile-{request.param}")
+    with serving(h):
+        yield h
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_hostile(hostile_server, case):
+    run_case(hostile_server.port, case)
+    if case.sentinel == "fresh":
+        # The client vanished; the server must still answer others.
+        conn = Conn(hostile_server.port)
+        try:
+            conn.send(SENTINEL.format(host="c.test"))
+            _, resp = conn.read_response()
+            assert resp.status == 200
+        finally:
+            conn.close()
+    log = hostile_server.read_error_log()
+    assert "exit signal" not in log and "AH00052" not in log
+
+
+def test_case_count():
+    assert len(CASES) >= 40
