@@ -355,6 +355,21 @@ def test_symlink_refused_exits_4(small_server, tmp_path):
     assert res.returncode == 4 and "symlink" in res.stderr.lower()
 
 
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to chown")
+def test_segment_owned_by_another_user_refused(small_server, tmp_path):
+    """A file the httpd User could have planted is never trusted by root."""
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    os.chmod(tmp_path, 0o755)
+    planted = tmp_path / "planted.shm"
+    shutil.copyfile(small_server.shm, planted)
+    os.chown(planted, nobody.pw_uid, nobody.pw_gid)
+    for args in (["stats"], ["set", "all", "reject"]):
+        res = expectctl(*args, shm=str(planted))
+        assert res.returncode == 4, res
+        assert "owned by" in res.stderr or "owner" in res.stderr, res.stderr
+
+
 @pytest.mark.parametrize("offset,data,needle", [
     (0, b"NOTMAGIC", "magic"),
     (8, b"\x07\x00\x00\x00", "version"),
