@@ -32,9 +32,10 @@ export ASAN_OPTIONS="detect_leaks=0:log_path=$REPORTS/asan"
 export UBSAN_OPTIONS="print_stacktrace=1:log_path=$REPORTS/ubsan"
 LD_LIBRARY_PATH=$(dirname "$RUNTIME")
 export LD_LIBRARY_PATH
+rc=0
 MOD_EXPECT_PRELOAD="$RUNTIME" MOD_EXPECT_SO="$WORK/mod_expect/mod_expect.so" \
 EXPECTCTL="$WORK/expectctl/expectctl" \
-    /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/integration "$@"
+    /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/integration "$@" || rc=$?
 
 if [ -n "$(ls -A "$REPORTS")" ]; then
     echo "sanitize: REPORTS FOUND:" >&2
@@ -42,3 +43,4 @@ if [ -n "$(ls -A "$REPORTS")" ]; then
     exit 1
 fi
 echo "sanitize: 0 sanitizer reports"
+exit "$rc"

@@ -5,12 +5,12 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
 #include "expect_format.h"
-
-#define ROWS_MAX EXPECT_SHM_MAX_VHOSTS
+#include "expect_prom.h"
 
 static uint64_t others(const expect_shm_vhost_snap_t *v)
 {
@@ -127,105 +127,42 @@ static int stats_json(const expect_shm_t *h, const ctl_opts_t *o)
     return rc;
 }
 
-/* ---- Prometheus ---- */
+/* ---- Prometheus: the writer is shared with the module's handler ---- */
 
 typedef struct {
-    const char *name;
-    const char *type;
-    const char *help;
-} prom_family;
+    expect_shm_vhost_snap_t *v;
+    size_t n;
+} collected;
 
-static const prom_family families[] = {
-    {"mod_expect_expect_requests_total", "counter",
-     "Requests with an Expect header that mod_expect judged or httpd core rejected."},
-    {"mod_expect_decisions_total", "counter",
-     "Expect: 100-continue decisions, by decision."},
-    {"mod_expect_417_responses_total", "counter",
-     "417 Expectation Failed responses sent, by who produced them."},
-    {"mod_expect_policy", "gauge",
-     "Effective Expect policy: 1 for the policy in force, 0 for the others."},
-    {"mod_expect_policy_override", "gauge",
-     "1 when the policy was set at runtime with expectctl set."},
-    {"mod_expect_last_417_timestamp_seconds", "gauge",
-     "Unix time of the last 417 sent; 0 if none."},
-};
-
-static void prom_labels(const expect_shm_vhost_snap_t *v, const char *key, const char *val)
+static void collect(const expect_shm_vhost_snap_t *v, void *arg)
 {
-    printf("{vhost=");
-    expect_fput_prom_label(stdout, v->name);
-    if (key != NULL) {
-        printf(",%s=\"%s\"", key, val);
-    }
-    printf("}");
+    collected *c = arg;
+    c->v[c->n++] = *v;
 }
 
-static void prom_row(const expect_shm_vhost_snap_t *v, void *arg)
+static void emit_stdout(void *ctx, const char *s, size_t len)
 {
-    static const struct { expect_ctr_t ctr; const char *name; } dec[] = {
-        {EXPECT_CTR_CONTINUED, "continue"}, {EXPECT_CTR_REJECTED, "reject"},
-        {EXPECT_CTR_IGNORED, "ignore"}, {EXPECT_CTR_BODYLESS, "bodyless"},
-        {EXPECT_CTR_HTTP10, "http10"},
-    };
-    static const struct { expect_ctr_t ctr; const char *name; } prod[] = {
-        {EXPECT_CTR_417_EXPECT, "mod_expect"}, {EXPECT_CTR_417_CORE, "core"},
-        {EXPECT_CTR_417_HANDLER, "handler"}, {EXPECT_CTR_417_BACKEND, "backend"},
-    };
-    const int *family = arg;
-    size_t i;
-    expect_policy_t p, eff = (expect_policy_t)ctl_effective_policy(v);
-
-    switch (*family) {
-    case 0:
-        printf("%s", families[0].name);
-        prom_labels(v, NULL, NULL);
-        printf(" %" PRIu64 "\n", v->ctr[EXPECT_CTR_EXPECT]);
-        break;
-    case 1:
-        for (i = 0; i < sizeof(dec) / sizeof(dec[0]); i++) {
-            printf("%s", families[1].name);
-            prom_labels(v, "decision", dec[i].name);
-            printf(" %" PRIu64 "\n", v->ctr[dec[i].ctr]);
-        }
-        break;
-    case 2:
-        for (i = 0; i < sizeof(prod) / sizeof(prod[0]); i++) {
-            printf("%s", families[2].name);
-            prom_labels(v, "producer", prod[i].name);
-            printf(" %" PRIu64 "\n", v->ctr[prod[i].ctr]);
-        }
-        break;
-    case 3:
-        for (p = EXPECT_POLICY_CONTINUE; p <= EXPECT_POLICY_IGNORE; p++) {
-            printf("%s", families[3].name);
-            prom_labels(v, "policy", expect_policy_name(p));
-            printf(" %d\n", p == eff);
-        }
-        break;
-    case 4:
-        printf("%s", families[4].name);
-        prom_labels(v, NULL, NULL);
-        printf(" %d\n", v->override != EXPECT_OVERRIDE_NONE);
-        break;
-    default:
-        printf("%s", families[5].name);
-        prom_labels(v, NULL, NULL);
-        printf(" %" PRIu64 ".%06" PRIu64 "\n", v->last_417_usec / 1000000u,
-               v->last_417_usec % 1000000u);
-        break;
-    }
+    (void)ctx;
+    fwrite(s, 1, len, stdout);
 }
 
 static int stats_prometheus(const expect_shm_t *h, const ctl_opts_t *o)
 {
-    int f, rc = CTL_EXIT_OK;
-    size_t nfam = sizeof(families) / sizeof(families[0]);
+    collected c;
+    uint32_t cap = expect_shm_vhost_count(h);
+    int rc;
 
-    for (f = 0; f < (int)nfam && rc == CTL_EXIT_OK; f++) {
-        printf("# HELP %s %s\n# TYPE %s %s\n", families[f].name, families[f].help,
-               families[f].name, families[f].type);
-        rc = ctl_each_vhost(h, o, prom_row, &f);
+    c.n = 0;
+    c.v = calloc(cap ? cap : 1, sizeof(*c.v));
+    if (c.v == NULL) {
+        fprintf(stderr, "expectctl: out of memory\n");
+        return CTL_EXIT_FAIL;
     }
+    rc = ctl_each_vhost(h, o, collect, &c);
+    if (rc == CTL_EXIT_OK) {
+        expect_prom_write(c.v, c.n, emit_stdout, NULL);
+    }
+    free(c.v);
     return rc;
 }
 

@@ -157,29 +157,39 @@ int expect_fput_json_string(FILE *f, const char *s)
     return done(f);
 }
 
-int expect_fput_prom_label(FILE *f, const char *s)
+void expect_emit_prom_label(expect_emit_fn emit, void *ctx, const char *s)
 {
     const unsigned char *p = (const unsigned char *)(s ? s : "");
     char esc[4];
     size_t k, i;
 
-    fputc('"', f);
+    emit(ctx, "\"", 1);
     for (; *p; p++) {
         k = text_escape_byte(*p, esc);
         for (i = 0; i < k; i++) {
             if (esc[i] == '\\') {
-                fputs("\\\\", f);
+                emit(ctx, "\\\\", 2);
             }
             else if (esc[i] == '"') {
-                fputs("\\\"", f);
+                emit(ctx, "\\\"", 2);
             }
             else {
                 /* A newline cannot reach here: text escaping turned it into \x0a. */
-                fputc(esc[i], f);
+                emit(ctx, &esc[i], 1);
             }
         }
     }
-    fputc('"', f);
+    emit(ctx, "\"", 1);
+}
+
+static void emit_file(void *ctx, const char *s, size_t len)
+{
+    fwrite(s, 1, len, (FILE *)ctx);
+}
+
+int expect_fput_prom_label(FILE *f, const char *s)
+{
+    expect_emit_prom_label(emit_file, f, s);
     return done(f);
 }
 

@@ -46,6 +46,15 @@ int expect_fput_json_string(FILE *f, const char *s);
  */
 int expect_fput_prom_label(FILE *f, const char *s);
 
+/*
+ * Output through a callback, so the same writers serve expectctl (stdio)
+ * and the module's handlers (the response body).
+ */
+typedef void (*expect_emit_fn)(void *ctx, const char *s, size_t len);
+
+/* s as a Prometheus label value, quotes included, as expect_fput_prom_label. */
+void expect_emit_prom_label(expect_emit_fn emit, void *ctx, const char *s);
+
 /* One-line explanation with the fix, for an expect_reason_t value. */
 const char *expect_reason_text(uint32_t reason);
 /* Short stable token for JSON and labels: "policy", "strict", ... */

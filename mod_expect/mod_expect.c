@@ -229,6 +229,7 @@ static void register_hooks(apr_pool_t *p)
      */
     ap_hook_post_config(expect_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(expect_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    expect_status_register_hooks();
     /* Before mod_log_config (MIDDLE) formats the line; counts every 417. */
     ap_hook_log_transaction(expect_log_transaction, NULL, NULL, APR_HOOK_REALLY_FIRST);
 }

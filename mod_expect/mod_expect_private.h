@@ -9,6 +9,7 @@
 #include "http_config.h"
 
 #include "expect_policy.h"
+#include "expect_shm.h"
 
 extern module AP_MODULE_DECLARE_DATA expect_module;
 
@@ -37,5 +38,10 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
 expect_policy_t expect_stats_override(const request_rec *r);
 void expect_stats_decided(request_rec *r, const expect_outcome_t *out);
 int expect_stats_log_transaction(request_rec *r);
+/* This generation's segment, or NULL if there is none. */
+const expect_shm_t *expect_stats_segment(void);
+
+/* mod_expect_status.c */
+void expect_status_register_hooks(void);
 
 #endif /* MOD_EXPECT_PRIVATE_H */

@@ -239,6 +239,11 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
     return OK;
 }
 
+const expect_shm_t *expect_stats_segment(void)
+{
+    return state != NULL ? &state->shm : NULL;
+}
+
 static int server_slot(const server_rec *s)
 {
     const expect_srv_conf *sc = ap_get_module_config(s->module_config, &expect_module);

@@ -165,3 +165,21 @@ def chunked(body):
         part = body[i:i + 7]
         out += b"%x\r\n" % len(part) + part + b"\r\n"
     return out + b"0\r\n\r\n"
+
+
+def expect_post(port, host, path="/echo", body=b"body", wait=2.0):
+    """A 100-continue POST that waits for the 100 like a patient client.
+
+    Returns (what came before the body: "100", "final" or "nothing", status).
+    """
+    conn = Conn(port)
+    try:
+        conn.send(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nExpect: 100-continue\r\n"
+                  f"Content-Length: {len(body)}\r\n\r\n")
+        before, final = conn.wait_interim_or_final(wait)
+        if final is None:
+            conn.send(body)
+            final = conn.read_response()
+        return before, final[1].status
+    finally:
+        conn.close()

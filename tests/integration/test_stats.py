@@ -11,7 +11,7 @@ import time
 import pytest
 
 from httpd_harness import Httpd, expectctl, serving
-from rawhttp import Conn
+from rawhttp import Conn, expect_post
 from test_policy_raw import Row, run_row
 
 IS_ROOT = os.geteuid() == 0
@@ -239,21 +239,6 @@ TOGGLE_CONF = """
     </Location>
 </VirtualHost>
 """
-
-
-def expect_post(port, host, path="/echo"):
-    """Status of a 100-continue POST, and what came before the body."""
-    conn = Conn(port)
-    try:
-        conn.send(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nExpect: 100-continue\r\n"
-                  "Content-Length: 4\r\n\r\n")
-        before, final = conn.wait_interim_or_final(2.0)
-        if final is None:
-            conn.send("body")
-            final = conn.read_response()
-        return before, final[1].status
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize("mpm", ["prefork", "event"])

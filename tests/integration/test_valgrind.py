@@ -12,7 +12,13 @@ from httpd_harness import Httpd, expectctl, expectctl_path, serving
 from rawhttp import Conn
 
 VALGRIND = shutil.which("valgrind")
-pytestmark = pytest.mark.skipif(not VALGRIND, reason="valgrind missing: build/install-deps.sh")
+pytestmark = [
+    pytest.mark.skipif(not VALGRIND, reason="valgrind missing: build/install-deps.sh"),
+    # An ASan build (build/sanitize.sh) cannot run under valgrind; that run
+    # checks the same code with ASan instead.
+    pytest.mark.skipif(bool(os.environ.get("MOD_EXPECT_PRELOAD")),
+                       reason="sanitizer build: memcheck does not apply"),
+]
 
 CONF = """
 <VirtualHost 127.0.0.1:@PORT@>
