@@ -1,13 +1,20 @@
 #!/bin/sh
 # Install the Debian packages mod_expect needs to build, test and demo.
-# --dev adds what the sanitizer, valgrind and fuzzing targets need.
+# --dev adds what the sanitizer, valgrind and fuzzing targets need;
+# --bench what make bench and make check-perf need.
 # Installs only what is missing; needs root (or sudo) only then.
 set -e
 
-PACKAGES="apache2 apache2-dev autoconf make gcc pkg-config libcmocka-dev \
-python3 python3-pytest curl prometheus util-linux valgrind man-db"
+PACKAGES="apache2 apache2-dev autoconf make gcc pkg-config libcmocka-dev libssl-dev openssl \
+python3 python3-pytest curl prometheus util-linux valgrind man-db \
+nghttp2-client php-cli php-curl nodejs"
 if [ "${1:-}" = "--dev" ]; then
     PACKAGES="$PACKAGES clang libclang-rt-14-dev"
+fi
+# --bench adds the load generator, the alternatives it compares against
+# (mod_security2) and the timing tools used by `make bench`.
+if [ "${1:-}" = "--bench" ]; then
+    PACKAGES="$PACKAGES wrk libapache2-mod-security2 hyperfine valgrind curl"
 fi
 
 missing=""
