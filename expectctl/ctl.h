@@ -30,7 +30,8 @@ typedef enum {
     CTL_VERB_SET,
     CTL_VERB_RESET,
     CTL_VERB_HELP,
-    CTL_VERB_VERSION
+    CTL_VERB_VERSION,
+    CTL_VERB_PROBE
 } ctl_verb_t;
 
 /* Everything the command line said, checked for shape but not for meaning
@@ -44,9 +45,21 @@ typedef struct {
     int follow;              /* events --follow */
     uint32_t set_value;      /* set: EXPECT_OVERRIDE_NONE or a policy */
     int set_all;             /* set all */
+    /* probe: needs no segment */
+    const char *url;
+    long timeout_ms;         /* --timeout: bound on each wait */
+    const char *method;      /* --method */
+    long size;               /* --size: declared body length */
+    int insecure;            /* --insecure: do not verify the TLS certificate */
+    const char *connect;     /* --connect: address to use instead of the URL's host */
 } ctl_opts_t;
 
 #define CTL_EVENTS_DEFAULT 20
+#define CTL_PROBE_TIMEOUT_MS 3000
+#define CTL_PROBE_TIMEOUT_MIN_MS 100
+#define CTL_PROBE_TIMEOUT_MAX_MS 60000
+#define CTL_PROBE_SIZE 1024
+#define CTL_PROBE_SIZE_MAX (64L * 1024 * 1024)
 
 /* ctl_args.c: parse argv; on error returns -1 with a one-line reason. */
 int ctl_parse_args(int argc, char **argv, const char *env_shm,
@@ -69,5 +82,7 @@ int ctl_events(const expect_shm_t *h, const ctl_opts_t *o);
 int ctl_policy(const expect_shm_t *h, const ctl_opts_t *o);
 int ctl_set(expect_shm_t *h, const ctl_opts_t *o);
 int ctl_reset(expect_shm_t *h, const ctl_opts_t *o);
+/* ctl_probe.c: returns 0, CTL_EXIT_FAIL, CTL_EXIT_USAGE or a verdict's code. */
+int ctl_probe(const ctl_opts_t *o);
 
 #endif /* EXPECTCTL_CTL_H */

@@ -2,11 +2,13 @@
  * ctl_args.c - expectctl's command line, as a table of verbs.  Pure: no
  * I/O, so the unit tests can drive it.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
 
 #include "ctl.h"
+#include "probe.h"  /* probe_method_ok, inline */
 
 typedef struct {
     const char *name;
@@ -20,6 +22,10 @@ static const ctl_verb_def verbs[] = {
     {"policy", CTL_VERB_POLICY, "policy [VHOST]                          configured, override and effective policy"},
     {"set", CTL_VERB_SET, "set (VHOST | all) (continue | reject | ignore | default)   runtime override, no reload"},
     {"reset", CTL_VERB_RESET, "reset [VHOST]                           zero the counters"},
+    {"probe", CTL_VERB_PROBE, "probe URL [--timeout S] [--json] [--method M] [--size N]\n"
+     "            [--insecure] [--connect ADDR]\n"
+     "                                          how a server, or the chain in front of it,\n"
+     "                                          handles Expect: 100-continue (no segment needed)"},
     {NULL, CTL_VERB_NONE, NULL}
 };
 
@@ -50,6 +56,40 @@ static int parse_count(const char *s, long *out)
     return 0;
 }
 
+/* --timeout: seconds, decimals allowed, within the documented range. */
+static int parse_timeout(const char *s, long *ms)
+{
+    char *end = NULL;
+    double v;
+
+    if (s == NULL || *s == '\0') {
+        return -1;
+    }
+    v = strtod(s, &end);
+    if (*end != '\0' || !isfinite(v) || v * 1000.0 < (double)CTL_PROBE_TIMEOUT_MIN_MS
+        || v * 1000.0 > (double)CTL_PROBE_TIMEOUT_MAX_MS) {
+        return -1;
+    }
+    *ms = (long)(v * 1000.0 + 0.5);
+    return 0;
+}
+
+static int parse_size(const char *s, long *out)
+{
+    char *end = NULL;
+    long v;
+
+    if (s == NULL || *s < '0' || *s > '9') {
+        return -1;
+    }
+    v = strtol(s, &end, 10);
+    if (*end != '\0' || v < 1 || v > CTL_PROBE_SIZE_MAX) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 static int parse_set_value(const char *s, uint32_t *out)
 {
     expect_policy_t p;
@@ -70,13 +110,17 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
                    ctl_opts_t *o, char *err, size_t errlen)
 {
     const char *pos[3] = {NULL, NULL, NULL};
-    int npos = 0, i;
+    const char *probe_opt = NULL;   /* the first probe-only option seen */
+    int npos = 0, i, saw_n = 0;
     size_t v;
 
     memset(o, 0, sizeof(*o));
     o->shm_path = (env_shm != NULL && *env_shm != '\0') ? env_shm : NULL;
     o->count = CTL_EVENTS_DEFAULT;
     o->set_value = EXPECT_OVERRIDE_NONE;
+    o->timeout_ms = CTL_PROBE_TIMEOUT_MS;
+    o->method = "POST";
+    o->size = CTL_PROBE_SIZE;
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -113,6 +157,40 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
             if (++i >= argc || parse_count(argv[i], &o->count) != 0) {
                 return fail(err, errlen, "-n needs a number from 1 up", i < argc ? argv[i] : NULL);
             }
+            saw_n = 1;
+        }
+        else if (strcmp(a, "--timeout") == 0) {
+            probe_opt = probe_opt ? probe_opt : a;
+            if (++i >= argc || parse_timeout(argv[i], &o->timeout_ms) != 0) {
+                return fail(err, errlen, "--timeout needs seconds from 0.1 to 60",
+                            i < argc ? argv[i] : NULL);
+            }
+        }
+        else if (strcmp(a, "--method") == 0) {
+            probe_opt = probe_opt ? probe_opt : a;
+            if (++i >= argc || !probe_method_ok(argv[i])) {
+                return fail(err, errlen, "--method needs an HTTP method such as POST or PUT",
+                            i < argc ? argv[i] : NULL);
+            }
+            o->method = argv[i];
+        }
+        else if (strcmp(a, "--size") == 0) {
+            probe_opt = probe_opt ? probe_opt : a;
+            if (++i >= argc || parse_size(argv[i], &o->size) != 0) {
+                return fail(err, errlen, "--size needs a byte count from 1 to 67108864",
+                            i < argc ? argv[i] : NULL);
+            }
+        }
+        else if (strcmp(a, "--connect") == 0) {
+            probe_opt = probe_opt ? probe_opt : a;
+            if (++i >= argc || argv[i][0] == '\0' || strlen(argv[i]) >= 256) {
+                return fail(err, errlen, "--connect needs a host name or address", NULL);
+            }
+            o->connect = argv[i];
+        }
+        else if (strcmp(a, "--insecure") == 0 || strcmp(a, "-k") == 0) {
+            probe_opt = probe_opt ? probe_opt : a;
+            o->insecure = 1;
         }
         else if (a[0] == '-' && a[1] != '\0') {
             return fail(err, errlen, "unknown option", a);
@@ -137,7 +215,17 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
         return fail(err, errlen, "unknown command", pos[0]);
     }
 
+    if (probe_opt != NULL && o->verb != CTL_VERB_PROBE) {
+        return fail(err, errlen, "option is for probe", probe_opt);
+    }
     switch (o->verb) {
+    case CTL_VERB_PROBE:
+        if (o->format == CTL_FMT_PROMETHEUS || o->follow || saw_n) {
+            return fail(err, errlen,
+                        "probe takes --timeout, --json, --method, --size, --insecure, --connect",
+                        NULL);
+        }
+        break;
     case CTL_VERB_STATS:
         if (o->follow) {
             return fail(err, errlen, "--follow is for events", NULL);
@@ -172,6 +260,16 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
         }
         o->set_all = strcmp(pos[1], "all") == 0;
         o->vhost = o->set_all ? NULL : pos[1];
+        return 0;
+    }
+    if (o->verb == CTL_VERB_PROBE) {
+        /* The URL's shape is checked by ctl_probe (exit 2 too), which owns
+         * the URL parser; this file stays free of probe's objects. */
+        if (npos != 2) {
+            return fail(err, errlen, npos < 2 ? "usage: probe URL (http:// or https://)"
+                                              : "too many arguments", npos > 2 ? pos[2] : NULL);
+        }
+        o->url = pos[1];
         return 0;
     }
     if (npos > 2) {

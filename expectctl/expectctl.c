@@ -26,7 +26,9 @@ static void usage(FILE *f)
     fprintf(f, "\n  -s PATH      the segment (default: $EXPECTCTL_SHM, else %s)\n"
                "  --help, --version\n\n"
                "exit codes: 0 ok, 1 failure, 2 usage, 3 no segment, 4 permission denied,\n"
-               "            5 corrupt or incompatible segment\n", EXPECT_DEFAULT_SHM);
+               "            5 corrupt or incompatible segment;\n"
+               "            probe: 0 healthy, 10-18 the verdict's problem (see expectctl(8))\n",
+            EXPECT_DEFAULT_SHM);
 }
 
 static const char *advice(expect_shm_err_t e)
@@ -64,6 +66,14 @@ int main(int argc, char **argv)
         printf("expectctl %s (segment layout %u)\n", EXPECT_VERSION,
                (unsigned)EXPECT_SHM_LAYOUT_VERSION);
         return CTL_EXIT_OK;
+    }
+    if (o.verb == CTL_VERB_PROBE) {
+        /* probe talks to a server over the network: no segment, no root. */
+        rc = ctl_probe(&o);
+        if (fflush(stdout) != 0 && rc == CTL_EXIT_OK) {
+            rc = CTL_EXIT_FAIL;
+        }
+        return rc;
     }
     if (o.shm_path == NULL) {
         o.shm_path = EXPECT_DEFAULT_SHM;

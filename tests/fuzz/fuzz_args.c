@@ -78,6 +78,15 @@ static void check_ok(const ctl_opts_t *o, int argc, char **argv, const char *env
     case CTL_VERB_SET:
         FZ_ASSERT(o->format == CTL_FMT_TEXT && !o->follow);
         break;
+    case CTL_VERB_PROBE:
+        /* The URL is a positional from argv; its syntax is checked later, in
+         * ctl_probe.c.  The bounds are the parser's promise to it. */
+        FZ_ASSERT(o->url != NULL && points_into(o->url, argv, argc));
+        FZ_ASSERT(o->timeout_ms >= CTL_PROBE_TIMEOUT_MIN_MS
+                  && o->timeout_ms <= CTL_PROBE_TIMEOUT_MAX_MS);
+        FZ_ASSERT(o->size >= 0 && o->size <= CTL_PROBE_SIZE_MAX);
+        FZ_ASSERT(o->format != CTL_FMT_PROMETHEUS && !o->follow);
+        break;
     default:
         fz_fail("unexpected verb %d", (int)o->verb);
     }

@@ -123,6 +123,73 @@ static void misc_forms(void **state)
     assert_non_null(ctl_verb_synopsis(0));
 }
 
+static void probe_forms(void **state)
+{
+    ctl_opts_t o;
+    char err[256];
+    (void)state;
+    assert_int_equal(parse(&o, err, NULL, "probe", "http://127.0.0.1:8080/up", NULL), 0);
+    assert_int_equal(o.verb, CTL_VERB_PROBE);
+    assert_string_equal(o.url, "http://127.0.0.1:8080/up");
+    assert_int_equal(o.timeout_ms, CTL_PROBE_TIMEOUT_MS);
+    assert_string_equal(o.method, "POST");
+    assert_int_equal(o.size, CTL_PROBE_SIZE);
+    assert_false(o.insecure);
+    assert_null(o.connect);
+    assert_int_equal(o.format, CTL_FMT_TEXT);
+    assert_null(o.vhost);
+    assert_int_equal(parse(&o, err, NULL, "probe", "http://h/", "--connect", "[::1]", NULL), 0);
+    assert_string_equal(o.connect, "[::1]");
+    assert_int_equal(parse(&o, err, NULL, "probe", "--timeout", "0.5", "--json", "--method",
+                           "PUT", "--size", "65536", "--insecure", "https://[::1]/x", NULL), 0);
+    assert_int_equal(o.timeout_ms, 500);
+    assert_int_equal(o.format, CTL_FMT_JSON);
+    assert_string_equal(o.method, "PUT");
+    assert_int_equal(o.size, 65536);
+    assert_true(o.insecure);
+    assert_int_equal(parse(&o, err, NULL, "probe", "-k", "--timeout", "60", "https://h/", NULL), 0);
+    assert_true(o.insecure);
+    assert_int_equal(o.timeout_ms, 60000);
+    assert_int_equal(parse(&o, err, NULL, "probe", "--timeout", "0.1", "http://h/", NULL), 0);
+    assert_int_equal(o.timeout_ms, 100);
+    /* probe needs no segment, but -s and $EXPECTCTL_SHM do no harm. */
+    assert_int_equal(parse(&o, err, "/env.shm", "-s", "/x.shm", "probe", "http://h/", NULL), 0);
+}
+
+static void probe_errors(void **state)
+{
+    ctl_opts_t o;
+    char err[256];
+    (void)state;
+    assert_int_equal(parse(&o, err, NULL, "probe", NULL), -1);
+    assert_non_null(strstr(err, "probe URL"));
+    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "http://b/", NULL), -1);
+    /* The URL is checked by ctl_probe (tests/unit/test_probe.c). */
+    assert_int_equal(parse(&o, err, NULL, "probe", "not a url", NULL), 0);
+    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--timeout", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--timeout", "0.09", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--timeout", "61", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--timeout", "1s", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--timeout", "nan", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--timeout", "inf", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--size", "0", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--size", "+5", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--size", "67108865", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--method", "A B", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--method", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--prometheus", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--follow", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "-n", "3", NULL), -1);
+    /* probe's options belong to probe. */
+    assert_int_equal(parse(&o, err, NULL, "stats", "--timeout", "1", NULL), -1);
+    assert_non_null(strstr(err, "is for probe"));
+    assert_int_equal(parse(&o, err, NULL, "events", "--insecure", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "policy", "--size", "3", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "stats", "--connect", "h", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--connect", NULL), -1);
+    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--connect", "", NULL), -1);
+}
+
 static void time_format(void **state)
 {
     char buf[40];
@@ -141,6 +208,8 @@ int main(void)
         cmocka_unit_test(events_forms),
         cmocka_unit_test(set_forms),
         cmocka_unit_test(misc_forms),
+        cmocka_unit_test(probe_forms),
+        cmocka_unit_test(probe_errors),
         cmocka_unit_test(time_format),
     };
     return cmocka_run_group_tests_name("expectctl_args", tests, NULL, NULL);

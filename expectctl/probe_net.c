@@ -1,0 +1,621 @@
+/*
+ * probe_net.c - the network half of `expectctl probe`: resolve, connect,
+ * TLS, and reads and writes that each end by a deadline.
+ *
+ * Every socket is non-blocking and every wait is a poll() bounded by the
+ * caller's deadline, so no server, however it misbehaves, can hold probe
+ * longer than the documented bound.  TLS runs over the same non-blocking
+ * socket: OpenSSL's WANT_READ/WANT_WRITE turn into the same bounded poll.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1  /* SOCK_NONBLOCK, SOCK_CLOEXEC */
+#endif
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "probe.h"
+
+struct probe_tls {
+    SSL_CTX *ctx;
+    int insecure;
+};
+
+struct probe_conn {
+    int fd;
+    SSL *ssl;
+    int verified;
+    char tls_info[96];
+    size_t len;                         /* unread bytes in buf */
+    char buf[PROBE_HEAD_MAX + 4096];
+};
+
+int64_t probe_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* 1 ready, 0 deadline passed, -1 error. */
+static int wait_fd(int fd, short events, int64_t deadline_us)
+{
+    struct pollfd p;
+    int rc;
+
+    for (;;) {
+        int64_t left = deadline_us - probe_now_us();
+        if (left <= 0) {
+            return 0;
+        }
+        p.fd = fd;
+        p.events = events;
+        p.revents = 0;
+        rc = poll(&p, 1, (int)((left + 999) / 1000));
+        if (rc > 0) {
+            return 1;
+        }
+        if (rc < 0 && errno != EINTR) {
+            return -1;
+        }
+    }
+}
+
+/* ---- TLS context ---- */
+
+probe_tls_t *probe_tls_new(int insecure, char *err, size_t errlen)
+{
+    static const unsigned char alpn[] = "\x08http/1.1";
+    probe_tls_t *t = calloc(1, sizeof(*t));
+
+    if (t == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    t->insecure = insecure;
+    t->ctx = SSL_CTX_new(TLS_client_method());
+    if (t->ctx == NULL) {
+        snprintf(err, errlen, "cannot create a TLS context");
+        free(t);
+        return NULL;
+    }
+    /* The system's trust store, or $SSL_CERT_FILE / $SSL_CERT_DIR. */
+    SSL_CTX_set_default_verify_paths(t->ctx);
+    SSL_CTX_set_verify(t->ctx, insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
+                             | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    /* A server that closes without close_notify has closed: that is a
+     * finding about the server, not a TLS failure of probe. */
+    SSL_CTX_set_options(t->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
+    /* probe speaks HTTP/1.1: say so, or an h2-first server may refuse. */
+    SSL_CTX_set_alpn_protos(t->ctx, alpn, sizeof(alpn) - 1);
+    return t;
+}
+
+void probe_tls_free(probe_tls_t *t)
+{
+    if (t != NULL) {
+        SSL_CTX_free(t->ctx);
+        free(t);
+    }
+}
+
+/* ---- connecting ---- */
+
+static int connect_one(const struct sockaddr *sa, socklen_t salen, int64_t deadline_us,
+                       int *fdp, int *errnum)
+{
+    int fd, soerr = 0, one = 1, w;
+    socklen_t sl = sizeof(soerr);
+
+    fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *errnum = errno;
+        return -1;
+    }
+    if (connect(fd, sa, salen) != 0) {
+        if (errno != EINPROGRESS) {
+            *errnum = errno;
+            close(fd);
+            return -1;
+        }
+        w = wait_fd(fd, POLLOUT, deadline_us);
+        if (w <= 0) {
+            *errnum = w == 0 ? ETIMEDOUT : errno;
+            close(fd);
+            return -1;
+        }
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) {
+            *errnum = soerr ? soerr : errno;
+            close(fd);
+            return -1;
+        }
+    }
+    /* The head and the body go out as the probe decides, not as Nagle does. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    *fdp = fd;
+    return 0;
+}
+
+static void numeric(const struct sockaddr *sa, socklen_t salen, char *buf, size_t len)
+{
+    if (getnameinfo(sa, salen, buf, (socklen_t)len, NULL, 0, NI_NUMERICHOST) != 0) {
+        snprintf(buf, len, "?");
+    }
+}
+
+static void connect_error(char *err, size_t errlen, const probe_url_t *u, const char *host,
+                          const char *addr, int errnum, long timeout_ms)
+{
+    char who[PROBE_HOST_MAX + 80];
+
+    /* Name the address only when the host name did not. */
+    if (strcmp(host, addr) == 0) {
+        snprintf(who, sizeof(who), "%s port %u", addr, u->port);
+    }
+    else {
+        snprintf(who, sizeof(who), "%.*s (%s) port %u", PROBE_HOST_MAX, host, addr, u->port);
+    }
+    if (errnum == ETIMEDOUT) {
+        snprintf(err, errlen, "cannot connect to %s: no answer within %.1f s", who,
+                 (double)timeout_ms / 1000.0);
+    }
+    else {
+        snprintf(err, errlen, "cannot connect to %s: %s", who, strerror(errnum));
+    }
+}
+
+int probe_connect_first(const probe_url_t *u, const char *host, long timeout_ms,
+                        probe_addr_t *a, int *fd, char *err, size_t errlen)
+{
+    struct addrinfo hints, *res = NULL, *ai;
+    char port[8], addr[64] = "?";
+    int rc, errnum = 0;
+    int64_t deadline = probe_now_us() + (int64_t)timeout_ms * 1000;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    snprintf(port, sizeof(port), "%u", u->port);
+    rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot resolve %s: %s", host,
+                 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+        return -1;
+    }
+    /* Every address in turn, within the one connect timeout. */
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        if (ai->ai_addrlen > sizeof(a->addr)) {
+            continue;
+        }
+        numeric(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr));
+        if (connect_one(ai->ai_addr, ai->ai_addrlen, deadline, fd, &errnum) == 0) {
+            memcpy(&a->addr, ai->ai_addr, ai->ai_addrlen);
+            a->addrlen = ai->ai_addrlen;
+            a->family = ai->ai_family;
+            snprintf(a->numeric, sizeof(a->numeric), "%s", addr);
+            freeaddrinfo(res);
+            return 0;
+        }
+    }
+    freeaddrinfo(res);
+    connect_error(err, errlen, u, host, addr, errnum ? errnum : EADDRNOTAVAIL, timeout_ms);
+    return -1;
+}
+
+int probe_connect_addr(const probe_addr_t *a, long timeout_ms, int *fd,
+                       char *err, size_t errlen)
+{
+    int errnum = 0;
+
+    if (connect_one((const struct sockaddr *)&a->addr, a->addrlen,
+                    probe_now_us() + (int64_t)timeout_ms * 1000, fd, &errnum) == 0) {
+        return 0;
+    }
+    if (errnum == ETIMEDOUT) {
+        snprintf(err, errlen, "cannot connect again to %s: no answer within %.1f s",
+                 a->numeric, (double)timeout_ms / 1000.0);
+    }
+    else {
+        snprintf(err, errlen, "cannot connect again to %s: %s", a->numeric, strerror(errnum));
+    }
+    return -1;
+}
+
+/* ---- connections ---- */
+
+static int has_peer_cert(SSL *ssl)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    return SSL_get0_peer_certificate(ssl) != NULL;
+#else
+    X509 *x = SSL_get_peer_certificate(ssl);  /* 1.1.1: a new reference */
+    X509_free(x);
+    return x != NULL;
+#endif
+}
+
+static void tls_failure(probe_conn_t *c, const probe_url_t *u, int insecure,
+                        char *err, size_t errlen)
+{
+    long vr = SSL_get_verify_result(c->ssl);
+    unsigned long e = ERR_peek_last_error();
+    char why[256];
+
+    if (!insecure && vr != X509_V_OK) {
+        snprintf(err, errlen, "the TLS certificate of %s is not trusted: %s; "
+                 "pass --insecure to probe anyway, or point SSL_CERT_FILE at its CA",
+                 u->host, X509_verify_cert_error_string(vr));
+    }
+    else if (e != 0) {
+        ERR_error_string_n(e, why, sizeof(why));
+        snprintf(err, errlen, "TLS handshake with %s failed: %s", u->host, why);
+    }
+    else {
+        snprintf(err, errlen, "TLS handshake with %s failed: the server closed the connection",
+                 u->host);
+    }
+    ERR_clear_error();
+}
+
+probe_conn_t *probe_conn_open(int fd, probe_tls_t *tls, const probe_url_t *u,
+                              int64_t deadline_us, char *err, size_t errlen)
+{
+    probe_conn_t *c = malloc(sizeof(*c));
+    int rc, e, w;
+
+    if (c == NULL) {
+        close(fd);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->fd = fd;
+    c->ssl = NULL;
+    c->verified = 0;
+    c->tls_info[0] = '\0';
+    c->len = 0;
+    if (tls == NULL) {
+        return c;
+    }
+    c->ssl = SSL_new(tls->ctx);
+    if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+        snprintf(err, errlen, "cannot set up TLS");
+        probe_conn_close(c);
+        return NULL;
+    }
+    if (!u->host_is_ip) {
+        SSL_set_tlsext_host_name(c->ssl, u->host);
+    }
+    if (!tls->insecure) {
+        if (u->host_is_ip) {
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), u->host);
+        }
+        else {
+            SSL_set1_host(c->ssl, u->host);
+        }
+    }
+    SSL_set_connect_state(c->ssl);
+    for (;;) {
+        ERR_clear_error();
+        rc = SSL_do_handshake(c->ssl);
+        if (rc == 1) {
+            break;
+        }
+        e = SSL_get_error(c->ssl, rc);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            w = wait_fd(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline_us);
+            if (w == 0) {
+                snprintf(err, errlen, "TLS handshake with %s: no answer in time", u->host);
+                probe_conn_close(c);
+                return NULL;
+            }
+            if (w > 0) {
+                continue;
+            }
+        }
+        tls_failure(c, u, tls->insecure, err, errlen);
+        probe_conn_close(c);
+        return NULL;
+    }
+    c->verified = SSL_get_verify_result(c->ssl) == X509_V_OK && has_peer_cert(c->ssl);
+    snprintf(c->tls_info, sizeof(c->tls_info), "%s %s", SSL_get_version(c->ssl),
+             SSL_get_cipher_name(c->ssl));
+    return c;
+}
+
+void probe_conn_close(probe_conn_t *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    if (c->ssl != NULL) {
+        /* One close_notify, no waiting for the peer's: probe is done. */
+        (void)SSL_shutdown(c->ssl);
+        SSL_free(c->ssl);
+        ERR_clear_error();
+    }
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+    free(c);
+}
+
+const char *probe_conn_tls_info(const probe_conn_t *c, int *verified)
+{
+    *verified = c->verified;
+    return c->tls_info;
+}
+
+/* ---- bounded I/O ---- */
+
+static probe_io_t raw_write(probe_conn_t *c, const char *p, size_t len, size_t *done,
+                            int64_t deadline_us)
+{
+    ssize_t n;
+    int e, w;
+
+    for (;;) {
+        if (c->ssl == NULL) {
+            n = send(c->fd, p, len, MSG_NOSIGNAL);
+            if (n >= 0) {
+                *done = (size_t)n;
+                return PROBE_IO_OK;
+            }
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EPIPE || errno == ECONNRESET) {
+                return PROBE_IO_EOF;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                return PROBE_IO_ERROR;
+            }
+            w = wait_fd(c->fd, POLLOUT, deadline_us);
+        }
+        else {
+            int r;
+            ERR_clear_error();
+            r = SSL_write(c->ssl, p, len > 65536 ? 65536 : (int)len);
+            if (r > 0) {
+                *done = (size_t)r;
+                return PROBE_IO_OK;
+            }
+            e = SSL_get_error(c->ssl, r);
+            if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+                w = wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline_us);
+            }
+            else {
+                ERR_clear_error();
+                return PROBE_IO_EOF;
+            }
+        }
+        if (w == 0) {
+            return PROBE_IO_TIMEOUT;
+        }
+        if (w < 0) {
+            return PROBE_IO_ERROR;
+        }
+    }
+}
+
+probe_io_t probe_send(probe_conn_t *c, const char *buf, size_t len, int64_t deadline_us)
+{
+    while (len > 0) {
+        size_t done = 0;
+        probe_io_t io = raw_write(c, buf, len, &done, deadline_us);
+        if (io != PROBE_IO_OK) {
+            return io;
+        }
+        buf += done;
+        len -= done;
+    }
+    return PROBE_IO_OK;
+}
+
+probe_io_t probe_send_body(probe_conn_t *c, uint64_t n, int64_t deadline_us)
+{
+    char fill[16384];
+
+    /*
+     * 'x' filler ending in CRLF: a server that wrongly parses it as the next
+     * request sees a request line with no method and no target, which every
+     * server answers 400, so the desync shows in the next status.
+     */
+    memset(fill, 'x', sizeof(fill));
+    while (n > 0) {
+        size_t part = n > sizeof(fill) ? sizeof(fill) : (size_t)n;
+        probe_io_t io;
+        if (part == n) {
+            fill[part - 1] = '\n';
+            if (part >= 2) {
+                fill[part - 2] = '\r';
+            }
+        }
+        io = probe_send(c, fill, part, deadline_us);
+        if (io != PROBE_IO_OK) {
+            return io;
+        }
+        n -= part;
+    }
+    return PROBE_IO_OK;
+}
+
+/* Append what the socket has to buf.  A reset is an EOF: the server is gone. */
+static probe_io_t fill(probe_conn_t *c, int64_t deadline_us)
+{
+    size_t room = sizeof(c->buf) - c->len;
+    ssize_t n;
+    int e, w;
+
+    if (room == 0) {
+        return PROBE_IO_ERROR;
+    }
+    for (;;) {
+        if (c->ssl == NULL) {
+            n = recv(c->fd, c->buf + c->len, room, 0);
+            if (n > 0) {
+                c->len += (size_t)n;
+                return PROBE_IO_OK;
+            }
+            if (n == 0 || errno == ECONNRESET) {
+                return PROBE_IO_EOF;
+            }
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                return PROBE_IO_ERROR;
+            }
+            w = wait_fd(c->fd, POLLIN, deadline_us);
+        }
+        else {
+            int r;
+            ERR_clear_error();
+            r = SSL_read(c->ssl, c->buf + c->len, room > 65536 ? 65536 : (int)room);
+            if (r > 0) {
+                c->len += (size_t)r;
+                return PROBE_IO_OK;
+            }
+            e = SSL_get_error(c->ssl, r);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+                w = wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline_us);
+            }
+            else {
+                /* close_notify, EOF, reset, or a TLS alert: the server is gone. */
+                ERR_clear_error();
+                return PROBE_IO_EOF;
+            }
+        }
+        if (w == 0) {
+            return PROBE_IO_TIMEOUT;
+        }
+        if (w < 0) {
+            return PROBE_IO_ERROR;
+        }
+    }
+}
+
+static void consume(probe_conn_t *c, size_t n)
+{
+    if (n >= c->len) {
+        c->len = 0;
+        return;
+    }
+    memmove(c->buf, c->buf + n, c->len - n);
+    c->len -= n;
+}
+
+probe_io_t probe_read_head(probe_conn_t *c, int head_request, probe_head_t *h,
+                           int64_t deadline_us, char *err, size_t errlen)
+{
+    for (;;) {
+        size_t skip = 0, end;
+        probe_io_t io;
+
+        /* Stray line ends between responses carry nothing (RFC 9112 2.2). */
+        while (skip < c->len && (c->buf[skip] == '\r' || c->buf[skip] == '\n')) {
+            skip++;
+        }
+        consume(c, skip);
+        /* Say "garbled" as soon as the bytes cannot be a response. */
+        if (c->len > 0 && strncmp(c->buf, "HTTP/", c->len < 5 ? c->len : 5) != 0) {
+            snprintf(err, errlen, "response does not start with HTTP/");
+            return PROBE_IO_ERROR;
+        }
+        end = probe_head_end(c->buf, c->len);
+        if (end > 0) {
+            int rc = probe_parse_head(c->buf, end, head_request, h, err, errlen);
+            consume(c, end);
+            return rc == 0 ? PROBE_IO_OK : PROBE_IO_ERROR;
+        }
+        if (c->len == sizeof(c->buf)) {
+            snprintf(err, errlen, "response head larger than %u bytes", (unsigned)PROBE_HEAD_MAX);
+            return PROBE_IO_ERROR;
+        }
+        io = fill(c, deadline_us);
+        if (io == PROBE_IO_EOF && c->len > 0) {
+            snprintf(err, errlen, "connection closed in the middle of a response head");
+            return PROBE_IO_ERROR;
+        }
+        if (io == PROBE_IO_ERROR) {
+            snprintf(err, errlen, "read error: %s", strerror(errno));
+            return PROBE_IO_EOF;
+        }
+        if (io != PROBE_IO_OK) {
+            return io;
+        }
+    }
+}
+
+probe_io_t probe_read_body(probe_conn_t *c, const probe_head_t *h, int64_t deadline_us)
+{
+    uint64_t left = h->length;
+    probe_chunked_t ch;
+    probe_io_t io;
+
+    switch (h->body) {
+    case PROBE_BODY_NONE:
+        return PROBE_IO_OK;
+    case PROBE_BODY_LENGTH:
+        for (;;) {
+            size_t take = c->len;
+            if ((uint64_t)take > left) {
+                take = (size_t)left;
+            }
+            consume(c, take);
+            left -= take;
+            if (left == 0) {
+                return PROBE_IO_OK;
+            }
+            io = fill(c, deadline_us);
+            if (io != PROBE_IO_OK) {
+                return io;
+            }
+        }
+    case PROBE_BODY_CHUNKED:
+        probe_chunked_init(&ch);
+        for (;;) {
+            size_t used = 0;
+            int rc = probe_chunked_feed(&ch, c->buf, c->len, &used);
+            consume(c, used);
+            if (rc == PROBE_CHUNKED_DONE) {
+                return PROBE_IO_OK;
+            }
+            if (rc == PROBE_CHUNKED_ERROR) {
+                return PROBE_IO_ERROR;
+            }
+            io = fill(c, deadline_us);
+            if (io != PROBE_IO_OK) {
+                return io;
+            }
+        }
+    case PROBE_BODY_UNTIL_CLOSE:
+    default:
+        for (;;) {
+            c->len = 0;
+            io = fill(c, deadline_us);
+            if (io == PROBE_IO_EOF) {
+                return PROBE_IO_OK;
+            }
+            if (io != PROBE_IO_OK) {
+                return io;
+            }
+        }
+    }
+}
