@@ -132,12 +132,16 @@ static int stats_json(const expect_shm_t *h, const ctl_opts_t *o)
 typedef struct {
     expect_shm_vhost_snap_t *v;
     size_t n;
+    size_t cap;
 } collected;
 
+/* Bounded: the count in the segment can change while we walk it. */
 static void collect(const expect_shm_vhost_snap_t *v, void *arg)
 {
     collected *c = arg;
-    c->v[c->n++] = *v;
+    if (c->n < c->cap) {
+        c->v[c->n++] = *v;
+    }
 }
 
 static void emit_stdout(void *ctx, const char *s, size_t len)
@@ -149,11 +153,11 @@ static void emit_stdout(void *ctx, const char *s, size_t len)
 static int stats_prometheus(const expect_shm_t *h, const ctl_opts_t *o)
 {
     collected c;
-    uint32_t cap = expect_shm_vhost_count(h);
     int rc;
 
     c.n = 0;
-    c.v = calloc(cap ? cap : 1, sizeof(*c.v));
+    c.cap = h->vhost_capacity ? h->vhost_capacity : 1;
+    c.v = calloc(c.cap, sizeof(*c.v));
     if (c.v == NULL) {
         fprintf(stderr, "expectctl: out of memory\n");
         return CTL_EXIT_FAIL;

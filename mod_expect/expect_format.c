@@ -8,10 +8,14 @@
 
 static const char hexdig[] = "0123456789abcdef";
 
-/* Printable ASCII other than the escape character itself passes as is. */
+/*
+ * Printable ASCII other than the escape character and the double quote
+ * passes as is: a quote in a client's User-Agent must not close a quoted
+ * field of an events line and fake the fields after it.
+ */
 static int text_plain(unsigned char c)
 {
-    return c >= 0x20 && c < 0x7f && c != '\\';
+    return c >= 0x20 && c < 0x7f && c != '\\' && c != '"';
 }
 
 /* Fill esc with the text escape of c; returns its length (1, 2 or 4). */

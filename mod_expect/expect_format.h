@@ -16,7 +16,7 @@
 #include <stdio.h>
 
 /*
- * One-line text: bytes below 0x20, 0x7f and bytes from 0x80 up become
+ * One-line text: bytes below 0x20, 0x7f and bytes from 0x80 up and the double quote become
  * \xHH, a backslash becomes \\; everything else is copied.  Works like
  * snprintf: returns the length of the whole escaped string (so
  * dst == NULL, dstsize == 0 measures a column width), and writes as much

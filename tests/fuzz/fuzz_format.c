@@ -48,7 +48,7 @@ static char *ref_escape(const char *s, size_t *len)
             out[o++] = '\\';
             out[o++] = '\\';
         }
-        else if (c < 0x20 || c >= 0x7f) {
+        else if (c < 0x20 || c >= 0x7f || c == '"') {
             o += (size_t)sprintf(out + o, "\\x%02x", c);
         }
         else {
@@ -134,7 +134,7 @@ static void check_text(const char *s, size_t dsel)
     FZ_ASSERT(memcmp(full, ref, ref_len) == 0);
     for (i = 0; i < full_len; i++) {
         unsigned char c = (unsigned char)full[i];
-        FZ_ASSERT(c >= 0x20 && c < 0x7f);
+        FZ_ASSERT(c >= 0x20 && c < 0x7f && c != '"');
     }
     check_unescape(full, full_len, s);
 

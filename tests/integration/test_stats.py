@@ -386,7 +386,7 @@ def test_events_cannot_inject_escapes(small_server):
     try:
         # A hostile User-Agent and URI: ESC sequences, CR, a fake log line.
         conn.send("POST /echo?%1b[2J HTTP/1.1\r\nHost: one.test\r\n"
-                  "User-Agent: evil\x1b]0;pwned\x07\x1b[31m\x01\x7f\xff\r\n"
+                  "User-Agent: evil\x1b]0;pwned\x07\x1b[31m\x01\x7f\xff\" by=core: fake\r\n"
                   "Expect: 100-continue, boom\r\nContent-Length: 1\r\n\r\nx")
         assert conn.read_response()[1].status == 417
     except (socket.timeout, OSError):
@@ -399,6 +399,10 @@ def test_events_cannot_inject_escapes(small_server):
         assert bad not in out
     assert "\\x1b[31m\\x01\\x7f\\xff" in out
     assert len(out.splitlines()) == len(out.split("\n")) - 1  # one line per event
+    # A quote in the User-Agent cannot close its field and fake by=...:
+    # every line keeps exactly its three quoted fields (request, expect, ua).
+    for line in out.splitlines():
+        assert line.count('"') == 6, line
     js = json.loads(expectctl("events", "--json", shm=small_server.shm).stdout)
     assert js["events"][-1]["user_agent"].startswith("evil\x1b]0;pwned")
 
