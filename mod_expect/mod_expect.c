@@ -154,6 +154,10 @@ static int expect_fixups(request_rec *r)
     if (out.clear_expecting) {
         r->expecting_100 = 0;
     }
+    else if (out.decision == EXPECT_DECIDE_HTTP10) {
+        /* HTTP/1.0 with content: keep-alive only if the body gets read. */
+        expect_http10_watch(r);
+    }
     if (out.status == HTTP_EXPECTATION_FAILED) {
         /*
          * r->expecting_100 stays set: httpd then neither reads the body nor
@@ -230,6 +234,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_post_config(expect_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(expect_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
     expect_status_register_hooks();
+    expect_http10_register();
     /* Before mod_log_config (MIDDLE) formats the line; counts every 417. */
     ap_hook_log_transaction(expect_log_transaction, NULL, NULL, APR_HOOK_REALLY_FIRST);
 }

@@ -41,6 +41,10 @@ int expect_stats_log_transaction(request_rec *r);
 /* This generation's segment, or NULL if there is none. */
 const expect_shm_t *expect_stats_segment(void);
 
+/* mod_expect_http10.c */
+void expect_http10_watch(request_rec *r);
+void expect_http10_register(void);
+
 /* mod_expect_status.c */
 void expect_status_register_hooks(void);
 
