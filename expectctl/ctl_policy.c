@@ -1,7 +1,10 @@
 /*
  * ctl_policy.c - `policy`, `set` and `reset`: reading and steering the
- * per-vhost policy at runtime.  Writes go to the control area, which only
- * root can map writable; httpd's children read it with one atomic load.
+ * per-vhost policy at runtime.  Overrides go to the control file (PATH.ctl),
+ * which only root can open for writing and which httpd's children map
+ * read-only; they read an override with one atomic load.  Which vhosts
+ * exist, their names and slots also come from the control file only, never
+ * from the statistics file the children can write.
  */
 #include <stdio.h>
 #include <string.h>
@@ -32,7 +35,7 @@ int ctl_policy(const expect_shm_t *h, const ctl_opts_t *o)
 static int write_failed(apr_status_t rv, const char *what)
 {
     fprintf(stderr, "expectctl: cannot %s: %s\n", what,
-            rv == APR_EACCES ? "the control area is not writable (run as root)"
+            rv == APR_EACCES ? "the control file is not writable (run as root)"
                              : "invalid slot or value");
     return rv == APR_EACCES ? CTL_EXIT_PERM : CTL_EXIT_FAIL;
 }
@@ -40,24 +43,17 @@ static int write_failed(apr_status_t rv, const char *what)
 int ctl_set(expect_shm_t *h, const ctl_opts_t *o)
 {
     expect_shm_vhost_snap_t v;
-    uint32_t i, n = expect_shm_vhost_count(h), slot;
+    uint32_t slot;
     apr_status_t rv;
     char err[256];
 
     if (o->set_all) {
-        for (i = 0; i < n; i++) {
-            if (expect_shm_snapshot(h, i, &v) != 0 || !ctl_vhost_visible(&v)) {
-                continue;
-            }
-            rv = expect_shm_set_override(h, i, o->set_value);
-            if (rv != APR_SUCCESS) {
-                return write_failed(rv, "set the policy");
-            }
-            if (expect_shm_snapshot(h, i, &v) == 0) {
-                policy_line(&v, NULL);
-            }
+        /* Every vhost the control file marks active, in one pass over it. */
+        rv = expect_shm_set_override_all(h, o->set_value);
+        if (rv != APR_SUCCESS) {
+            return write_failed(rv, "set the policy");
         }
-        return CTL_EXIT_OK;
+        return ctl_each_vhost(h, o, policy_line, NULL);
     }
     if (ctl_find_vhost(h, o->vhost, &slot, err, sizeof(err)) != 0) {
         fprintf(stderr, "expectctl: %s\n", err);

@@ -1,6 +1,9 @@
 /*
  * ctl_vhosts.c - naming virtual hosts the way apache2 -S does ("name:port"),
- * and the small facts every verb needs about one.
+ * and the small facts every verb needs about one.  Names, slots and the
+ * active flag come from the control file (through expect_shm_snapshot and
+ * expect_shm_vhost_count), which httpd's children cannot write: a child
+ * cannot hide a vhost or steer an override to another one.
  */
 #include <stdio.h>
 #include <string.h>

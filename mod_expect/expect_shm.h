@@ -8,12 +8,24 @@
  * must bump EXPECT_SHM_LAYOUT_VERSION so an old expectctl refuses a new
  * segment instead of misreading it.
  *
- *   [header page][control area][vhost table][event ring]
+ * The segment is a PAIR of files:
  *
- * The control area (one override word per vhost slot) is alone on its pages
- * so that the parent can map it read-only from an O_RDONLY descriptor before
- * forking: children, once they run as User, can count but cannot change a
- * policy.  Only root's expectctl, opening the file O_RDWR, writes it.
+ *   PATH       the statistics file: [header page][vhost counters][event ring]
+ *              Children map it read-write: they count and record events.
+ *              Nothing in it decides a policy, and nothing reads it as
+ *              authoritative for names or slots.
+ *   PATH.ctl   the control file: [control header page][control entries]
+ *              One entry per vhost slot: name, active flag, configured
+ *              policy, strict, and the runtime override.  The httpd parent
+ *              maps it ONLY from an O_RDONLY descriptor and writes it only
+ *              with pwrite() on a short-lived O_RDWR descriptor during
+ *              post_config; no read-write mapping of it ever exists in an
+ *              httpd process, so a child (even with remap_file_pages() or
+ *              mremap() on the mappings it inherits) can never write it.
+ *              Only root's expectctl, opening it O_RDWR, writes overrides.
+ *
+ * Both headers carry the same pair_token (a random 64-bit id drawn at
+ * creation) and the same capacity; readers refuse a pair that disagrees.
  *
  * No httpd headers here: this is linked into expectctl and the unit tests.
  */
@@ -28,10 +40,12 @@
 
 #include "expect_policy.h"
 
-#define EXPECT_SHM_MAGIC          "MODEXPCT"   /* 8 bytes, no NUL stored */
-#define EXPECT_SHM_LAYOUT_VERSION 1u
+#define EXPECT_SHM_MAGIC          "MODEXPCT"   /* statistics file; 8 bytes, no NUL */
+#define EXPECT_CTL_MAGIC          "MODEXCTL"   /* control file; 8 bytes, no NUL */
+#define EXPECT_SHM_LAYOUT_VERSION 2u           /* both files */
+#define EXPECT_SHM_CTL_SUFFIX     ".ctl"       /* control file = PATH + this */
 /* Layout granularity.  Regions are also aligned to the real page size at
- * creation when that is larger, so the control area can be mmap()ed alone. */
+ * creation when that is larger. */
 #define EXPECT_SHM_ALIGN          4096u
 
 /* Bounds that keep a damaged header from making a reader map or walk
@@ -39,35 +53,57 @@
 #define EXPECT_SHM_MAX_VHOSTS     65536u
 #define EXPECT_SHM_MAX_RING_SLOTS 1048576u
 
-/* Control word value meaning "no runtime override: use the configuration". */
+/* Override value meaning "no runtime override: use the configuration". */
 #define EXPECT_OVERRIDE_NONE      0xFFFFFFFFu
 
 #define EXPECT_SHM_NAME_LEN       128   /* "name:port" plus NUL */
 
-/* vhost record flags */
+/* control entry flags */
 #define EXPECT_VHOST_ACTIVE       0x1u  /* present in the running config */
 
+/* Statistics file header (child-writable: informational only). */
 typedef struct {
     char     magic[8];          /* EXPECT_SHM_MAGIC; written last at creation */
     uint32_t layout_version;
     uint32_t header_size;       /* sizeof(expect_shm_header_t) */
     uint64_t total_size;        /* file length */
-    uint64_t control_offset;
-    uint64_t control_size;      /* whole pages */
     uint64_t vhosts_offset;
     uint32_t vhost_size;        /* sizeof(expect_shm_vhost_t) */
-    uint32_t vhost_capacity;
-    uint32_t vhost_count;       /* slots [0, count) are in use; only grows */
-    uint32_t event_size;        /* sizeof(expect_shm_event_t) */
+    uint32_t vhost_capacity;    /* equals the control file's capacity */
     uint64_t ring_offset;
+    uint32_t event_size;        /* sizeof(expect_shm_event_t) */
     uint32_t ring_slots;        /* 0: no events are recorded */
-    uint32_t generation;        /* bumped by the parent at each restart */
+    uint64_t pair_token;        /* equals the control file's */
     uint64_t created_usec;      /* wall clock, microseconds since the epoch */
     uint64_t ring_head;         /* next event sequence number to claim */
     uint64_t ring_dropped;      /* events lost to a slot another writer held */
+    uint32_t generation;        /* bumped by the parent at each restart */
     uint32_t creator_pid;
-    uint32_t reserved0;
 } expect_shm_header_t;
+
+/* Control file header (written only by root). */
+typedef struct {
+    char     magic[8];          /* EXPECT_CTL_MAGIC; written last at creation */
+    uint32_t layout_version;
+    uint32_t header_size;       /* sizeof(expect_ctl_header_t) */
+    uint64_t total_size;        /* file length */
+    uint64_t entries_offset;
+    uint32_t entry_size;        /* sizeof(expect_ctl_entry_t) */
+    uint32_t capacity;          /* entries; equals the statistics capacity */
+    uint32_t count;             /* entries [0, count) are in use; only grows */
+    uint32_t creator_pid;
+    uint64_t pair_token;        /* equals the statistics file's */
+    uint64_t created_usec;
+} expect_ctl_header_t;
+
+/* One vhost slot's policy facts: authoritative, sealed from children. */
+typedef struct {
+    uint32_t override;                   /* EXPECT_OVERRIDE_NONE or a policy */
+    uint32_t flags;                      /* EXPECT_VHOST_* */
+    uint32_t configured_policy;          /* expect_policy_t, 0..2 */
+    uint32_t strict;                     /* 0 or 1 */
+    char     name[EXPECT_SHM_NAME_LEN];  /* NUL-terminated "name:port" */
+} expect_ctl_entry_t;
 
 /* Counter indices.  Stored in this order; append only (with a version bump). */
 typedef enum {
@@ -85,12 +121,9 @@ typedef enum {
     EXPECT_CTR_COUNT
 } expect_ctr_t;
 
+/* One vhost slot's counters in the statistics file (the slot's name and
+ * policy are in the control entry of the same index). */
 typedef struct {
-    char     name[EXPECT_SHM_NAME_LEN];  /* NUL-terminated "name:port" */
-    uint32_t flags;                      /* EXPECT_VHOST_* */
-    uint32_t configured_policy;          /* expect_policy_t, 0..2 */
-    uint32_t strict;                     /* 0 or 1 */
-    uint32_t reserved0;
     uint64_t ctr[EXPECT_CTR_COUNT];
     uint64_t last_417_usec;              /* 0: never */
 } expect_shm_vhost_t;
@@ -138,25 +171,38 @@ typedef struct {
     char user_agent[160];
 } expect_shm_event_t;
 
+/* How the control file may be written through this handle. */
+#define EXPECT_CTL_RDONLY  0   /* not at all */
+#define EXPECT_CTL_MAPPED  1   /* atomic stores through a read-write mapping (expectctl) */
+#define EXPECT_CTL_PWRITE  2   /* pwrite() on ctl_fd; the mapping stays read-only (parent) */
+
 /*
  * A process's view of a segment.  The geometry is copied here once it has
- * been validated and is never re-read from the segment: a child that
- * scribbles over the header must not steer a reader out of bounds.
+ * been validated and is never re-read from the files: a child that
+ * scribbles over the statistics header must not steer a reader out of
+ * bounds.
  */
 typedef struct {
+    /* the statistics file */
     void               *base;
     size_t              size;
     expect_shm_header_t *hdr;
-    uint32_t           *control;
     expect_shm_vhost_t *vhosts;
     expect_shm_event_t *ring;
+    /* the control file */
+    void               *ctl_base;
+    size_t              ctl_size;
+    expect_ctl_header_t *ctl_hdr;
+    expect_ctl_entry_t *ctl;
+    /* trusted geometry */
     uint32_t            vhost_capacity;
     uint32_t            ring_slots;
-    uint64_t            control_offset;
-    uint64_t            control_size;
-    int                 writable;         /* header, vhosts, ring */
-    int                 control_writable; /* control area */
-    uint64_t            dev, ino;         /* the file this maps */
+    uint64_t            pair_token;
+    int                 writable;         /* statistics mapping is read-write */
+    int                 control_writable; /* EXPECT_CTL_* */
+    int                 ctl_fd;           /* open only while EXPECT_CTL_PWRITE */
+    uint64_t            dev, ino;         /* the statistics file this maps */
+    uint64_t            ctl_dev, ctl_ino; /* the control file this maps */
 } expect_shm_t;
 
 /*
@@ -166,58 +212,91 @@ typedef struct {
 typedef enum {
     EXPECT_SHM_OK      = 0,
     EXPECT_SHM_EOTHER  = 1,
-    EXPECT_SHM_ENOENT  = 3,   /* no segment at that path */
+    EXPECT_SHM_ENOENT  = 3,   /* no segment at that path (either file missing) */
     EXPECT_SHM_EACCES  = 4,   /* not allowed, or not trustworthy (symlink, owner) */
-    EXPECT_SHM_ECORRUPT = 5   /* damaged, or a layout this build does not know */
+    EXPECT_SHM_ECORRUPT = 5   /* damaged, a layout this build does not know,
+                                 or two files that do not belong together */
 } expect_shm_err_t;
 
 /* ---- layout ---- */
 
-/* Total file size for a segment of that geometry; 0 if out of bounds
- * (capacity 0 or above the maxima).  Depends on the host page size. */
+/* Size of the statistics file / of the control file for that geometry;
+ * 0 if out of bounds (capacity 0 or above the maxima).  Depend on the host
+ * page size. */
 size_t expect_shm_size(uint32_t vhost_capacity, uint32_t ring_slots);
+size_t expect_shm_control_size(uint32_t vhost_capacity);
+
+/* buf = path + EXPECT_SHM_CTL_SUFFIX; -1 if it does not fit. */
+int expect_shm_control_path(char *buf, size_t len, const char *path);
 
 /* ---- parent (httpd post_config) ---- */
 
 /*
- * Build a fresh segment and move it onto `path` with rename(), so a reader
- * never sees a half-built file.  The file is 0600, owned by the caller.
- * The whole mapping (control area included) is writable until
- * expect_shm_map_control_ro().  On error returns an APR errno-based status
- * and, if why is not NULL, a one-line explanation.
+ * Build a fresh pair: PATH.new and PATH.ctl.new, both 0600, owned by the
+ * caller, with every byte allocated (posix_fallocate: a full file system
+ * fails here, not with SIGBUS in a child later), then rename()d onto
+ * PATH.ctl and PATH.  The control file is mapped read-only from an
+ * O_RDONLY descriptor; the handle keeps an O_RDWR descriptor for pwrite()
+ * (control_writable EXPECT_CTL_PWRITE) until expect_shm_seal().  On error
+ * nothing is left at the side names, the files at PATH are untouched, h is
+ * zeroed, and an APR errno-based status is returned with, if why is not
+ * NULL, a one-line explanation.
  */
 apr_status_t expect_shm_create(expect_shm_t *h, const char *path,
                                uint32_t vhost_capacity, uint32_t ring_slots,
                                char *why, size_t whylen);
 
-/*
- * Replace the handle's view of the control area with a read-only mapping
- * of `path` opened O_RDONLY (the descriptor is closed again).  Pages mapped
- * that way cannot be made writable by mprotect(), so children forked after
- * this cannot change overrides even though they can count.  The file at
- * `path` must still be the one the handle maps (same device and inode).
- */
-apr_status_t expect_shm_map_control_ro(expect_shm_t *h, const char *path);
-/* The reverse, from an O_RDWR descriptor: for a parent that must write
- * overrides into a segment it sealed earlier. */
-apr_status_t expect_shm_map_control_rw(expect_shm_t *h, const char *path);
+/* Close the control file's write descriptor: from now on nothing in this
+ * process can write the control file.  Call before forking children. */
+void expect_shm_seal(expect_shm_t *h);
 
-/* Slot of that vhost, or -1.  Names longer than the record are compared
- * truncated, the same way they are stored. */
+/*
+ * Reopen PATH.ctl O_RDWR (O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) for
+ * pwrite(), for a parent that must update names and flags of a segment it
+ * sealed earlier.  Refuses (APR_EINVAL) anything but a regular file owned
+ * by the effective user that is the very file the handle maps.
+ */
+apr_status_t expect_shm_unseal(expect_shm_t *h, const char *path);
+
+/* 1 if PATH and PATH.ctl are still the files the handle maps (same device
+ * and inode), 0 otherwise (replaced, removed, unreadable). */
+int expect_shm_is_current(const expect_shm_t *h, const char *path);
+
+/*
+ * Validate what the handle maps, both files and the pair, as a reader
+ * would, and check that the headers still describe the handle's geometry.
+ * For the parent before it reuses a segment across a restart.
+ */
+expect_shm_err_t expect_shm_check(const expect_shm_t *h, char *why, size_t whylen);
+
+/*
+ * unlink(path) only if it is still the file (dev, ino): an old parent
+ * exiting after a new server has replaced the file must not delete the
+ * new one.  Returns 1 if removed, 0 if not (missing or another file),
+ * -1 on error (errno set).  A symlink at path is never followed.
+ */
+int expect_shm_remove_if_same(const char *path, uint64_t dev, uint64_t ino);
+/* Both files of the handle's segment at path, each only if it is ours. */
+void expect_shm_remove(const expect_shm_t *h, const char *path);
+
+/* Slot of that vhost in the control file, or -1.  Names longer than the
+ * record are compared truncated, the same way they are stored. */
 int expect_shm_vhost_find(const expect_shm_t *h, const char *name);
-/* Find or add; APR_ENOSPC when the table is full, APR_EINVAL for "". */
+/* Find or add; APR_ENOSPC when the table is full, APR_EINVAL for "",
+ * APR_EACCES when the control file or statistics is not writable here.
+ * A new slot starts with zero counters and no override. */
 apr_status_t expect_shm_vhost_add(expect_shm_t *h, const char *name,
                                   uint32_t *slot);
-void expect_shm_mark_all_inactive(expect_shm_t *h);
+apr_status_t expect_shm_mark_all_inactive(expect_shm_t *h);
 /* Mark present in the running config, with its configured behaviour. */
-void expect_shm_mark_active(expect_shm_t *h, uint32_t slot,
-                            expect_policy_t policy, int strict);
+apr_status_t expect_shm_mark_active(expect_shm_t *h, uint32_t slot,
+                                    expect_policy_t policy, int strict);
 
 /*
  * Carry counters, last-417 time and overrides from `src` into `dst` by
  * vhost name (adding names to dst as needed), e.g. when the table has to
- * grow.  dst's control area must still be writable.  Returns APR_ENOSPC if
- * some vhost did not fit (the others are copied).
+ * grow.  dst's control file must be writable.  Returns APR_ENOSPC if some
+ * vhost did not fit (the others are copied).
  */
 apr_status_t expect_shm_copy_vhosts(expect_shm_t *dst, const expect_shm_t *src,
                                     int active_only);
@@ -225,19 +304,20 @@ apr_status_t expect_shm_copy_vhosts(expect_shm_t *dst, const expect_shm_t *src,
 uint32_t expect_shm_generation(const expect_shm_t *h);
 uint32_t expect_shm_bump_generation(expect_shm_t *h);
 
-/* Unmap.  The parent never needs this for a segment it keeps. */
+/* Unmap both files and close the write descriptor if open. */
 void expect_shm_detach(expect_shm_t *h);
 
 /* ---- children (request path: lock-free) ---- */
 
-/* The record of a slot, or NULL when out of range or h is NULL. */
+/* The counters of a slot, or NULL when out of range or h is NULL. */
 expect_shm_vhost_t *expect_shm_vhost(const expect_shm_t *h, uint32_t slot);
 /* Atomic increment; NULL vh or a bad index is a no-op. */
 void expect_shm_count(expect_shm_vhost_t *vh, expect_ctr_t ctr);
 /* Count a 417 under its producer and the total, and note its time. */
 void expect_shm_count_417(expect_shm_vhost_t *vh, expect_producer_t producer,
                           uint64_t now_usec);
-/* The runtime override for the slot, or EXPECT_POLICY_UNSET. */
+/* The runtime override for the slot (one atomic load from the read-only
+ * control mapping), or EXPECT_POLICY_UNSET. */
 expect_policy_t expect_shm_override(const expect_shm_t *h, uint32_t slot);
 
 /* Zero the event, content_length -1, status 417. */
@@ -247,41 +327,55 @@ void expect_shm_strlcpy(char *dst, size_t dstsize, const char *src);
 #define EXPECT_SHM_EVENT_SET(ev, field, src) \
     expect_shm_strlcpy((ev)->field, sizeof((ev)->field), (src))
 
+/* A writer still holding a slot this many laps of the ring behind a new
+ * claim is presumed dead and its slot is taken over. */
+#define EXPECT_SHM_STALE_LAPS 4u
+
 /*
  * Append an event to the ring (its seq field is ignored).  Returns 1 if
  * recorded, 0 if not: no ring, or the slot was still being written by an
- * earlier writer, or already held a later lap (both counted in
- * ring_dropped).  Never blocks or waits.
+ * earlier writer no more than EXPECT_SHM_STALE_LAPS laps behind, or
+ * already held a later lap (both counted in ring_dropped).  Never blocks
+ * or waits.
  */
 int expect_shm_record(expect_shm_t *h, const expect_shm_event_t *ev);
 
 /* ---- expectctl (reader: trusts nothing) ---- */
 
 /*
- * Check that buf[0, len) is a segment this build can read.  On failure
- * writes a one-line reason ("bad magic", "layout version 7, expected 1", ...)
- * into why and returns EXPECT_SHM_ECORRUPT.
+ * Check that buf[0, len) is a statistics file / a control file this build
+ * can read, or that the two form a pair (each valid, same token and
+ * capacity).  On failure writes a one-line reason ("bad magic", "layout
+ * version 7, expected 2", ...) into why and returns EXPECT_SHM_ECORRUPT.
  */
 expect_shm_err_t expect_shm_validate(const void *buf, size_t len,
                                      char *why, size_t whylen);
+expect_shm_err_t expect_shm_validate_control(const void *buf, size_t len,
+                                             char *why, size_t whylen);
+expect_shm_err_t expect_shm_validate_pair(const void *buf, size_t len,
+                                          const void *ctl, size_t ctl_len,
+                                          char *why, size_t whylen);
 
 /*
- * Map and validate the segment at path.  Refuses a symlink, a non-regular
- * file and a file owned by anyone but root or the effective user.
- * writable maps it read-write (needed for set and reset).
+ * Map and validate the segment at path (PATH and PATH.ctl).  Refuses a
+ * symlink, a non-regular file and a file owned by anyone but root or the
+ * effective user.  writable maps both read-write (needed for set and
+ * reset; control_writable is then EXPECT_CTL_MAPPED).  A pair seen while
+ * a restart replaces it is retried briefly before being called corrupt.
  */
 expect_shm_err_t expect_shm_attach(expect_shm_t *h, const char *path,
                                    int writable, char *why, size_t whylen);
 
 /*
- * The reader over bytes already in memory (a copy of a segment, or a
- * fuzzer's input): validates buf[0, len) and fills h exactly as attach does
- * after mmap(), read-only (writable and control_writable are 0, dev and ino
- * 0).  buf must stay valid while h is used and must be aligned for
- * uint64_t (EXPECT_SHM_EOTHER otherwise).  Never pass a view to
- * expect_shm_detach(): it did not map buf; just forget the handle.
+ * The reader over bytes already in memory (copies of both files, or a
+ * fuzzer's input): validates the pair and fills h exactly as attach does
+ * after mmap(), read-only (writable and control_writable 0, dev and ino
+ * 0).  Both buffers must stay valid while h is used and must be aligned
+ * for uint64_t (EXPECT_SHM_EOTHER otherwise).  Never pass a view to
+ * expect_shm_detach(): it did not map them; just forget the handle.
  */
 expect_shm_err_t expect_shm_view(expect_shm_t *h, void *buf, size_t len,
+                                 void *ctl, size_t ctl_len,
                                  char *why, size_t whylen);
 
 typedef struct {
@@ -295,16 +389,19 @@ typedef struct {
     uint64_t last_417_usec;
 } expect_shm_vhost_snap_t;
 
-/* Number of slots in use, clamped to the validated capacity. */
+/* Number of slots in use (the control file's count), clamped to the
+ * validated capacity. */
 uint32_t expect_shm_vhost_count(const expect_shm_t *h);
-/* Copy one vhost out; -1 if slot >= expect_shm_vhost_count(). */
+/* Copy one vhost out (name, flags, policy from the control file; counters
+ * from the statistics file); -1 if slot >= expect_shm_vhost_count(). */
 int expect_shm_snapshot(const expect_shm_t *h, uint32_t slot,
                         expect_shm_vhost_snap_t *out);
 
-/* value: EXPECT_OVERRIDE_NONE or 0..2.  APR_EINVAL for another value or
- * slot, APR_EACCES when the control area is not mapped writable. */
+/* value: EXPECT_OVERRIDE_NONE or 0..2.  APR_EINVAL for another value or a
+ * slot not in use, APR_EACCES when the control file is not writable here. */
 apr_status_t expect_shm_set_override(expect_shm_t *h, uint32_t slot,
                                      uint32_t value);
+/* The same for every slot the control file marks active. */
 apr_status_t expect_shm_set_override_all(expect_shm_t *h, uint32_t value);
 /* Zero counters and last-417 time (one slot / every slot in use). */
 apr_status_t expect_shm_reset(expect_shm_t *h, uint32_t slot);
@@ -317,11 +414,12 @@ uint64_t expect_shm_ring_head(const expect_shm_t *h);
  * Copy published events with claim numbers from max(from, head - slots)
  * upwards into out[0, max), oldest first, and set *next to the claim
  * number to pass next time (for --follow).  A record overwritten or torn
- * while being copied is skipped.  A record still being written is skipped
- * too, unless wait_pending is set: then reading stops there and *next
- * points at it, so a follower picks it up on its next call.  (A follower
- * should retry once with wait_pending 0 if *next stays put for long: its
- * writer may have died.)  Strings in out are always NUL-terminated.
+ * while being copied is skipped.  A record claimed but not yet published
+ * (its word still odd, or still an older lap's) is skipped too, unless
+ * wait_pending is set: then reading stops there and *next points at it, so
+ * a follower picks it up on its next call.  (A follower should retry once
+ * with wait_pending 0 if *next stays put for long: its writer may have
+ * died or dropped the record.)  Strings in out are always NUL-terminated.
  * The claim number of out[i] is out[i].seq / 2 - 1.
  */
 size_t expect_shm_read_events(const expect_shm_t *h, uint64_t from,

@@ -22,8 +22,6 @@
 
 APLOG_USE_MODULE(expect);
 
-/* Kept in the process pool, which outlives every config generation. */
-#define STATE_KEY "mod_expect.segment"
 #define MIN_VHOST_CAPACITY 64
 
 typedef struct {
@@ -31,6 +29,21 @@ typedef struct {
     const char *path;
     pid_t creator;
 } expect_state;
+
+/*
+ * Kept in the process pool, which outlives every config generation and
+ * every load of this DSO.  The key names the layout and the size of
+ * expect_state, so a rebuilt module with another layout never takes the
+ * previous build's struct for its own (and the mapping is validated before
+ * reuse anyway).
+ */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+static const char *state_key(apr_pool_t *p)
+{
+    return apr_psprintf(p, "mod_expect.segment.v" STR(EXPECT_SHM_LAYOUT_VERSION) ".%lu",
+                        (unsigned long)sizeof(expect_state));
+}
 
 /* This generation's segment; children inherit it with the address space. */
 static expect_state *state;
@@ -83,10 +96,13 @@ static apr_status_t assign_slot(expect_shm_t *shm, server_rec *s)
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    expect_shm_mark_active(shm, slot,
-                           dc->policy == EXPECT_POLICY_UNSET ? EXPECT_POLICY_DEFAULT
-                                                             : dc->policy,
-                           dc->strict == EXPECT_UNSET ? 0 : dc->strict);
+    rv = expect_shm_mark_active(shm, slot,
+                                dc->policy == EXPECT_POLICY_UNSET ? EXPECT_POLICY_DEFAULT
+                                                                  : dc->policy,
+                                dc->strict == EXPECT_UNSET ? 0 : dc->strict);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
     sc->slot = (int)slot;
     return APR_SUCCESS;
 }
@@ -104,7 +120,9 @@ static apr_status_t assign_slots(expect_shm_t *shm, server_rec *s, apr_pool_t *p
     uint32_t i = 0;
     apr_status_t rv;
 
-    expect_shm_mark_all_inactive(shm);
+    if ((rv = expect_shm_mark_all_inactive(shm)) != APR_SUCCESS) {
+        return rv;
+    }
     for (v = s->next; v != NULL && i < nvhosts; v = v->next) {
         order[i++] = v;
     }
@@ -144,7 +162,10 @@ static void carry_over(expect_state *st, const expect_state *old, apr_pool_t *pt
 
 /*
  * Runs in the parent at each stop and restart; only a stop removes the
- * file, so counters and overrides outlive graceful and plain restarts.
+ * files, so counters and overrides outlive graceful and plain restarts.
+ * Only the files this state maps are removed: after `-k graceful-stop`
+ * and a new `-k start`, the old parent exits last and must not delete the
+ * new server's segment.
  */
 static apr_status_t remove_at_exit(void *data)
 {
@@ -152,9 +173,33 @@ static apr_status_t remove_at_exit(void *data)
 
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING
         && st->creator == getpid()) {
-        unlink(st->path);
+        expect_shm_remove(&st->shm, st->path);
     }
     return APR_SUCCESS;
+}
+
+/* Can this restart keep the previous generation's segment? */
+static int reusable(const expect_state *old, const char *path, uint32_t ring,
+                    server_rec *s)
+{
+    char why[256];
+
+    if (old == NULL || strcmp(old->path, path) != 0 || old->shm.ring_slots != ring) {
+        return 0;
+    }
+    if (!expect_shm_is_current(&old->shm, path)) {
+        /* Replaced or removed behind our back: build a new one. */
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, EXPLOGNO(0013)
+                     "statistics segment %s was replaced or removed; rebuilding it", path);
+        return 0;
+    }
+    if (expect_shm_check(&old->shm, why, sizeof(why)) != EXPECT_SHM_OK) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, EXPLOGNO(0014)
+                     "statistics segment %s is damaged (%s); rebuilding it", path, why);
+        return 0;
+    }
+    return expect_shm_vhost_count(&old->shm) + names_missing(&old->shm, s)
+           <= old->shm.vhost_capacity;
 }
 
 int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
@@ -163,7 +208,7 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
     apr_pool_t *proc = s->process->pool;
     void *data = NULL;
     expect_state *old, *st;
-    const char *path;
+    const char *path, *key;
     uint32_t ring, nvhosts = 0, capacity;
     server_rec *v;
     char why[256];
@@ -184,14 +229,17 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
         nvhosts++;
     }
 
-    apr_pool_userdata_get(&data, STATE_KEY, proc);
+    key = state_key(ptemp);   /* apr_pool_userdata_set() copies it */
+    apr_pool_userdata_get(&data, key, proc);
     old = data;
-    if (old != NULL && strcmp(old->path, path) == 0 && old->shm.ring_slots == ring
-        && expect_shm_vhost_count(&old->shm) + names_missing(&old->shm, s)
-               <= old->shm.vhost_capacity) {
-        /* A restart with room to spare: keep the segment old children use. */
+    if (reusable(old, path, ring, s)
+        && (rv = expect_shm_unseal(&old->shm, path)) == APR_SUCCESS) {
+        /* A restart with room to spare: keep the segment old children use.
+         * Names and flags go into the control file with pwrite() through a
+         * descriptor that is closed again before any child is forked. */
         st = old;
         rv = assign_slots(&st->shm, s, ptemp, nvhosts);
+        expect_shm_seal(&st->shm);
     }
     else {
         capacity = 2 * (nvhosts + (old ? expect_shm_vhost_count(&old->shm) : 0));
@@ -210,19 +258,20 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
                          path, why);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        if (old != NULL) {
-            /* Growing or moving: carry counters and overrides by name. */
+        if (old != NULL && old->shm.base != NULL) {
+            /* Growing, moving or replacing: carry counters and overrides by
+             * name, then let go of the old mapping (old children keep their
+             * own inherited copy of it). */
             expect_shm_copy_vhosts(&st->shm, &old->shm, 1);
             carry_over(st, old, ptemp);
             if (strcmp(old->path, path) != 0) {
-                unlink(old->path);
+                expect_shm_remove(&old->shm, old->path);
             }
+            expect_shm_detach(&old->shm);
         }
         rv = assign_slots(&st->shm, s, ptemp, nvhosts);
-        if (rv == APR_SUCCESS) {
-            rv = expect_shm_map_control_ro(&st->shm, path);
-        }
-        apr_pool_userdata_set(st, STATE_KEY, apr_pool_cleanup_null, proc);
+        expect_shm_seal(&st->shm);
+        apr_pool_userdata_set(st, key, apr_pool_cleanup_null, proc);
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, EXPLOGNO(0011)

@@ -2,10 +2,14 @@
  * fuzz_shm.c - libFuzzer harness for expectctl's segment validator and
  * reader, and every writer expectctl runs over a segment.
  *
- * The input is the segment's bytes.  Both expect_shm_validate() and
- * expect_shm_view() (the attach path minus mmap) must agree on it; a
- * rejected segment must come back as EXPECT_SHM_ECORRUPT (expectctl's exit
- * 5) with a printable reason.  An accepted one is read completely: every
+ * The input is a pair of files: a 4-byte little-endian length N, then N
+ * bytes of the statistics file (PATH), then the control file (PATH.ctl) to
+ * the end (shorter inputs: all statistics, no control file).  Each part is
+ * copied into its own exact-size buffer, so ASan sees any read past its
+ * end.  expect_shm_validate(), expect_shm_validate_control(),
+ * expect_shm_validate_pair() and expect_shm_view() (the attach path minus
+ * mmap) must agree; a rejected pair must come back as EXPECT_SHM_ECORRUPT
+ * (expectctl's exit 5) with a printable reason.  An accepted one is read completely: every
  * vhost snapshot, every event (in one batch and page by page), then
  * `stats` as table, JSON and Prometheus (all vhosts, one by full name, one
  * by bare name), `policy` and `events` as text and JSON.  Their stdout
@@ -273,7 +277,8 @@ static void read_segment(const expect_shm_t *h)
     size_t max;
     char *colon;
 
-    FZ_ASSERT(h->base != NULL && h->hdr != NULL && h->vhosts != NULL && h->control != NULL);
+    FZ_ASSERT(h->base != NULL && h->hdr != NULL && h->vhosts != NULL);
+    FZ_ASSERT(h->ctl_base != NULL && h->ctl_hdr != NULL && h->ctl != NULL);
     FZ_ASSERT(!h->writable && !h->control_writable);
     FZ_ASSERT(n <= h->vhost_capacity);
     for (i = 0; i < n; i++) {
@@ -331,49 +336,79 @@ static void read_segment(const expect_shm_t *h)
     }
 }
 
+/* Validator results must be one of the two and come with a clean reason. */
+static expect_shm_err_t checked(expect_shm_err_t rv, const char *why, size_t whylen)
+{
+    FZ_ASSERT(rv == EXPECT_SHM_OK || rv == EXPECT_SHM_ECORRUPT);
+    if (rv != EXPECT_SHM_OK) {
+        check_why(why, whylen);
+    }
+    return rv;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char why[256], why2[256];
-    expect_shm_err_t rv, rc;
+    expect_shm_err_t rs, rc, rp, rv;
     expect_shm_t h;
-    void *copy;
+    const uint8_t *sp = data, *cp = data;
+    size_t slen = size, clen = 0;
+    void *stats, *ctl;
 
-    /* The validator straight on libFuzzer's exact-size buffer: ASan sees
-     * any read past its end. */
-    why[0] = '\0';
-    rv = expect_shm_validate(data, size, why, sizeof(why));
-    FZ_ASSERT(rv == EXPECT_SHM_OK || rv == EXPECT_SHM_ECORRUPT);
-    if (rv != EXPECT_SHM_OK) {
-        check_why(why, sizeof(why));
+    if (size >= 4) {
+        uint32_t n = (uint32_t)data[0] | (uint32_t)data[1] << 8
+                     | (uint32_t)data[2] << 16 | (uint32_t)data[3] << 24;
+        sp = data + 4;
+        slen = n < size - 4 ? n : size - 4;
+        cp = sp + slen;
+        clen = size - 4 - slen;
     }
+    /* Exact-size, malloc-aligned copies: ASan sees any read past either
+     * end, and the view gets the alignment a mapping has. */
+    stats = malloc(slen ? slen : 1);
+    ctl = malloc(clen ? clen : 1);
+    FZ_ASSERT(stats != NULL && ctl != NULL);
+    if (slen) {
+        memcpy(stats, sp, slen);
+    }
+    if (clen) {
+        memcpy(ctl, cp, clen);
+    }
+
+    why[0] = '\0';
+    rs = checked(expect_shm_validate(stats, slen, why, sizeof(why)), why, sizeof(why));
+    why[0] = '\0';
+    rc = checked(expect_shm_validate_control(ctl, clen, why, sizeof(why)), why, sizeof(why));
+    why[0] = '\0';
+    rp = checked(expect_shm_validate_pair(stats, slen, ctl, clen, why, sizeof(why)),
+                 why, sizeof(why));
+    /* The pair is valid only if each file is. */
+    FZ_ASSERT(rp != EXPECT_SHM_OK || (rs == EXPECT_SHM_OK && rc == EXPECT_SHM_OK));
     /* A tiny why buffer must still be NUL-terminated. */
-    if (rv != EXPECT_SHM_OK) {
+    if (rp != EXPECT_SHM_OK) {
         char tiny[5];
         memset(tiny, 'x', sizeof(tiny));
-        FZ_ASSERT(expect_shm_validate(data, size, tiny, sizeof(tiny)) == rv);
+        FZ_ASSERT(expect_shm_validate_pair(stats, slen, ctl, clen, tiny, sizeof(tiny)) == rp);
         FZ_ASSERT(memchr(tiny, '\0', sizeof(tiny)) != NULL);
-        FZ_ASSERT(expect_shm_validate(data, size, NULL, 0) == rv);
+        FZ_ASSERT(expect_shm_validate_pair(stats, slen, ctl, clen, NULL, 0) == rp);
     }
 
-    /* The attach path over an aligned copy of exactly `size` bytes. */
-    copy = malloc(size ? size : 1);
-    FZ_ASSERT(copy != NULL);
-    if (size) {
-        memcpy(copy, data, size);
-    }
+    /* The attach path over the same bytes. */
     why2[0] = '\0';
-    rc = expect_shm_view(&h, copy, size, why2, sizeof(why2));
-    FZ_ASSERT(rc == rv);
-    if (rc != EXPECT_SHM_OK) {
+    rv = expect_shm_view(&h, stats, slen, ctl, clen, why2, sizeof(why2));
+    FZ_ASSERT(rv == rp);
+    if (rv != EXPECT_SHM_OK) {
         FZ_ASSERT(strcmp(why, why2) == 0);
-        FZ_ASSERT(h.base == NULL && h.hdr == NULL);
+        FZ_ASSERT(h.base == NULL && h.hdr == NULL && h.ctl_base == NULL && h.ctl == NULL);
     }
     else {
-        FZ_ASSERT(h.size == size);
+        FZ_ASSERT(h.size == slen && h.ctl_size == clen);
         read_segment(&h);
         /* Reading never writes. */
-        FZ_ASSERT(memcmp(copy, data, size) == 0);
+        FZ_ASSERT(memcmp(stats, sp, slen) == 0);
+        FZ_ASSERT(memcmp(ctl, cp, clen) == 0);
     }
-    free(copy);
+    free(stats);
+    free(ctl);
     return 0;
 }

@@ -5,11 +5,14 @@
  *
  *   make_seeds OUTDIR
  *
- * Times and the creator pid are pinned so the seeds are reproducible.
- * Geometries are the smallest that show each feature: on a 4 KiB-page host
- * the largest seed is 32 KiB (4 vhosts, 16 event slots).
+ * Each seed is one fuzz_shm input: a 4-byte little-endian length N, then
+ * N bytes of the statistics file, then the control file (see fuzz_shm.c).
+ * Times, the creator pid and the pair token are pinned so the seeds are
+ * reproducible.  Geometries are the smallest that show each feature: on a
+ * 4 KiB-page host the largest seed is 28 KiB (4 vhosts, 8 event slots).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,7 @@
 #include "expect_shm.h"
 
 #define FIXED_USEC 1700000000123456ull
+#define FIXED_TOKEN 0x0123456789abcdefull
 
 static const char *outdir;
 static char segpath[4096];
@@ -50,8 +54,6 @@ static void create(expect_shm_t *h, uint32_t cap, uint32_t slots)
     if (expect_shm_create(h, segpath, cap, slots, why, sizeof(why)) != APR_SUCCESS) {
         die("expect_shm_create", why);
     }
-    h->hdr->created_usec = FIXED_USEC;
-    h->hdr->creator_pid = 4242;
 }
 
 static uint32_t add(expect_shm_t *h, const char *name, expect_policy_t p, int strict)
@@ -89,9 +91,46 @@ static void event(expect_shm_t *h, uint32_t slot, const char *vhost, uint32_t pr
     expect_shm_record(h, &ev);
 }
 
+/* The fuzz input of a pair: [u32 LE stats length][stats][control], with
+ * the run-dependent header fields pinned in both. */
+static unsigned char *pair_image(const expect_shm_t *h, size_t *len)
+{
+    unsigned char *img;
+    expect_shm_header_t hd;
+    expect_ctl_header_t cd;
+    uint32_t n = (uint32_t)h->size;
+
+    *len = 4 + h->size + h->ctl_size;
+    img = malloc(*len);
+    if (img == NULL) {
+        die("malloc", "out of memory");
+    }
+    img[0] = (unsigned char)(n & 0xff);
+    img[1] = (unsigned char)((n >> 8) & 0xff);
+    img[2] = (unsigned char)((n >> 16) & 0xff);
+    img[3] = (unsigned char)((n >> 24) & 0xff);
+    memcpy(img + 4, h->base, h->size);
+    memcpy(img + 4 + h->size, h->ctl_base, h->ctl_size);
+    memcpy(&hd, img + 4, sizeof(hd));
+    hd.created_usec = FIXED_USEC;
+    hd.creator_pid = 4242;
+    hd.pair_token = FIXED_TOKEN;
+    memcpy(img + 4, &hd, sizeof(hd));
+    memcpy(&cd, img + 4 + h->size, sizeof(cd));
+    cd.created_usec = FIXED_USEC;
+    cd.creator_pid = 4242;
+    cd.pair_token = FIXED_TOKEN;
+    memcpy(img + 4 + h->size, &cd, sizeof(cd));
+    return img;
+}
+
 static void save_seg(const char *name, expect_shm_t *h)
 {
-    save(name, h->base, h->size);
+    size_t len;
+    unsigned char *img = pair_image(h, &len);
+
+    save(name, img, len);
+    free(img);
 }
 
 int main(int argc, char **argv)
@@ -112,7 +151,7 @@ int main(int argc, char **argv)
     }
     snprintf(segpath, sizeof(segpath), "%s/seg", dir);
 
-    /* 1. The smallest segment: one vhost, no ring (12 KiB). */
+    /* 1. The smallest segment: one vhost, no ring (2 x 8 KiB). */
     create(&h, 1, 0);
     a = add(&h, "localhost:80", EXPECT_POLICY_CONTINUE, 0);
     expect_shm_count(expect_shm_vhost(&h, a), EXPECT_CTR_EXPECT);
@@ -184,23 +223,46 @@ int main(int argc, char **argv)
     }
     save_seg("long_names_full_counters", &h);
 
-    /* 6. Damaged copies of the last one: the validator's early exits. */
-    len = h.size;
-    img = malloc(len);
-    if (img == NULL) {
-        die("malloc", "out of memory");
+    /* 6. Damaged copies of the last one: the validators' early exits. */
+    img = pair_image(&h, &len);
+    {
+        unsigned char *stats = img + 4, *ctl = img + 4 + h.size;
+        expect_ctl_header_t cd;
+        uint32_t v;
+
+        save("bad_header_only", img, 4 + sizeof(expect_shm_header_t));
+        ((expect_shm_header_t *)(void *)stats)->layout_version = 1;
+        save("bad_version", img, len);
+        free(img);
+        img = pair_image(&h, &len);
+        stats = img + 4;
+        ctl = img + 4 + h.size;
+        memcpy(&cd, ctl, sizeof(cd));
+        v = 7;    /* override word of slot 0 */
+        memcpy(ctl + cd.entries_offset + offsetof(expect_ctl_entry_t, override), &v, 4);
+        save("bad_override", img, len);
+        v = EXPECT_OVERRIDE_NONE;
+        memcpy(ctl + cd.entries_offset + offsetof(expect_ctl_entry_t, override), &v, 4);
+        /* Another segment's control file: same geometry, other token. */
+        cd.pair_token ^= 0x5a5a;
+        memcpy(ctl, &cd, sizeof(cd));
+        save("mismatched_pair", img, len);
+        cd.pair_token ^= 0x5a5a;
+        memcpy(ctl, &cd, sizeof(cd));
+        /* A statistics file with no control file at all. */
+        save("no_control_file", img, 4 + h.size);
+        (void)stats;
     }
-    memcpy(img, h.base, len);
-    save("bad_header_only", img, sizeof(expect_shm_header_t));
-    ((expect_shm_header_t *)(void *)img)->layout_version = 2;
-    save("bad_version", img, len);
-    memcpy(img, h.base, len);
-    img[EXPECT_SHM_ALIGN] = 7;    /* override word of slot 0 */
-    save("bad_override", img, len);
     expect_shm_detach(&h);
     free(img);
 
     unlink(segpath);
+    {
+        char cpath[4200];
+        if (expect_shm_control_path(cpath, sizeof(cpath), segpath) == 0) {
+            unlink(cpath);
+        }
+    }
     rmdir(dir);
     return 0;
 }

@@ -425,10 +425,13 @@ def test_stale_segment_replaced_at_start(mpm, kind):
             make_traffic_and_override(h)
             saved = os.path.join(h.root, "saved.shm")
             shutil.copyfile(h.shm, saved)
+            shutil.copyfile(h.shm + ".ctl", saved + ".ctl")  # the pair's control file
             h.stop()
             assert not os.path.exists(h.shm)
             shutil.copyfile(saved, h.shm)
+            shutil.copyfile(saved + ".ctl", h.shm + ".ctl")
             os.chmod(h.shm, 0o600)
+            os.chmod(h.shm + ".ctl", 0o600)
             res = expectctl("stats", "--json", shm=h.shm)
             assert res.returncode == 0, res.stderr
             old = json.loads(res.stdout)["vhosts"]

@@ -1,6 +1,6 @@
 /*
  * test_shm.c - the shared segment: layout, create/attach, validation of
- * damaged segments, the event ring and the control area.
+ * damaged segments, the event ring, the control file and the pair.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -26,6 +28,7 @@
 typedef struct {
     char dir[256];
     char path[300];
+    char cpath[320];
 } fixture_t;
 
 static int setup(void **state)
@@ -43,6 +46,7 @@ static int setup(void **state)
         return -1;
     }
     snprintf(fx->path, sizeof(fx->path), "%s/mod_expect.shm", fx->dir);
+    snprintf(fx->cpath, sizeof(fx->cpath), "%s.ctl", fx->path);
     *state = fx;
     return 0;
 }
@@ -97,42 +101,68 @@ static void test_layout(void **state)
     expect_shm_t h;
     long ps = sysconf(_SC_PAGESIZE);
     const expect_shm_header_t *hd;
+    const expect_ctl_header_t *cd;
+    struct stat st;
 
-    assert_int_equal(sizeof(expect_shm_header_t), 112);
-    assert_int_equal(sizeof(expect_shm_vhost_t), 240);
+    assert_int_equal(sizeof(expect_shm_header_t), 96);
+    assert_int_equal(sizeof(expect_ctl_header_t), 64);
+    assert_int_equal(sizeof(expect_shm_vhost_t), 96);
+    assert_int_equal(sizeof(expect_ctl_entry_t), 144);
     assert_int_equal(sizeof(expect_shm_event_t), 1120);
     assert_int_equal(offsetof(expect_shm_vhost_t, ctr) % 8, 0);
     assert_int_equal(offsetof(expect_shm_header_t, ring_head) % 8, 0);
+    assert_int_equal(offsetof(expect_shm_header_t, layout_version), 8);
+    assert_int_equal(offsetof(expect_ctl_header_t, layout_version), 8);
+    assert_int_equal(offsetof(expect_ctl_entry_t, override), 0);
     assert_int_equal(offsetof(expect_shm_event_t, seq), 0);
+    assert_int_equal(EXPECT_SHM_LAYOUT_VERSION, 2);
+    assert_memory_not_equal(EXPECT_SHM_MAGIC, EXPECT_CTL_MAGIC, 8);
 
     assert_int_equal(expect_shm_size(0, 10), 0);
     assert_int_equal(expect_shm_size(EXPECT_SHM_MAX_VHOSTS + 1, 10), 0);
     assert_int_equal(expect_shm_size(1, EXPECT_SHM_MAX_RING_SLOTS + 1), 0);
-    assert_true(expect_shm_size(1, 0) >= 3 * EXPECT_SHM_ALIGN);
+    assert_int_equal(expect_shm_control_size(0), 0);
+    assert_int_equal(expect_shm_control_size(EXPECT_SHM_MAX_VHOSTS + 1), 0);
+    assert_true(expect_shm_size(1, 0) >= 2 * EXPECT_SHM_ALIGN);
+    assert_true(expect_shm_control_size(1) >= 2 * EXPECT_SHM_ALIGN);
     assert_true(expect_shm_size(8, 1024) > expect_shm_size(8, 0));
 
     make_segment(fx, &h, 1500, 7);
     hd = h.hdr;
+    cd = h.ctl_hdr;
     assert_int_equal(hd->total_size, expect_shm_size(1500, 7));
     assert_int_equal(h.size, hd->total_size);
-    assert_int_equal(hd->control_offset % EXPECT_SHM_ALIGN, 0);
-    assert_int_equal(hd->control_offset % (uint64_t)ps, 0);
-    assert_int_equal(hd->control_size % (uint64_t)ps, 0);
-    assert_true(hd->control_size >= 1500 * sizeof(uint32_t));
+    assert_int_equal(cd->total_size, expect_shm_control_size(1500));
+    assert_int_equal(h.ctl_size, cd->total_size);
     assert_int_equal(hd->vhosts_offset % EXPECT_SHM_ALIGN, 0);
+    assert_int_equal(hd->vhosts_offset % (uint64_t)ps, 0);
     assert_int_equal(hd->ring_offset % EXPECT_SHM_ALIGN, 0);
-    assert_true(hd->control_offset >= sizeof(expect_shm_header_t));
-    assert_true(hd->vhosts_offset >= hd->control_offset + hd->control_size);
+    assert_int_equal(cd->entries_offset % (uint64_t)ps, 0);
+    assert_true(hd->vhosts_offset >= sizeof(expect_shm_header_t));
     assert_true(hd->ring_offset >= hd->vhosts_offset + 1500ull * sizeof(expect_shm_vhost_t));
     assert_true(hd->ring_offset + 7ull * sizeof(expect_shm_event_t) <= hd->total_size);
+    assert_true(cd->entries_offset + 1500ull * sizeof(expect_ctl_entry_t) <= cd->total_size);
     assert_memory_equal(hd->magic, EXPECT_SHM_MAGIC, 8);
+    assert_memory_equal(cd->magic, EXPECT_CTL_MAGIC, 8);
     assert_int_equal(hd->layout_version, EXPECT_SHM_LAYOUT_VERSION);
+    assert_int_equal(cd->layout_version, EXPECT_SHM_LAYOUT_VERSION);
     assert_int_equal(hd->creator_pid, (uint32_t)getpid());
     assert_true(hd->created_usec > 0);
+    /* The pair: same token (non-zero) and capacity in both headers. */
+    assert_true(hd->pair_token != 0);
+    assert_int_equal(hd->pair_token, cd->pair_token);
+    assert_int_equal(hd->vhost_capacity, cd->capacity);
+    assert_int_equal(cd->count, 0);
     assert_int_equal(expect_shm_override(&h, 1499), EXPECT_POLICY_UNSET);
-    assert_int_equal(h.control[1499], EXPECT_OVERRIDE_NONE);
+    assert_int_equal(h.ctl[1499].override, EXPECT_OVERRIDE_NONE);
+    /* Every block allocated: no sparse file to SIGBUS a child later. */
+    assert_int_equal(stat(fx->path, &st), 0);
+    assert_true((uint64_t)st.st_blocks * 512 >= hd->total_size);
+    assert_int_equal(stat(fx->cpath, &st), 0);
+    assert_true((uint64_t)st.st_blocks * 512 >= cd->total_size);
     expect_shm_detach(&h);
     assert_null(h.base);
+    assert_null(h.ctl_base);
 }
 
 /* ---- create / attach ---- */
@@ -143,7 +173,7 @@ static void test_create_attach_roundtrip(void **state)
     expect_shm_t h, r, h2;
     expect_shm_vhost_snap_t snap;
     struct stat st;
-    char why[256] = "", side[320];
+    char why[256] = "", side[340];
     uint32_t a, b, again;
 
     make_segment(fx, &h, 4, 8);
@@ -152,6 +182,11 @@ static void test_create_attach_roundtrip(void **state)
     assert_int_equal(st.st_uid, geteuid());
     snprintf(side, sizeof(side), "%s.new", fx->path);
     assert_int_equal(access(side, F_OK), -1);   /* renamed, not left behind */
+    assert_int_equal(stat(fx->cpath, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(st.st_uid, geteuid());
+    snprintf(side, sizeof(side), "%s.new", fx->cpath);
+    assert_int_equal(access(side, F_OK), -1);
 
     assert_int_equal(expect_shm_vhost_add(&h, "a.example:80", &a), APR_SUCCESS);
     assert_int_equal(expect_shm_vhost_add(&h, "b.example:443", &b), APR_SUCCESS);
@@ -218,7 +253,7 @@ static void test_vhost_table(void **state)
     memcpy(other, longname, sizeof(other));
     other[190] = 'y';   /* differs only beyond what a record can hold */
     assert_int_equal(expect_shm_vhost_add(&h, longname, &s), APR_SUCCESS);
-    assert_int_equal(strlen(h.vhosts[s].name), EXPECT_SHM_NAME_LEN - 1);
+    assert_int_equal(strlen(h.ctl[s].name), EXPECT_SHM_NAME_LEN - 1);
     assert_int_equal(expect_shm_vhost_find(&h, longname), (int)s);
     assert_int_equal(expect_shm_vhost_find(&h, other), (int)s);
     assert_int_equal(expect_shm_vhost_add(&h, "two:80", &s2), APR_SUCCESS);
@@ -227,18 +262,31 @@ static void test_vhost_table(void **state)
 
     expect_shm_mark_active(&h, 0, EXPECT_POLICY_IGNORE, 0);
     expect_shm_mark_active(&h, 1, (expect_policy_t)42, 0);  /* sanitised */
-    assert_int_equal(h.vhosts[1].configured_policy, EXPECT_POLICY_DEFAULT);
+    assert_int_equal(h.ctl[1].configured_policy, EXPECT_POLICY_DEFAULT);
     expect_shm_mark_all_inactive(&h);
     assert_int_equal(expect_shm_snapshot(&h, 0, &snap), 0);
     assert_int_equal(snap.flags & EXPECT_VHOST_ACTIVE, 0);
     assert_int_equal(snap.configured_policy, EXPECT_POLICY_IGNORE);
     expect_shm_mark_active(&h, 0, EXPECT_POLICY_IGNORE, 0);
-    assert_int_equal(h.vhosts[0].flags & EXPECT_VHOST_ACTIVE, EXPECT_VHOST_ACTIVE);
+    assert_int_equal(h.ctl[0].flags & EXPECT_VHOST_ACTIVE, EXPECT_VHOST_ACTIVE);
+    assert_int_equal(expect_shm_mark_active(&h, 2, EXPECT_POLICY_IGNORE, 0), APR_EINVAL);
 
-    /* A child that scribbled a huge count cannot walk past the table. */
-    h.hdr->vhost_count = 1000;
+    /* A child that scribbles over the whole statistics file (everything it
+     * can write) changes neither the count, nor a name, nor a slot. */
+    memset((char *)h.base + h.hdr->vhosts_offset, 0xff, h.size - h.hdr->vhosts_offset);
+    memset(h.base, 0, sizeof(expect_shm_header_t));
     assert_int_equal(expect_shm_vhost_count(&h), 2);
+    assert_int_equal(expect_shm_vhost_find(&h, "two:80"), 1);
+    assert_int_equal(expect_shm_snapshot(&h, 1, &snap), 0);
+    assert_string_equal(snap.name, "two:80");
     assert_null(expect_shm_vhost(&h, 2));
+
+    /* Sealed, the parent cannot add or mark any more. */
+    expect_shm_seal(&h);
+    assert_int_equal(expect_shm_vhost_add(&h, "new:80", &s2), APR_EACCES);
+    assert_int_equal(expect_shm_mark_active(&h, 0, EXPECT_POLICY_REJECT, 0), APR_EACCES);
+    assert_int_equal(expect_shm_mark_all_inactive(&h), APR_EACCES);
+    assert_int_equal(expect_shm_vhost_add(&h, "two:80", &s2), APR_SUCCESS);  /* found */
     expect_shm_detach(&h);
 }
 
@@ -289,9 +337,30 @@ static image_t image_of(const expect_shm_t *h)
     return im;
 }
 
+static image_t ctl_image_of(const expect_shm_t *h)
+{
+    image_t im;
+
+    im.len = h->ctl_size;
+    im.buf = malloc(im.len);
+    assert_non_null(im.buf);
+    memcpy(im.buf, h->ctl_base, im.len);
+    return im;
+}
+
 static expect_shm_header_t *image_hdr(image_t *im)
 {
     return (expect_shm_header_t *)(void *)im->buf;
+}
+
+static expect_ctl_header_t *ctl_hdr(image_t *im)
+{
+    return (expect_ctl_header_t *)(void *)im->buf;
+}
+
+static expect_ctl_entry_t *ctl_entry(image_t *im, uint32_t i)
+{
+    return (expect_ctl_entry_t *)(void *)(im->buf + ctl_hdr(im)->entries_offset) + i;
 }
 
 static void expect_corrupt(const image_t *im, size_t len, const char *needle)
@@ -299,6 +368,17 @@ static void expect_corrupt(const image_t *im, size_t len, const char *needle)
     char why[256] = "";
 
     assert_int_equal(expect_shm_validate(im->buf, len, why, sizeof(why)),
+                     EXPECT_SHM_ECORRUPT);
+    if (strstr(why, needle) == NULL) {
+        fail_msg("reason \"%s\" lacks \"%s\"", why, needle);
+    }
+}
+
+static void expect_ctl_corrupt(const image_t *im, size_t len, const char *needle)
+{
+    char why[256] = "";
+
+    assert_int_equal(expect_shm_validate_control(im->buf, len, why, sizeof(why)),
                      EXPECT_SHM_ECORRUPT);
     if (strstr(why, needle) == NULL) {
         fail_msg("reason \"%s\" lacks \"%s\"", why, needle);
@@ -327,9 +407,16 @@ static void test_validate_damage(void **state)
     memcpy(image_hdr(&im)->magic, "MODEXPCX", 8);
     expect_corrupt(&im, im.len, "bad magic");
     RESTORE();
+    /* The control file's magic is not the statistics file's. */
+    memcpy(image_hdr(&im)->magic, EXPECT_CTL_MAGIC, 8);
+    expect_corrupt(&im, im.len, "bad magic");
+    RESTORE();
 
     image_hdr(&im)->layout_version = 7;
-    expect_corrupt(&im, im.len, "layout version 7, expected 1");
+    expect_corrupt(&im, im.len, "layout version 7, expected 2");
+    RESTORE();
+    image_hdr(&im)->layout_version = 1;   /* the old single-file layout */
+    expect_corrupt(&im, im.len, "layout version 1, expected 2");
     RESTORE();
 
     image_hdr(&im)->header_size = 64;
@@ -353,9 +440,6 @@ static void test_validate_damage(void **state)
     image_hdr(&im)->vhosts_offset = UINT64_MAX - (EXPECT_SHM_ALIGN - 1);
     expect_corrupt(&im, im.len, "vhost table out of range");
     RESTORE();
-    image_hdr(&im)->control_size = UINT64_MAX - (EXPECT_SHM_ALIGN - 1);
-    expect_corrupt(&im, im.len, "control area out of range");
-    RESTORE();
     image_hdr(&im)->ring_slots = 0xFFFFFFFFu;
     expect_corrupt(&im, im.len, "implausible geometry");
     RESTORE();
@@ -366,27 +450,13 @@ static void test_validate_damage(void **state)
     image_hdr(&im)->ring_offset += 8;
     expect_corrupt(&im, im.len, "not page-aligned");
     RESTORE();
-
-    /* Regions must not overlap: the vhost table inside the control area. */
-    image_hdr(&im)->vhosts_offset = image_hdr(&im)->control_offset;
-    expect_corrupt(&im, im.len, "vhost table out of range");
+    image_hdr(&im)->vhosts_offset = 0;   /* over the header */
+    expect_corrupt(&im, im.len, "not page-aligned");
     RESTORE();
 
-    image_hdr(&im)->vhost_count = 4;
-    expect_corrupt(&im, im.len, "4 vhosts in a table of 3");
-    RESTORE();
-
-    memset(im.buf + image_hdr(&im)->vhosts_offset, 'A', EXPECT_SHM_NAME_LEN);
-    expect_corrupt(&im, im.len, "vhost 0: name not terminated");
-    RESTORE();
-
-    memcpy(im.buf + image_hdr(&im)->vhosts_offset
-           + offsetof(expect_shm_vhost_t, configured_policy), &(uint32_t){ 9 }, 4);
-    expect_corrupt(&im, im.len, "policy 9 unknown");
-    RESTORE();
-
-    memcpy(im.buf + image_hdr(&im)->control_offset + 2 * 4, &(uint32_t){ 3 }, 4);
-    expect_corrupt(&im, im.len, "vhost 2: override 3 unknown");
+    /* Regions must not overlap: the ring inside the vhost table. */
+    image_hdr(&im)->ring_offset = image_hdr(&im)->vhosts_offset;
+    expect_corrupt(&im, im.len, "event ring out of range");
     RESTORE();
 
     /* Unaligned input (a fuzzer's buffer) must validate the same way. */
@@ -403,6 +473,101 @@ static void test_validate_damage(void **state)
 #undef RESTORE
     free(im.buf);
     free(good.buf);
+    expect_shm_detach(&h);
+}
+
+static void test_validate_control_damage(void **state)
+{
+    fixture_t *fx = *state;
+    expect_shm_t h;
+    image_t good, im, stats;
+    uint32_t s;
+    char why[256] = "";
+
+    make_segment(fx, &h, 3, 4);
+    assert_int_equal(expect_shm_vhost_add(&h, "ok:80", &s), APR_SUCCESS);
+    good = ctl_image_of(&h);
+    stats = image_of(&h);
+    assert_int_equal(expect_shm_validate_control(good.buf, good.len, why, sizeof(why)),
+                     EXPECT_SHM_OK);
+    assert_int_equal(expect_shm_validate_pair(stats.buf, stats.len, good.buf, good.len,
+                                              why, sizeof(why)), EXPECT_SHM_OK);
+    /* Each file is not the other. */
+    assert_int_equal(expect_shm_validate(good.buf, good.len, why, sizeof(why)),
+                     EXPECT_SHM_ECORRUPT);
+    assert_int_equal(expect_shm_validate_control(stats.buf, stats.len, why, sizeof(why)),
+                     EXPECT_SHM_ECORRUPT);
+    im = ctl_image_of(&h);
+
+#define RESTORE() memcpy(im.buf, good.buf, good.len)
+    expect_ctl_corrupt(&im, 0, "too small");
+    expect_ctl_corrupt(&im, sizeof(expect_ctl_header_t) - 1, "too small");
+    memcpy(ctl_hdr(&im)->magic, EXPECT_SHM_MAGIC, 8);
+    expect_ctl_corrupt(&im, im.len, "bad magic");
+    RESTORE();
+    ctl_hdr(&im)->layout_version = 1;
+    expect_ctl_corrupt(&im, im.len, "layout version 1, expected 2");
+    RESTORE();
+    ctl_hdr(&im)->header_size = 112;
+    expect_ctl_corrupt(&im, im.len, "header size");
+    RESTORE();
+    expect_ctl_corrupt(&im, im.len - EXPECT_SHM_ALIGN, "truncated");
+    ctl_hdr(&im)->total_size = im.len - EXPECT_SHM_ALIGN;
+    expect_ctl_corrupt(&im, im.len, "size mismatch");
+    RESTORE();
+    ctl_hdr(&im)->entry_size = 240;
+    expect_ctl_corrupt(&im, im.len, "entry size");
+    RESTORE();
+    ctl_hdr(&im)->capacity = 0;
+    expect_ctl_corrupt(&im, im.len, "implausible geometry");
+    RESTORE();
+    ctl_hdr(&im)->capacity = 1000;   /* more entries than the file holds */
+    expect_ctl_corrupt(&im, im.len, "entry table out of range");
+    RESTORE();
+    ctl_hdr(&im)->entries_offset = UINT64_MAX - (EXPECT_SHM_ALIGN - 1);
+    expect_ctl_corrupt(&im, im.len, "entry table out of range");
+    RESTORE();
+    ctl_hdr(&im)->entries_offset = 8;
+    expect_ctl_corrupt(&im, im.len, "not page-aligned");
+    RESTORE();
+    ctl_hdr(&im)->count = 4;
+    expect_ctl_corrupt(&im, im.len, "4 vhosts in a table of 3");
+    RESTORE();
+    memset(ctl_entry(&im, 0)->name, 'A', EXPECT_SHM_NAME_LEN);
+    expect_ctl_corrupt(&im, im.len, "vhost 0: name not terminated");
+    RESTORE();
+    /* An unused entry's name is not looked at; its override is. */
+    memset(ctl_entry(&im, 1)->name, 'A', EXPECT_SHM_NAME_LEN);
+    assert_int_equal(expect_shm_validate_control(im.buf, im.len, why, sizeof(why)),
+                     EXPECT_SHM_OK);
+    ctl_entry(&im, 0)->configured_policy = 9;
+    expect_ctl_corrupt(&im, im.len, "policy 9 unknown");
+    RESTORE();
+    ctl_entry(&im, 0)->strict = 2;
+    expect_ctl_corrupt(&im, im.len, "strict 2 unknown");
+    RESTORE();
+    ctl_entry(&im, 2)->override = 3;
+    expect_ctl_corrupt(&im, im.len, "vhost 2: override 3 unknown");
+    RESTORE();
+
+    /* The pair: another token, or another capacity, is a mismatch. */
+    ctl_hdr(&im)->pair_token ^= 1;
+    assert_int_equal(expect_shm_validate_control(im.buf, im.len, why, sizeof(why)),
+                     EXPECT_SHM_OK);
+    assert_int_equal(expect_shm_validate_pair(stats.buf, stats.len, im.buf, im.len,
+                                              why, sizeof(why)), EXPECT_SHM_ECORRUPT);
+    assert_non_null(strstr(why, "do not belong together"));
+    RESTORE();
+    image_hdr(&stats)->vhost_capacity = 2;
+    assert_int_equal(expect_shm_validate_pair(stats.buf, stats.len, im.buf, im.len,
+                                              why, sizeof(why)), EXPECT_SHM_ECORRUPT);
+    assert_non_null(strstr(why, "disagree"));
+    assert_int_equal(expect_shm_validate_control(im.buf, im.len, why, sizeof(why)),
+                     EXPECT_SHM_OK);
+#undef RESTORE
+    free(im.buf);
+    free(good.buf);
+    free(stats.buf);
     expect_shm_detach(&h);
 }
 
@@ -442,6 +607,62 @@ static void test_attach_errors(void **state)
     assert_int_equal(truncate(p, 10), 0);
     assert_int_equal(expect_shm_attach(&r, p, 0, why, sizeof(why)), EXPECT_SHM_ECORRUPT);
     assert_non_null(strstr(why, "too small"));
+
+    /* A good statistics file without its control file: no segment (3). */
+    {
+        char q[340], cq[360], cp[360];
+        snprintf(q, sizeof(q), "%s/copy.shm", fx->dir);
+        snprintf(cq, sizeof(cq), "%s.ctl", q);
+        fd = open(q, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, h.base, h.size), (ssize_t)h.size);
+        close(fd);
+        assert_int_equal(expect_shm_attach(&r, q, 0, why, sizeof(why)), EXPECT_SHM_ENOENT);
+        assert_non_null(strstr(why, "control file"));
+        /* With a copy of its control file: a valid pair. */
+        fd = open(cq, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, h.ctl_base, h.ctl_size), (ssize_t)h.ctl_size);
+        close(fd);
+        assert_int_equal(expect_shm_attach(&r, q, 0, why, sizeof(why)), EXPECT_SHM_OK);
+        expect_shm_detach(&r);
+        /* A symlink as control file, even to the right one, is refused. */
+        assert_int_equal(unlink(cq), 0);
+        assert_int_equal(symlink(fx->cpath, cq), 0);
+        assert_int_equal(expect_shm_attach(&r, q, 0, why, sizeof(why)), EXPECT_SHM_EACCES);
+        assert_non_null(strstr(why, "symbolic link"));
+        assert_int_equal(unlink(cq), 0);
+        /* A directory. */
+        assert_int_equal(mkdir(cq, 0700), 0);
+        assert_int_equal(expect_shm_attach(&r, q, 0, why, sizeof(why)), EXPECT_SHM_ECORRUPT);
+        assert_int_equal(rmdir(cq), 0);
+        /* Another segment's control file: a mismatched pair (5). */
+        snprintf(cp, sizeof(cp), "%s/other.shm", fx->dir);
+        {
+            expect_shm_t o;
+            assert_int_equal(expect_shm_create(&o, cp, 2, 2, why, sizeof(why)), APR_SUCCESS);
+            fd = open(cq, O_WRONLY | O_CREAT | O_EXCL, 0600);
+            assert_true(fd >= 0);
+            assert_int_equal(write(fd, o.ctl_base, o.ctl_size), (ssize_t)o.ctl_size);
+            close(fd);
+            expect_shm_detach(&o);
+        }
+        assert_int_equal(expect_shm_attach(&r, q, 0, why, sizeof(why)), EXPECT_SHM_ECORRUPT);
+        assert_non_null(strstr(why, "do not belong together"));
+        assert_null(r.base);
+        if (geteuid() == 0) {
+            /* A control file someone else owns is not trusted. */
+            fd = open(cq, O_WRONLY | O_TRUNC);
+            assert_true(fd >= 0);
+            assert_int_equal(write(fd, h.ctl_base, h.ctl_size), (ssize_t)h.ctl_size);
+            close(fd);
+            assert_int_equal(expect_shm_attach(&r, q, 0, why, sizeof(why)), EXPECT_SHM_OK);
+            expect_shm_detach(&r);
+            assert_int_equal(chown(cq, 12345, 12345), 0);
+            assert_int_equal(expect_shm_attach(&r, q, 0, why, sizeof(why)), EXPECT_SHM_EACCES);
+            assert_non_null(strstr(why, "uid 12345"));
+        }
+    }
 
     if (geteuid() == 0) {
         pid_t pid;
@@ -610,6 +831,24 @@ static void test_ring_torn(void **state)
     assert_int_equal(out[0].time_usec, 1001);
     assert_int_equal(out[1].time_usec, 1003);
 
+    /* Claim 5 (slot 1) is taken but its writer has not marked the slot
+     * yet: the word is still claim 1's.  A follower waits there instead of
+     * skipping it for good; a plain read skips it. */
+    h.hdr->ring_head = 6;
+    h.ring[1].seq = 2 * 1 + 2;
+    n = expect_shm_read_events(&h, 5, out, 8, 1, &next);
+    assert_int_equal(n, 0);
+    assert_int_equal(next, 5);
+    n = expect_shm_read_events(&h, 5, out, 8, 0, &next);
+    assert_int_equal(n, 0);
+    assert_int_equal(next, 6);
+    h.ring[1].seq = 2 * 5 + 2;   /* published now */
+    n = expect_shm_read_events(&h, 5, out, 8, 1, &next);
+    assert_int_equal(n, 1);
+    assert_int_equal(next, 6);
+    h.hdr->ring_head = 4;
+    h.ring[1].seq = 2 * 1 + 2;
+
     /* Unterminated strings in a published slot come out terminated. */
     memset(h.ring[3].uri, 'X', sizeof(h.ring[3].uri));
     memset(h.ring[3].vhost, 'V', sizeof(h.ring[3].vhost));
@@ -626,6 +865,20 @@ static void test_ring_torn(void **state)
     assert_int_equal(expect_shm_record(&h, &ev), 0);
     assert_int_equal(h.hdr->ring_dropped, 1);
     assert_int_equal(h.ring[0].seq, 2 * 4 + 1);
+    /* Exactly one lap behind (the normal distance between a slot's
+     * writers) and up to EXPECT_SHM_STALE_LAPS laps behind: still a live
+     * writer, never raced. */
+    h.hdr->ring_head = 4 + 4 * EXPECT_SHM_STALE_LAPS;
+    assert_int_equal(expect_shm_record(&h, &ev), 0);
+    assert_int_equal(h.hdr->ring_dropped, 2);
+    assert_int_equal(h.ring[0].seq, 2 * 4 + 1);
+    /* One claim more than that: presumed dead, taken over. */
+    h.hdr->ring_head = 4 + 4 * EXPECT_SHM_STALE_LAPS + 4;
+    fill_event(&ev, 78);
+    assert_int_equal(expect_shm_record(&h, &ev), 1);
+    assert_int_equal(h.ring[0].seq, 2 * (4 + 4 * EXPECT_SHM_STALE_LAPS + 4) + 2);
+    h.ring[0].seq = 2 * 4 + 1;
+    h.hdr->ring_dropped = 1;
     /* A writer that stalled thousands of claims ago is presumed dead. */
     h.hdr->ring_head = 4 + 4 * 1024;
     fill_event(&ev, 77);
@@ -743,30 +996,45 @@ static void test_override(void **state)
     make_segment(fx, &h, 3, 0);
     expect_shm_vhost_add(&h, "a:80", &s);
     expect_shm_vhost_add(&h, "b:80", &s);
+    expect_shm_mark_active(&h, 0, EXPECT_POLICY_CONTINUE, 0);
+    expect_shm_mark_active(&h, 1, EXPECT_POLICY_CONTINUE, 0);
+    expect_shm_seal(&h);
     expect_shm_count(expect_shm_vhost(&h, 0), EXPECT_CTR_EXPECT);
     expect_shm_count(expect_shm_vhost(&h, 1), EXPECT_CTR_EXPECT);
     expect_shm_count_417(expect_shm_vhost(&h, 1), EXPECT_PRODUCER_CORE, 5);
 
     assert_int_equal(expect_shm_attach(&r, fx->path, 1, why, sizeof(why)), EXPECT_SHM_OK);
+    assert_int_equal(r.control_writable, EXPECT_CTL_MAPPED);
     assert_int_equal(expect_shm_set_override(&r, 1, EXPECT_POLICY_REJECT), APR_SUCCESS);
     assert_int_equal(expect_shm_override(&h, 1), EXPECT_POLICY_REJECT);
     assert_int_equal(expect_shm_override(&h, 0), EXPECT_POLICY_UNSET);
     assert_int_equal(expect_shm_snapshot(&r, 1, &snap), 0);
     assert_int_equal(snap.override, EXPECT_POLICY_REJECT);
     assert_int_equal(expect_shm_set_override(&r, 1, 7), APR_EINVAL);
+    assert_int_equal(expect_shm_set_override(&r, 2, EXPECT_POLICY_IGNORE), APR_EINVAL); /* unused */
     assert_int_equal(expect_shm_set_override(&r, 3, EXPECT_POLICY_IGNORE), APR_EINVAL);
     assert_int_equal(expect_shm_override(&h, 1), EXPECT_POLICY_REJECT);
     assert_int_equal(expect_shm_set_override(&r, 1, EXPECT_OVERRIDE_NONE), APR_SUCCESS);
     assert_int_equal(expect_shm_override(&h, 1), EXPECT_POLICY_UNSET);
+    assert_int_equal(expect_shm_set_override_all(&r, 7), APR_EINVAL);
     assert_int_equal(expect_shm_set_override_all(&r, EXPECT_POLICY_IGNORE), APR_SUCCESS);
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 2; i++) {
         assert_int_equal(expect_shm_override(&h, i), EXPECT_POLICY_IGNORE);
     }
+    /* "set all" is every ACTIVE entry of the control file, nothing else. */
+    assert_int_equal(expect_shm_override(&h, 2), EXPECT_POLICY_UNSET);
+    assert_int_equal(expect_shm_unseal(&h, fx->path), APR_SUCCESS);
+    assert_int_equal(expect_shm_mark_all_inactive(&h), APR_SUCCESS);
+    assert_int_equal(expect_shm_mark_active(&h, 1, EXPECT_POLICY_CONTINUE, 0), APR_SUCCESS);
+    expect_shm_seal(&h);
+    assert_int_equal(expect_shm_set_override_all(&r, EXPECT_POLICY_REJECT), APR_SUCCESS);
+    assert_int_equal(expect_shm_override(&h, 0), EXPECT_POLICY_IGNORE);
+    assert_int_equal(expect_shm_override(&h, 1), EXPECT_POLICY_REJECT);
     /* Garbage in a control word reads as "no override". */
-    h.control[2] = 12345;
+    r.ctl[2].override = 12345;
     assert_int_equal(expect_shm_override(&h, 2), EXPECT_POLICY_UNSET);
     assert_int_equal(expect_shm_override(&h, 99), EXPECT_POLICY_UNSET);
-    h.control[2] = EXPECT_OVERRIDE_NONE;
+    r.ctl[2].override = EXPECT_OVERRIDE_NONE;
 
     assert_int_equal(expect_shm_reset(&r, 1), APR_SUCCESS);
     assert_int_equal(h.vhosts[1].ctr[EXPECT_CTR_EXPECT], 0);
@@ -797,17 +1065,26 @@ static void test_control_ro(void **state)
     expect_shm_t h, r, h2;
     char why[128];
     uint32_t s;
+    int fd;
 
     make_segment(fx, &h, 2, 1);
     expect_shm_vhost_add(&h, "a:80", &s);
-    assert_int_equal(expect_shm_map_control_ro(&h, fx->path), APR_SUCCESS);
-    assert_int_equal(h.control_writable, 0);
-    assert_ptr_equal(h.control, (char *)h.base + h.control_offset);
-    /* The whole point: the pages cannot be made writable again. */
-    assert_int_equal(mprotect(h.control, (size_t)h.control_size, PROT_READ | PROT_WRITE), -1);
+    /* The parent's only mapping of the control file is read-only, from
+     * the start; it writes through pwrite() until sealed. */
+    assert_int_equal(h.control_writable, EXPECT_CTL_PWRITE);
+    assert_int_equal(mprotect(h.ctl_base, h.ctl_size, PROT_READ | PROT_WRITE), -1);
     assert_int_equal(errno, EACCES);
+    assert_int_equal(expect_shm_set_override(&h, 0, EXPECT_POLICY_IGNORE), APR_SUCCESS);
+    assert_int_equal(h.ctl[0].override, EXPECT_POLICY_IGNORE);   /* seen via the mapping */
+    fd = h.ctl_fd;
+    assert_true(fd >= 0);
+    assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    expect_shm_seal(&h);
+    assert_int_equal(h.control_writable, EXPECT_CTL_RDONLY);
+    assert_int_equal(fcntl(fd, F_GETFD), -1);   /* closed */
+    assert_int_equal(mprotect(h.ctl_base, h.ctl_size, PROT_READ | PROT_WRITE), -1);
     assert_int_equal(expect_shm_set_override(&h, 0, EXPECT_POLICY_REJECT), APR_EACCES);
-    /* Counting still works through the rest of the mapping. */
+    /* Counting still works through the statistics mapping. */
     expect_shm_count(expect_shm_vhost(&h, 0), EXPECT_CTR_CONTINUED);
     assert_int_equal(h.vhosts[0].ctr[EXPECT_CTR_CONTINUED], 1);
 
@@ -816,15 +1093,169 @@ static void test_control_ro(void **state)
     assert_int_equal(expect_shm_set_override(&r, 0, EXPECT_POLICY_REJECT), APR_SUCCESS);
     assert_int_equal(expect_shm_override(&h, 0), EXPECT_POLICY_REJECT);
 
-    assert_int_equal(expect_shm_map_control_rw(&h, fx->path), APR_SUCCESS);
+    assert_int_equal(expect_shm_unseal(&h, fx->path), APR_SUCCESS);
     assert_int_equal(expect_shm_set_override(&h, 0, EXPECT_POLICY_IGNORE), APR_SUCCESS);
     assert_int_equal(expect_shm_override(&r, 0), EXPECT_POLICY_IGNORE);
+    expect_shm_seal(&h);
+    assert_int_equal(mprotect(h.ctl_base, h.ctl_size, PROT_READ | PROT_WRITE), -1);
 
-    /* Another file at the path now: refuse to map its pages into ours. */
+    /* Another file at the path now: refuse to write into it. */
     make_segment(fx, &h2, 2, 1);
-    assert_int_not_equal(expect_shm_map_control_ro(&h, fx->path), APR_SUCCESS);
+    assert_int_not_equal(expect_shm_unseal(&h, fx->path), APR_SUCCESS);
+    assert_int_equal(h.control_writable, EXPECT_CTL_RDONLY);
     assert_int_equal(expect_shm_override(&h, 0), EXPECT_POLICY_IGNORE);
+    /* Nor a symlink to our own control file. */
     expect_shm_detach(&h2);
+    assert_int_equal(unlink(fx->cpath), 0);
+    {
+        char real[400];
+        snprintf(real, sizeof(real), "%s/real.ctl", fx->dir);
+        assert_int_equal(symlink(real, fx->cpath), 0);
+        assert_int_not_equal(expect_shm_unseal(&h, fx->path), APR_SUCCESS);
+    }
+    expect_shm_detach(&r);
+    expect_shm_detach(&h);
+}
+
+/* The parent's checks before it reuses a segment across a restart. */
+static void test_reuse_checks(void **state)
+{
+    fixture_t *fx = *state;
+    expect_shm_t h, h2;
+    char why[256] = "", moved[340];
+    uint32_t s;
+
+    make_segment(fx, &h, 2, 2);
+    expect_shm_vhost_add(&h, "a:80", &s);
+    expect_shm_seal(&h);
+    assert_int_equal(expect_shm_is_current(&h, fx->path), 1);
+    assert_int_equal(expect_shm_check(&h, why, sizeof(why)), EXPECT_SHM_OK);
+
+    /* A child scribbled the statistics header: not reusable. */
+    h.hdr->ring_slots = 1000;
+    assert_int_equal(expect_shm_check(&h, why, sizeof(why)), EXPECT_SHM_ECORRUPT);
+    h.hdr->ring_slots = 2;
+    h.hdr->pair_token ^= 1;
+    assert_int_equal(expect_shm_check(&h, why, sizeof(why)), EXPECT_SHM_ECORRUPT);
+    assert_non_null(strstr(why, "do not belong together"));
+    h.hdr->pair_token ^= 1;
+    assert_int_equal(expect_shm_check(&h, why, sizeof(why)), EXPECT_SHM_OK);
+
+    /* Either file moved away or replaced: not current. */
+    snprintf(moved, sizeof(moved), "%s.moved", fx->cpath);
+    assert_int_equal(rename(fx->cpath, moved), 0);
+    assert_int_equal(expect_shm_is_current(&h, fx->path), 0);
+    assert_int_equal(rename(moved, fx->cpath), 0);
+    assert_int_equal(expect_shm_is_current(&h, fx->path), 1);
+    assert_int_equal(unlink(fx->path), 0);
+    assert_int_equal(expect_shm_is_current(&h, fx->path), 0);
+    make_segment(fx, &h2, 2, 2);
+    assert_int_equal(expect_shm_is_current(&h, fx->path), 0);
+    assert_int_equal(expect_shm_is_current(&h2, fx->path), 1);
+    expect_shm_detach(&h2);
+    expect_shm_detach(&h);
+    assert_int_equal(expect_shm_check(&h, why, sizeof(why)), EXPECT_SHM_ENOENT);
+    assert_int_equal(expect_shm_is_current(&h, fx->path), 0);
+}
+
+/* -k graceful-stop, then -k start: the old parent exits last.  It must
+ * remove only its own files, not the new server's. */
+static void test_remove_if_same(void **state)
+{
+    fixture_t *fx = *state;
+    expect_shm_t old, neu, r;
+    char why[256] = "", link[340];
+    struct stat st;
+
+    make_segment(fx, &old, 2, 2);
+    expect_shm_seal(&old);
+    make_segment(fx, &neu, 2, 2);      /* the new server replaced both files */
+    expect_shm_seal(&neu);
+    expect_shm_remove(&old, fx->path); /* the old parent's exit */
+    assert_int_equal(stat(fx->path, &st), 0);
+    assert_int_equal((uint64_t)st.st_ino, neu.ino);
+    assert_int_equal(stat(fx->cpath, &st), 0);
+    assert_int_equal((uint64_t)st.st_ino, neu.ctl_ino);
+    assert_int_equal(expect_shm_attach(&r, fx->path, 0, why, sizeof(why)), EXPECT_SHM_OK);
+    expect_shm_detach(&r);
+
+    assert_int_equal(expect_shm_remove_if_same(fx->path, old.dev, old.ino), 0);
+    assert_int_equal(expect_shm_remove_if_same(fx->path, neu.dev, neu.ino), 1);
+    assert_int_equal(access(fx->path, F_OK), -1);
+    assert_int_equal(expect_shm_remove_if_same(fx->path, neu.dev, neu.ino), 0);  /* gone */
+    /* A symlink to our file at the path is not ours to remove (nor followed). */
+    snprintf(link, sizeof(link), "%s/elsewhere", fx->dir);
+    assert_int_equal(rename(fx->cpath, link), 0);
+    assert_int_equal(symlink(link, fx->cpath), 0);
+    assert_int_equal(expect_shm_remove_if_same(fx->cpath, neu.ctl_dev, neu.ctl_ino), 0);
+    assert_int_equal(lstat(link, &st), 0);
+    assert_int_equal(unlink(fx->cpath), 0);
+    assert_int_equal(rename(link, fx->cpath), 0);
+    /* The new server's own stop removes both. */
+    make_segment(fx, &r, 1, 0);
+    expect_shm_detach(&r);
+    expect_shm_detach(&neu);
+    assert_int_equal(expect_shm_attach(&neu, fx->path, 0, why, sizeof(why)), EXPECT_SHM_OK);
+    expect_shm_remove(&neu, fx->path);
+    assert_int_equal(access(fx->path, F_OK), -1);
+    assert_int_equal(access(fx->cpath, F_OK), -1);
+    expect_shm_detach(&neu);
+    expect_shm_detach(&old);
+}
+
+/* A file system without room must fail the creation cleanly (httpd then
+ * logs EXP0010 and refuses to start), not leave a sparse file that
+ * SIGBUSes a child at its first write.  RLIMIT_FSIZE makes the
+ * allocation fail as a full file system would (EFBIG rather than ENOSPC). */
+static void test_create_allocation_failure(void **state)
+{
+    fixture_t *fx = *state;
+    expect_shm_t h, r;
+    char why[256] = "", side[340];
+    pid_t pid;
+    int status;
+
+    make_segment(fx, &h, 1, 0);        /* a server already running here */
+    expect_shm_seal(&h);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl;
+        expect_shm_t c;
+        apr_status_t rv;
+
+        signal(SIGXFSZ, SIG_IGN);
+        rl.rlim_cur = rl.rlim_max = 64 * 1024;
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0) {
+            _exit(90);
+        }
+        /* Both the large statistics file and a large control file. */
+        rv = expect_shm_create(&c, fx->path, 64, 1024, why, sizeof(why));
+        if (rv == APR_SUCCESS) {
+            _exit(91);
+        }
+        if (strstr(why, "cannot allocate") == NULL || c.base != NULL) {
+            _exit(92);
+        }
+        rv = expect_shm_create(&c, fx->path, 450, 0, why, sizeof(why));  /* stats fits, .ctl not */
+        if (rv == APR_SUCCESS) {
+            _exit(93);
+        }
+        if (strstr(why, ".ctl.new") == NULL) {
+            _exit(94);
+        }
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* Nothing left at the side names, and the running segment untouched. */
+    snprintf(side, sizeof(side), "%s.new", fx->path);
+    assert_int_equal(access(side, F_OK), -1);
+    snprintf(side, sizeof(side), "%s.new", fx->cpath);
+    assert_int_equal(access(side, F_OK), -1);
+    assert_int_equal(expect_shm_is_current(&h, fx->path), 1);
+    assert_int_equal(expect_shm_attach(&r, fx->path, 0, why, sizeof(why)), EXPECT_SHM_OK);
     expect_shm_detach(&r);
     expect_shm_detach(&h);
 }
@@ -883,6 +1314,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vhost_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_count_417, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validate_damage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_validate_control_damage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attach_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ring_basic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ring_wrap, setup, teardown),
@@ -891,6 +1323,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ring_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_override, setup, teardown),
         cmocka_unit_test_setup_teardown(test_control_ro, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reuse_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove_if_same, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_allocation_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy_vhosts, setup, teardown),
     };
 
