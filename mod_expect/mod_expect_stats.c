@@ -224,6 +224,15 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
                                                       : mc->event_slots);
     for (v = s; v != NULL; v = v->next) {
         expect_srv_conf *sc = ap_get_module_config(v->module_config, &expect_module);
+        /*
+         * httpd gives a vhost its own server config only when one of our
+         * directives appears in it; otherwise it points at the main
+         * server's.  Each vhost needs its own slot and name, so copy.
+         */
+        if (v != s && sc == mc) {
+            sc = apr_pmemdup(pconf, mc, sizeof(*sc));
+            ap_set_module_config(v->module_config, &expect_module, sc);
+        }
         sc->name = vhost_name(pconf, v);
         sc->slot = -1;
         nvhosts++;

@@ -415,3 +415,40 @@ def test_reset_zeroes_counters(small_server):
     res = expectctl("reset", "two.test", shm=small_server.shm)
     assert res.returncode == 0
     assert small_server.vhost_stats("two.test")["continued"] == 0
+
+
+PLAIN_VHOSTS = """
+ExpectPolicy reject
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName plain-1.test
+</VirtualHost>
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName plain-2.test
+</VirtualHost>
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName plain-3.test
+</VirtualHost>
+"""
+
+
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_vhosts_without_directives_get_their_own_rows(mpm):
+    """httpd shares the main server's module config with a vhost that uses
+    none of our directives; each vhost must still be its own row."""
+    with serving(Httpd(PLAIN_VHOSTS, mpm=mpm, name=f"plain-{mpm}")) as h:
+        for i, n in ((1, 1), (2, 2), (3, 3)):
+            for _ in range(n):
+                assert expect_post(h.port, f"plain-{i}.test", "/x")[1] == 417
+
+        def check():
+            rows = {v["name"]: v for v in h.ctl_json("stats")["vhosts"]}
+            for i in (1, 2, 3):
+                row = rows[f"plain-{i}.test:{h.port}"]
+                assert row["policy"] == "reject", row
+                assert row["r417"]["mod_expect"] == i, row
+            assert len(rows) == 4  # the main server and three vhosts
+        settled(h, check)
+        res = expectctl("set", "plain-2.test", "continue", shm=h.shm)
+        assert res.returncode == 0
+        assert expect_post(h.port, "plain-2.test", "/x")[0] == "100"
+        assert expect_post(h.port, "plain-1.test", "/x")[1] == 417
