@@ -811,22 +811,6 @@ void expect_shm_detach(expect_shm_t *h)
 
 /* ---- request path ---- */
 
-expect_shm_vhost_t *expect_shm_vhost(const expect_shm_t *h, uint32_t slot)
-{
-    if (h == NULL || h->vhosts == NULL || slot >= h->vhost_capacity) {
-        return NULL;
-    }
-    return &h->vhosts[slot];
-}
-
-void expect_shm_count(expect_shm_vhost_t *vh, expect_ctr_t ctr)
-{
-    if (vh == NULL || (unsigned)ctr >= (unsigned)EXPECT_CTR_COUNT) {
-        return;
-    }
-    __atomic_add_fetch(&vh->ctr[ctr], 1, __ATOMIC_RELAXED);
-}
-
 void expect_shm_count_417(expect_shm_vhost_t *vh, expect_producer_t producer,
                           uint64_t now)
 {
@@ -850,20 +834,6 @@ void expect_shm_count_417(expect_shm_vhost_t *vh, expect_producer_t producer,
                                            __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
         /* last was reloaded by the failed exchange */
     }
-}
-
-expect_policy_t expect_shm_override(const expect_shm_t *h, uint32_t slot)
-{
-    uint32_t v;
-
-    if (h == NULL || h->ctl == NULL || slot >= h->vhost_capacity) {
-        return EXPECT_POLICY_UNSET;
-    }
-    v = __atomic_load_n(&h->ctl[slot].override, __ATOMIC_RELAXED);
-    if (v > (uint32_t)EXPECT_POLICY_IGNORE) {
-        return EXPECT_POLICY_UNSET;
-    }
-    return (expect_policy_t)v;
 }
 
 void expect_shm_event_init(expect_shm_event_t *ev)

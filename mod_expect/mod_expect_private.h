@@ -11,7 +11,9 @@
 #include "expect_policy.h"
 #include "expect_shm.h"
 
-extern module AP_MODULE_DECLARE_DATA expect_module;
+/* The build hides every symbol (-fvisibility=hidden, so calls inside the
+ * module skip the PLT); mod_so must still find this one with dlsym(). */
+extern module AP_MODULE_DECLARE_DATA __attribute__((visibility("default"))) expect_module;
 
 /* Stable log message IDs: tests and operators grep for these. */
 #define EXPLOGNO(n) "EXP" #n ": "

@@ -45,15 +45,24 @@ static void emit_response(void *ctx, const char *s, size_t len)
     ap_rwrite(s, (int)len, (request_rec *)ctx);
 }
 
+static int metrics_serve(request_rec *r) __attribute__((noinline));
+
 static int metrics_handler(request_rec *r)
+{
+    /* Every request passes here: one byte decides for nearly all. */
+    if (r->handler == NULL || r->handler[0] != 'e'
+        || strcmp(r->handler, METRICS_HANDLER) != 0) {
+        return DECLINED;
+    }
+    return metrics_serve(r);
+}
+
+static int metrics_serve(request_rec *r)
 {
     const expect_shm_t *h;
     expect_shm_vhost_snap_t *v;
     size_t n;
 
-    if (r->handler == NULL || strcmp(r->handler, METRICS_HANDLER) != 0) {
-        return DECLINED;
-    }
     if (r->method_number != M_GET) {
         r->allowed = AP_METHOD_BIT << M_GET;
         return HTTP_METHOD_NOT_ALLOWED;
