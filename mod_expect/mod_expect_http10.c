@@ -10,6 +10,10 @@
  * the input side notes the end of the body, the output side runs before
  * HTTP_HEADER (where ap_set_keepalive decides) and clears the flag then.
  */
+/* First: APR's bucket-ring macros use offsetof() only when <stddef.h>
+ * came before them, and a null-pointer cast otherwise (UBSan flags it). */
+#include <stddef.h>
+
 #include "httpd.h"
 #include "http_config.h"
 #include "http_request.h"
