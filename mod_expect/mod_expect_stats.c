@@ -363,7 +363,7 @@ static int64_t parse_length(const char *cl)
 }
 
 /* Who produced the 417 this request ended with, and why. */
-static void classify(const request_rec *r, const request_rec *last,
+static void classify(const request_rec *r, const request_rec *last, const char *expect,
                      expect_producer_t *producer, expect_reason_t *reason)
 {
     const void *mark = ap_get_module_config(r->request_config, &expect_module);
@@ -372,7 +372,7 @@ static void classify(const request_rec *r, const request_rec *last,
         *producer = EXPECT_PRODUCER_MOD_EXPECT;
         *reason = mark == mark_strict ? EXPECT_REASON_STRICT_BODYLESS : EXPECT_REASON_POLICY;
     }
-    else if (expect_is_unknown_expectation(apr_table_get(r->headers_in, "Expect"))) {
+    else if (expect_is_unknown_expectation(expect)) {
         /* Core rejects these before any hook but this one runs. */
         *producer = EXPECT_PRODUCER_CORE;
         *reason = EXPECT_REASON_CORE_UNKNOWN;
@@ -395,6 +395,7 @@ int expect_stats_log_transaction(request_rec *r)
     expect_shm_vhost_t *vh;
     expect_shm_event_t ev;
     const expect_srv_conf *sc;
+    const char *expect;
     uint64_t now;
 
     while (last->next != NULL) {
@@ -407,7 +408,8 @@ int expect_stats_log_transaction(request_rec *r)
     if (sc->slot < 0) {
         return DECLINED;
     }
-    classify(r, last, &producer, &reason);
+    expect = apr_table_get(r->headers_in, "Expect");
+    classify(r, last, expect, &producer, &reason);
     now = (uint64_t)apr_time_now();
     vh = expect_shm_vhost(&state->shm, (uint32_t)sc->slot);
     if (producer == EXPECT_PRODUCER_CORE) {
@@ -431,7 +433,7 @@ int expect_stats_log_transaction(request_rec *r)
     EXPECT_SHM_EVENT_SET(&ev, method, r->method);
     EXPECT_SHM_EVENT_SET(&ev, uri, r->unparsed_uri);
     EXPECT_SHM_EVENT_SET(&ev, protocol, r->protocol);
-    EXPECT_SHM_EVENT_SET(&ev, expect, apr_table_get(r->headers_in, "Expect"));
+    EXPECT_SHM_EVENT_SET(&ev, expect, expect);
     EXPECT_SHM_EVENT_SET(&ev, user_agent, apr_table_get(r->headers_in, "User-Agent"));
     expect_shm_record(&state->shm, &ev);
     return DECLINED;
