@@ -1,5 +1,6 @@
 /*
- * mod_expect.c - httpd glue: directives, per-directory config, fixups hook.
+ * mod_expect.c - httpd glue: directives, per-directory config, the hook
+ * that judges each request (translate_name or fixups, see judge_in_fixups).
  *
  * The decision itself lives in expect_policy.c, which knows nothing of
  * httpd; this file only translates a request_rec into its input and
@@ -93,6 +94,71 @@ static const char *set_event_slots(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+/*
+ * Where requests are judged, chosen once per configuration generation.
+ *
+ * The per-directory value of ExpectPolicy/ExpectStrict is final only in
+ * fixups, after httpd's location, directory and file walks and its access
+ * checks.  But where no Expect* directive sits in any section, that value
+ * is the server's for every URL, and the same decision can be made in
+ * translate_name, before all of that work (about 5,000 instructions of a
+ * rejected request): mod_expect then answers as early as a server-context
+ * mod_rewrite rule or an <If> would.  Only one of the two hooks is
+ * registered, so a request without Expect pays for one hook, not two.
+ */
+static int judge_in_fixups;
+
+static int expect_fixups(request_rec *r);
+
+/* Sections that are not per-directory: what is in them is server config. */
+static int is_server_section(const char *name)
+{
+    static const char *const names[] = {
+        "<VirtualHost", "<IfModule", "<IfDefine", "<IfVersion", "<IfFile",
+        "<IfDirective", "<IfSection", NULL
+    };
+    const char *const *n;
+
+    for (n = names; *n != NULL; n++) {
+        if (strcasecmp(name, *n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Is any ExpectPolicy or ExpectStrict inside a per-directory section? */
+static int policy_in_section(const ap_directive_t *d, int in_section)
+{
+    for (; d != NULL; d = d->next) {
+        if (in_section && (strcasecmp(d->directive, "ExpectPolicy") == 0
+                           || strcasecmp(d->directive, "ExpectStrict") == 0)) {
+            return 1;
+        }
+        if (d->first_child != NULL
+            && policy_in_section(d->first_child,
+                                 in_section || !is_server_section(d->directive))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The scan of the configuration tree decides; this is the backstop for a
+ * per-directory directive it did not see (one added by another module's
+ * code, say).  Registering a hook here is sound: httpd deregisters every
+ * hook before it reads each generation's configuration and sorts them all
+ * after the directives have run.
+ */
+static void note_section(cmd_parms *cmd)
+{
+    if (cmd->path != NULL && !judge_in_fixups) {
+        judge_in_fixups = 1;
+        ap_hook_fixups(expect_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    }
+}
+
 static const char *set_policy(cmd_parms *cmd, void *dconf, const char *arg)
 {
     expect_dir_conf *conf = dconf;
@@ -105,14 +171,15 @@ static const char *set_policy(cmd_parms *cmd, void *dconf, const char *arg)
                             cmd->cmd->name, arg);
     }
     conf->policy = p;
+    note_section(cmd);
     return NULL;
 }
 
 static const char *set_strict(cmd_parms *cmd, void *dconf, int flag)
 {
     expect_dir_conf *conf = dconf;
-    (void)cmd;
     conf->strict = flag ? 1 : 0;
+    note_section(cmd);
     return NULL;
 }
 
@@ -128,6 +195,14 @@ static int expect_fixups(request_rec *r)
 {
     /* A request without "Expect: 100-continue" costs this one test. */
     if (!r->expecting_100) {
+        return DECLINED;
+    }
+    return expect_judge(r);
+}
+
+static int expect_translate(request_rec *r)
+{
+    if (!r->expecting_100 || judge_in_fixups) {
         return DECLINED;
     }
     return expect_judge(r);
@@ -170,9 +245,9 @@ static int expect_judge(request_rec *r)
     if (out.clear_expecting) {
         r->expecting_100 = 0;
     }
-    else if (out.decision == EXPECT_DECIDE_HTTP10) {
-        /* HTTP/1.0 with content: keep-alive only if the body gets read. */
-        expect_http10_watch(r);
+    if (out.decision == EXPECT_DECIDE_HTTP10 || out.decision == EXPECT_DECIDE_IGNORE) {
+        /* Content goes on without a 100: keep-alive only if it gets read. */
+        expect_body_watch(r, out.decision);
     }
     if (out.status == HTTP_EXPECTATION_FAILED) {
         /*
@@ -232,10 +307,32 @@ static int expect_log_transaction(request_rec *r)
     return expect_log_slow(r);
 }
 
+static int expect_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    /* REALLY_FIRST either way: mod_rewrite and mod_proxy translate and fix
+     * up at FIRST, and a request they redirect or proxy must already have
+     * been judged. */
+    judge_in_fixups = policy_in_section(ap_conftree, 0);
+    if (judge_in_fixups) {
+        ap_hook_fixups(expect_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    }
+    else {
+        ap_hook_translate_name(expect_translate, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    }
+    return OK;
+}
+
 static int expect_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
     (void)plog;
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, EXPLOGNO(0015)
+                 "judging Expect: 100-continue in %s",
+                 judge_in_fixups ? "fixups (an Expect* directive is in a section)"
+                                 : "translate_name (no Expect* directive is in a section)");
     return expect_stats_post_config(pconf, ptemp, s);
 }
 
@@ -254,14 +351,12 @@ static const command_rec expect_cmds[] = {
 static void register_hooks(apr_pool_t *p)
 {
     (void)p;
-    /*
-     * REALLY_FIRST: mod_rewrite and mod_proxy run their fixups at FIRST, and
-     * a request they redirect or proxy must already have been judged.
-     */
+    /* The judging hook is registered by expect_pre_config, which knows
+     * the configuration. */
+    ap_hook_pre_config(expect_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(expect_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_fixups(expect_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
     expect_status_register_hooks();
-    expect_http10_register();
+    expect_body_watch_register();
     /* Before mod_log_config (MIDDLE) formats the line; counts every 417. */
     ap_hook_log_transaction(expect_log_transaction, NULL, NULL, APR_HOOK_REALLY_FIRST);
 }

@@ -43,9 +43,9 @@ int expect_stats_log_transaction(request_rec *r);
 /* This generation's segment, or NULL if there is none. */
 const expect_shm_t *expect_stats_segment(void);
 
-/* mod_expect_http10.c */
-void expect_http10_watch(request_rec *r);
-void expect_http10_register(void);
+/* mod_expect_bodywatch.c: for EXPECT_DECIDE_HTTP10 and EXPECT_DECIDE_IGNORE */
+void expect_body_watch(request_rec *r, expect_decision_t decision);
+void expect_body_watch_register(void);
 
 /* mod_expect_status.c */
 void expect_status_register_hooks(void);

@@ -15,7 +15,8 @@ BACKEND_CONF = """
 """
 
 # Three policies on three name-based vhosts, a stricter <Location> inside
-# the lenient one, and two proxied vhosts in front of the backend.
+# the lenient one, a denied <Location> in two of them, and two proxied
+# vhosts in front of the backend.
 POLICY_CONF = """
 <VirtualHost 127.0.0.1:@PORT@>
     ServerName continue.test
@@ -40,6 +41,9 @@ POLICY_CONF = """
     <Location /echo>
         SetHandler reflector
     </Location>
+    <Location /denied>
+        Require all denied
+    </Location>
     <Location /errdoc>
         SetHandler reflector
         ErrorDocument 417 /errdocs/417.html
@@ -52,6 +56,13 @@ POLICY_CONF = """
     <Location /echo>
         SetHandler reflector
     </Location>
+    <Location /denied>
+        Require all denied
+    </Location>
+    <Location /gone>
+        Redirect gone
+    </Location>
+    LuaMapHandler ^/noread$ @ROOT@/noread.lua
 </VirtualHost>
 <VirtualHost 127.0.0.1:@PORT@>
     ServerName proxy-continue.test
@@ -66,6 +77,47 @@ POLICY_CONF = """
 """
 
 
+# The same servers with no Expect* directive inside a section: mod_expect
+# then judges in translate_name instead of fixups.  What the removed
+# <Location> policies tested moves to a vhost of its own (strict.test);
+# /upload keeps its handler but no longer its own policy.
+POLICY_CONF_TRANSLATE = (
+    POLICY_CONF
+    .replace("""        SetHandler reflector
+        ExpectPolicy reject
+""", """        SetHandler reflector
+""")
+    .replace("""        SetHandler reflector
+        ExpectStrict On
+""", """        SetHandler reflector
+""")
+    + """
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName strict.test
+    DocumentRoot @ROOT@/htdocs
+    ExpectStrict On
+    <Location /strict>
+        SetHandler reflector
+    </Location>
+</VirtualHost>
+"""
+)
+assert POLICY_CONF_TRANSLATE.count("Expect") == POLICY_CONF.count("Expect") - 1
+
+# A handler that answers, and flushes, without reading the request body.
+NOREAD_LUA = """
+function handle(r)
+    r.content_type = "text/plain"
+    r:puts("answered without reading the body\\n")
+    r:flush()
+    return apache2.OK
+end
+"""
+
+# Where mod_expect judges, by the configuration it is given.
+PHASES = {"fixups": POLICY_CONF, "translate": POLICY_CONF_TRANSLATE}
+
+
 @pytest.fixture(scope="session")
 def backend():
     h = Httpd(BACKEND_CONF, mpm="event", load_expect=False, name="backend",
@@ -75,10 +127,17 @@ def backend():
     h.cleanup()
 
 
-@pytest.fixture(scope="module", params=MPMS)
+@pytest.fixture(scope="module",
+                params=[(m, p) for p in PHASES for m in MPMS],
+                ids=[f"{m}-{p}" for p in PHASES for m in MPMS])
 def policy_server(request, backend):
-    conf = POLICY_CONF.replace("@BACKEND@", str(backend.port))
-    h = Httpd(conf, mpm=request.param, modules=("proxy", "proxy_http"),
-              name=f"policy-{request.param}")
-    with serving(h):
+    mpm, phase = request.param
+    conf = PHASES[phase].replace("@BACKEND@", str(backend.port))
+    h = Httpd(conf, mpm=mpm, modules=("proxy", "proxy_http", "lua"),
+              name=f"policy-{mpm}-{phase}")
+    with open(os.path.join(h.root, "noread.lua"), "w") as f:
+        f.write(NOREAD_LUA)
+    h.phase = phase
+    # AH01630: the denied <Location>s.
+    with serving(h, allowed_errors=(r"AH01630",)):
         yield h

@@ -8,7 +8,7 @@ the body and a pipelined request to prove that neither is parsed (no
 desync).
 """
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -180,8 +180,20 @@ def run_row(srv, row):
         conn.close()
 
 
+def for_phase(row, phase):
+    """The row as the configuration of this phase serves it."""
+    if phase == "translate":
+        if row.path == "/upload":
+            pytest.skip("a per-<Location> policy makes mod_expect judge in fixups")
+        if row.path == "/strict":
+            # ExpectStrict On moved from <Location /strict> to its own vhost.
+            return replace(row, host="strict.test")
+    return row
+
+
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
 def test_policy_row(policy_server, row):
+    row = for_phase(row, policy_server.phase)
     mark = policy_server.log_mark()
     run_row(policy_server, row)
     if row.decision is not None:
@@ -249,3 +261,50 @@ def test_silent_socket_is_not_a_timeout_bug(policy_server):
         pytest.fail(f"unexpected: {e}")
     finally:
         conn.close()
+
+
+def test_judging_hook_follows_the_configuration(policy_server):
+    """fixups where an Expect* directive is in a section, translate_name
+    where none is (EXP0015 names the hook)."""
+    hook = {"fixups": "fixups", "translate": "translate_name"}[policy_server.phase]
+    assert f"EXP0015: judging Expect: 100-continue in {hook} " \
+        in policy_server.read_error_log()
+
+
+def test_reject_before_or_after_access_control(policy_server):
+    """Judged in fixups, a request access control denies gets its 403
+    first; judged in translate_name (as a server-context mod_rewrite rule
+    would), the 417 comes first.  Either way before any body byte, and the
+    connection closes."""
+    want = {"fixups": 403, "translate": 417}[policy_server.phase]
+    row = Row("reject-denied", R, "/denied", "final", want, False, "close")
+    run_row(policy_server, row)
+
+
+# ignore on a request answered by something other than a body-reading
+# handler.  httpd's own error path reads (discards) the body before it
+# answers, so where ignore was decided first the client, which gets no 100,
+# must send its body before it sees the error.  Where the error came before
+# the decision, expecting_100 is still set: an immediate answer, and close.
+# A handler that answers at once without reading (a Lua one here) is
+# the case mod_expect must close itself: the client that saw a final status
+# may never send its body, and waiting for it would swallow its next request.
+IGNORE_ANSWERED = {
+    # path: {phase: (before_body, status, conn, decision)}
+    "/gone": {"fixups": ("final", 410, "close", "-"),
+              "translate": ("nothing", 410, "keep", "ignore")},
+    "/denied": {"fixups": ("final", 403, "close", "-"),
+                "translate": ("nothing", 403, "keep", "ignore")},
+    "/noread": {"fixups": ("final", 200, "close", "ignore"),
+                "translate": ("final", 200, "close", "ignore")},
+}
+
+
+@pytest.mark.parametrize("path", sorted(IGNORE_ANSWERED))
+def test_ignore_answered_without_the_handler_reading(policy_server, path):
+    before, status, conn, decision = IGNORE_ANSWERED[path][policy_server.phase]
+    row = Row(f"ignore{path}", I, path, before, status,
+              False if before == "final" else None, conn, decision=decision)
+    mark = policy_server.log_mark()
+    run_row(policy_server, row)
+    assert f"decision={decision}" in policy_server.access_log_since(mark)
