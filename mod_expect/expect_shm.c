@@ -870,14 +870,13 @@ static void terminate_event_strings(expect_shm_event_t *ev)
     ev->user_agent[sizeof(ev->user_agent) - 1] = '\0';
 }
 
-int expect_shm_record(expect_shm_t *h, const expect_shm_event_t *ev)
+expect_shm_event_t *expect_shm_claim(expect_shm_t *h, uint64_t *ticket)
 {
     expect_shm_event_t *rec;
     uint64_t n, mine, cur, stale;
-    const size_t payload = sizeof(*ev) - sizeof(ev->seq);
 
-    if (h == NULL || h->hdr == NULL || h->ring == NULL || h->ring_slots == 0 || ev == NULL) {
-        return 0;
+    if (h == NULL || h->hdr == NULL || h->ring == NULL || h->ring_slots == 0) {
+        return NULL;
     }
     n = __atomic_fetch_add(&h->hdr->ring_head, 1, __ATOMIC_RELAXED);
     rec = &h->ring[n % h->ring_slots];
@@ -907,17 +906,38 @@ int expect_shm_record(expect_shm_t *h, const expect_shm_event_t *ev)
     }
     /* Readers must see the odd word before any payload byte changes. */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    memcpy((char *)rec + sizeof(rec->seq), (const char *)ev + sizeof(ev->seq), payload);
-    terminate_event_strings(rec);
-    /* Publish only if nobody took the slot over meanwhile. */
-    cur = mine;
-    __atomic_compare_exchange_n(&rec->seq, &cur, mine + 1, 0,
-                                __ATOMIC_RELEASE, __ATOMIC_RELAXED);
-    return 1;
+    *ticket = mine;
+    return rec;
 
 dropped:
     __atomic_add_fetch(&h->hdr->ring_dropped, 1, __ATOMIC_RELAXED);
-    return 0;
+    return NULL;
+}
+
+void expect_shm_publish(expect_shm_event_t *rec, uint64_t ticket)
+{
+    uint64_t cur = ticket;
+
+    terminate_event_strings(rec);
+    rec->status = 417;
+    rec->reserved0 = 0;
+    /* Publish only if nobody took the slot over meanwhile. */
+    __atomic_compare_exchange_n(&rec->seq, &cur, ticket + 1, 0,
+                                __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
+
+int expect_shm_record(expect_shm_t *h, const expect_shm_event_t *ev)
+{
+    expect_shm_event_t *rec;
+    uint64_t ticket;
+
+    if (ev == NULL || (rec = expect_shm_claim(h, &ticket)) == NULL) {
+        return 0;
+    }
+    memcpy((char *)rec + sizeof(rec->seq), (const char *)ev + sizeof(ev->seq),
+           sizeof(*ev) - sizeof(ev->seq));
+    expect_shm_publish(rec, ticket);
+    return 1;
 }
 
 /* ---- reader ---- */

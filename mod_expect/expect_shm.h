@@ -362,12 +362,19 @@ void expect_shm_strlcpy(char *dst, size_t dstsize, const char *src);
 #define EXPECT_SHM_STALE_LAPS 4u
 
 /*
- * Append an event to the ring (its seq field is ignored).  Returns 1 if
- * recorded, 0 if not: no ring, or the slot was still being written by an
- * earlier writer no more than EXPECT_SHM_STALE_LAPS laps behind, or
- * already held a later lap (both counted in ring_dropped).  Never blocks
- * or waits.
+ * Claim the next ring slot, to be written in place and then published.
+ * Returns NULL if nothing is to be written: no ring, or the slot was still
+ * being written by an earlier writer no more than EXPECT_SHM_STALE_LAPS
+ * laps behind, or already held a later lap (both counted in ring_dropped).
+ * Never blocks or waits.  The slot holds the previous event's bytes: every
+ * payload field must be written; publish writes status and reserved0 and
+ * NUL-terminates each string field.
  */
+expect_shm_event_t *expect_shm_claim(expect_shm_t *h, uint64_t *ticket);
+void expect_shm_publish(expect_shm_event_t *rec, uint64_t ticket);
+
+/* Claim, copy ev (its seq and status are ignored) and publish.  Returns 1
+ * if recorded, 0 if not (see expect_shm_claim). */
 int expect_shm_record(expect_shm_t *h, const expect_shm_event_t *ev);
 
 /* ---- expectctl (reader: trusts nothing) ---- */

@@ -347,19 +347,22 @@ void expect_stats_decided(request_rec *r, const expect_outcome_t *out)
     expect_shm_count(vh, ctr);
 }
 
+/* Content-Length as digits only, as httpd itself accepts it; -1 if absent
+ * or anything else (the event shows "-"). */
 static int64_t parse_length(const char *cl)
 {
-    char *end = NULL;
-    apr_off_t v;
+    int64_t v = 0;
 
-    if (cl == NULL) {
+    if (cl == NULL || *cl == '\0') {
         return -1;
     }
-    if (apr_strtoff(&v, cl, &end, 10) != APR_SUCCESS || end == cl || *end != '\0'
-        || v < 0) {
-        return -1;
+    for (; *cl >= '0' && *cl <= '9'; cl++) {
+        if (v > (INT64_MAX - 9) / 10) {
+            return -1;
+        }
+        v = v * 10 + (*cl - '0');
     }
-    return v;
+    return *cl == '\0' ? v : -1;
 }
 
 /* Who produced the 417 this request ended with, and why. */
@@ -393,10 +396,11 @@ int expect_stats_log_transaction(request_rec *r)
     expect_producer_t producer;
     expect_reason_t reason;
     expect_shm_vhost_t *vh;
-    expect_shm_event_t ev;
+    expect_shm_event_t *ev;
     const expect_srv_conf *sc;
-    const char *expect;
-    uint64_t now;
+    const char *expect, *user_agent;
+    int64_t length;
+    uint64_t when, ticket;
 
     while (last->next != NULL) {
         last = last->next;
@@ -410,31 +414,40 @@ int expect_stats_log_transaction(request_rec *r)
     }
     expect = apr_table_get(r->headers_in, "Expect");
     classify(r, last, expect, &producer, &reason);
-    now = (uint64_t)apr_time_now();
+    /* The request's arrival, as the access log's %t shows it (and no
+     * clock read): a 417 is answered within the same moment. */
+    when = (uint64_t)r->request_time;
     vh = expect_shm_vhost(&state->shm, (uint32_t)sc->slot);
     if (producer == EXPECT_PRODUCER_CORE) {
         expect_shm_count(vh, EXPECT_CTR_EXPECT);
     }
-    expect_shm_count_417(vh, producer, now);
+    expect_shm_count_417(vh, producer, when);
 
     if (state->shm.ring_slots == 0) {
         return DECLINED;
     }
-    expect_shm_event_init(&ev);
-    ev.time_usec = now;
-    ev.vhost_slot = (uint32_t)sc->slot;
-    ev.producer = (uint32_t)producer;
-    ev.reason = (uint32_t)reason;
-    ev.decision = producer == EXPECT_PRODUCER_MOD_EXPECT ? EXPECT_DECIDE_REJECT
-                                                         : EXPECT_DECIDE_NONE;
-    ev.content_length = parse_length(apr_table_get(r->headers_in, "Content-Length"));
-    EXPECT_SHM_EVENT_SET(&ev, vhost, sc->name);
-    EXPECT_SHM_EVENT_SET(&ev, client, r->useragent_ip);
-    EXPECT_SHM_EVENT_SET(&ev, method, r->method);
-    EXPECT_SHM_EVENT_SET(&ev, uri, r->unparsed_uri);
-    EXPECT_SHM_EVENT_SET(&ev, protocol, r->protocol);
-    EXPECT_SHM_EVENT_SET(&ev, expect, expect);
-    EXPECT_SHM_EVENT_SET(&ev, user_agent, apr_table_get(r->headers_in, "User-Agent"));
-    expect_shm_record(&state->shm, &ev);
+    /* Looked up before the slot is claimed, to hold it for the copies only. */
+    length = parse_length(apr_table_get(r->headers_in, "Content-Length"));
+    user_agent = apr_table_get(r->headers_in, "User-Agent");
+    ev = expect_shm_claim(&state->shm, &ticket);
+    if (ev == NULL) {
+        return DECLINED;
+    }
+    /* Written in place: every payload field, the slot holds an old event. */
+    ev->time_usec = when;
+    ev->content_length = length;
+    ev->vhost_slot = (uint32_t)sc->slot;
+    ev->producer = (uint32_t)producer;
+    ev->reason = (uint32_t)reason;
+    ev->decision = producer == EXPECT_PRODUCER_MOD_EXPECT ? EXPECT_DECIDE_REJECT
+                                                          : EXPECT_DECIDE_NONE;
+    EXPECT_SHM_EVENT_SET(ev, vhost, sc->name);
+    EXPECT_SHM_EVENT_SET(ev, client, r->useragent_ip);
+    EXPECT_SHM_EVENT_SET(ev, method, r->method);
+    EXPECT_SHM_EVENT_SET(ev, uri, r->unparsed_uri);
+    EXPECT_SHM_EVENT_SET(ev, protocol, r->protocol);
+    EXPECT_SHM_EVENT_SET(ev, expect, expect);
+    EXPECT_SHM_EVENT_SET(ev, user_agent, user_agent);
+    expect_shm_publish(ev, ticket);
     return DECLINED;
 }

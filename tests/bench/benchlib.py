@@ -46,6 +46,11 @@ VARIANTS = {
     # the same without the event record, to show what recording costs
     "expect-reject-noevents": dict(expect=True, mods=(), conf=(
         "ExpectPolicy reject\nExpectEventSlots 0\n")),
+    # the same policy judged in fixups, as it is wherever an Expect*
+    # directive sits in a section (here <Location />)
+    "expect-reject-fixups": dict(expect=True, mods=(), conf=(
+        "ExpectPolicy reject\nExpectEventSlots 1024\n"
+        "<Location />\n    ExpectPolicy reject\n</Location>\n")),
     "rewrite": dict(expect=False, mods=("rewrite",), conf=(
         "RewriteEngine On\n"
         "RewriteCond %{HTTP:Expect} 100-continue [NC]\n"

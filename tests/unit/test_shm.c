@@ -758,6 +758,66 @@ static void test_ring_basic(void **state)
     expect_shm_detach(&h);
 }
 
+/* The module writes events in place: the slot still holds the previous
+ * lap's bytes, and what it writes must be all that a reader sees. */
+static void test_ring_in_place(void **state)
+{
+    fixture_t *fx = *state;
+    expect_shm_t h;
+    expect_shm_event_t ev, *slot, out[2];
+    uint64_t ticket = 0, next;
+    char big[600];
+
+    make_segment(fx, &h, 1, 1);
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    fill_event(&ev, 7);
+    EXPECT_SHM_EVENT_SET(&ev, uri, big);
+    EXPECT_SHM_EVENT_SET(&ev, user_agent, big);
+    ev.status = 500;   /* ignored: an event is always a 417 */
+    assert_int_equal(expect_shm_record(&h, &ev), 1);
+
+    slot = expect_shm_claim(&h, &ticket);
+    assert_non_null(slot);
+    assert_int_equal(ticket, 3);            /* claim 1, odd: being written */
+    assert_int_equal(slot->seq, 3);
+    /* Half written: a reader skips it rather than show a mix. */
+    EXPECT_SHM_EVENT_SET(slot, uri, "/short");
+    assert_int_equal(expect_shm_read_events(&h, 1, out, 2, 0, &next), 0);
+    slot->time_usec = 42;
+    slot->content_length = -1;
+    slot->vhost_slot = 0;
+    slot->producer = EXPECT_PRODUCER_MOD_EXPECT;
+    slot->reason = EXPECT_REASON_POLICY;
+    slot->decision = 2;
+    EXPECT_SHM_EVENT_SET(slot, vhost, "v:80");
+    EXPECT_SHM_EVENT_SET(slot, client, "192.0.2.1");
+    EXPECT_SHM_EVENT_SET(slot, method, "POST");
+    EXPECT_SHM_EVENT_SET(slot, protocol, "HTTP/1.1");
+    EXPECT_SHM_EVENT_SET(slot, expect, "100-continue");
+    EXPECT_SHM_EVENT_SET(slot, user_agent, NULL);
+    memset(slot->expect, 'e', sizeof(slot->expect));   /* a writer forgot the NUL */
+    expect_shm_publish(slot, ticket);
+    assert_int_equal(slot->seq, 4);
+
+    assert_int_equal(expect_shm_read_events(&h, 0, out, 2, 0, &next), 1);
+    assert_int_equal(next, 2);
+    assert_int_equal(out[0].time_usec, 42);
+    assert_int_equal(out[0].status, 417);
+    assert_int_equal(out[0].reserved0, 0);
+    assert_string_equal(out[0].uri, "/short");
+    assert_string_equal(out[0].user_agent, "");
+    assert_string_equal(out[0].client, "192.0.2.1");
+    assert_int_equal(strlen(out[0].expect), sizeof(out[0].expect) - 1);
+
+    /* No ring: nothing to claim, and nothing counted as dropped. */
+    expect_shm_detach(&h);
+    make_segment(fx, &h, 1, 0);
+    assert_null(expect_shm_claim(&h, &ticket));
+    assert_int_equal(h.hdr->ring_dropped, 0);
+    expect_shm_detach(&h);
+}
+
 static void test_ring_wrap(void **state)
 {
     fixture_t *fx = *state;
@@ -1317,6 +1377,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_validate_control_damage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attach_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ring_basic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ring_in_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ring_wrap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ring_torn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ring_zero, setup, teardown),
