@@ -55,6 +55,14 @@ VARIANTS = {
         "RewriteEngine On\n"
         "RewriteCond %{HTTP:Expect} 100-continue [NC]\n"
         "RewriteRule ^ - [R=417,L]\n")),
+    # mod_rewrite per directory, which also answers in fixups: the like for
+    # like of expect-reject-fixups
+    "rewrite-fixups": dict(expect=False, mods=("rewrite",), conf=(
+        "<Location />\n"
+        "    RewriteEngine On\n"
+        "    RewriteCond %{HTTP:Expect} 100-continue [NC]\n"
+        "    RewriteRule ^ - [R=417,L]\n"
+        "</Location>\n")),
     "if": dict(expect=False, mods=(), conf=(
         '<If "%{HTTP:Expect} =~ /100-continue/i">\n'
         "    Redirect 417\n"
