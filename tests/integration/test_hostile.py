@@ -10,7 +10,7 @@ crash.
 """
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -52,6 +52,24 @@ LimitRequestFields 50
     </Location>
 </VirtualHost>
 """
+
+# The same with no Expect* directive in a section, so mod_expect judges in
+# translate_name instead of fixups; ExpectStrict moves to a vhost of its own.
+HOSTILE_CONF_TRANSLATE = HOSTILE_CONF.replace("""        SetHandler reflector
+        ExpectStrict On
+""", """        SetHandler reflector
+""") + """
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName s.test
+    DocumentRoot @ROOT@/htdocs
+    ExpectStrict On
+    <Location /strict>
+        SetHandler reflector
+    </Location>
+</VirtualHost>
+"""
+assert HOSTILE_CONF_TRANSLATE.count("Expect") == HOSTILE_CONF.count("Expect")
+PLACEMENTS = {"fixups": HOSTILE_CONF, "translate": HOSTILE_CONF_TRANSLATE}
 
 WAIT = object()  # a step that waits for the server's first answer (100 or final)
 
@@ -269,16 +287,30 @@ def run_case(port, case):
         conn.close()
 
 
-@pytest.fixture(scope="module", params=MPMS)
+@pytest.fixture(scope="module",
+                params=[(m, p) for p in PLACEMENTS for m in MPMS],
+                ids=[f"{m}-{p}" for p in PLACEMENTS for m in MPMS])
 def hostile_server(request):
-    h = Httpd(HOSTILE_CONF, mpm=request.param, name=f"hostile-{request.param}")
+    mpm, placement = request.param
+    h = Httpd(PLACEMENTS[placement], mpm=mpm, name=f"hostile-{mpm}-{placement}")
+    h.placement = placement
     with serving(h):
         yield h
 
 
+def for_placement(case, placement):
+    """/strict is served by s.test where ExpectStrict is not in a section."""
+    if placement != "translate" or not any(
+            isinstance(st, bytes) and b" /strict " in st for st in case.steps):
+        return case
+    steps = [st.replace(b"Host: c.test", b"Host: s.test") if isinstance(st, bytes) else st
+             for st in case.steps]
+    return replace(case, steps=steps)
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_hostile(hostile_server, case):
-    run_case(hostile_server.port, case)
+    run_case(hostile_server.port, for_placement(case, hostile_server.placement))
     if case.sentinel == "fresh":
         # The client vanished; the server must still answer others.
         conn = Conn(hostile_server.port)
