@@ -175,7 +175,23 @@ class Server:
         t0 = time.monotonic()
         self.h.start(timeout=120)
         self.startup = time.monotonic() - t0
+        if PIN:
+            self.pin(SERVER_CPU)
         return self
+
+    def pin(self, cpu):
+        """Every thread of the server onto one CPU (children forked later
+        inherit it from the parent)."""
+        for pid in self.pids():
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    os.sched_setaffinity(int(tid), {cpu})
+                except OSError:
+                    pass
 
     def stop(self):
         self.h.stop()
@@ -231,10 +247,21 @@ class Server:
 
 LUA_DIR = HERE
 
+# wrk on one CPU and the server on another: the two no longer take turns on
+# the same core at the scheduler's whim, which is most of the round-to-round
+# noise of a 2-core machine.  BENCH_PIN=0 turns it off.
+PIN = (os.environ.get("BENCH_PIN", "1") != "0" and hasattr(os, "sched_setaffinity")
+       and len(os.sched_getaffinity(0)) >= 2)
+if PIN:
+    _cpus = sorted(os.sched_getaffinity(0))
+    CLIENT_CPU, SERVER_CPU = _cpus[0], _cpus[1]
+
 
 def wrk(url, seconds, threads, conns, script=None, env=None):
     """Run wrk; return a dict with requests/s of final responses."""
     cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s"]
+    if PIN:
+        cmd = ["taskset", "-c", str(CLIENT_CPU)] + cmd
     if script:
         cmd += ["-s", os.path.join(LUA_DIR, script)]
     cmd.append(url)
