@@ -845,18 +845,13 @@ void expect_shm_event_init(expect_shm_event_t *ev)
 
 void expect_shm_strlcpy(char *dst, size_t dstsize, const char *src)
 {
-    size_t n;
-
     if (dst == NULL || dstsize == 0) {
         return;
     }
-    if (src == NULL) {
-        dst[0] = '\0';
-        return;
-    }
-    n = strnlen(src, dstsize - 1);
-    memcpy(dst, src, n);
-    dst[n] = '\0';
+    /* strncpy zeroes the whole rest: an event is written over an older,
+     * longer one, whose tail (a query string, say) must not outlive it. */
+    strncpy(dst, src != NULL ? src : "", dstsize - 1);
+    dst[dstsize - 1] = '\0';
 }
 
 static void terminate_event_strings(expect_shm_event_t *ev)

@@ -352,7 +352,8 @@ static inline expect_policy_t expect_shm_override(const expect_shm_t *h, uint32_
 
 /* Zero the event, content_length -1, status 417. */
 void expect_shm_event_init(expect_shm_event_t *ev);
-/* Truncating copy that always NUL-terminates; NULL src gives "". */
+/* Truncating copy that always NUL-terminates and zeroes the rest of dst;
+ * NULL src gives "". */
 void expect_shm_strlcpy(char *dst, size_t dstsize, const char *src);
 #define EXPECT_SHM_EVENT_SET(ev, field, src) \
     expect_shm_strlcpy((ev)->field, sizeof((ev)->field), (src))

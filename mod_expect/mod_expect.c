@@ -153,7 +153,8 @@ static int policy_in_section(const ap_directive_t *d, int in_section)
  */
 static void note_section(cmd_parms *cmd)
 {
-    if (cmd->path != NULL && !judge_in_fixups) {
+    if (cmd->path != NULL && !judge_in_fixups
+        && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_RUN_MPM) {
         judge_in_fixups = 1;
         ap_hook_fixups(expect_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
     }
@@ -163,7 +164,13 @@ static const char *set_policy(cmd_parms *cmd, void *dconf, const char *arg)
 {
     expect_dir_conf *conf = dconf;
     expect_policy_t p = expect_policy_parse(arg);
+    /* Not even by AllowOverrideList: the judging hook is chosen from the
+     * server's configuration, which .htaccess files are not part of. */
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_HTACCESS);
 
+    if (err != NULL) {
+        return err;
+    }
     if (p == EXPECT_POLICY_UNSET) {
         return apr_psprintf(cmd->pool,
                             "%s: unknown value '%s'; allowed values are "
@@ -178,6 +185,11 @@ static const char *set_policy(cmd_parms *cmd, void *dconf, const char *arg)
 static const char *set_strict(cmd_parms *cmd, void *dconf, int flag)
 {
     expect_dir_conf *conf = dconf;
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_HTACCESS);
+
+    if (err != NULL) {
+        return err;
+    }
     conf->strict = flag ? 1 : 0;
     note_section(cmd);
     return NULL;
@@ -245,7 +257,8 @@ static int expect_judge(request_rec *r)
     if (out.clear_expecting) {
         r->expecting_100 = 0;
     }
-    if (out.decision == EXPECT_DECIDE_HTTP10 || out.decision == EXPECT_DECIDE_IGNORE) {
+    if (out.decision == EXPECT_DECIDE_IGNORE
+        || (out.decision == EXPECT_DECIDE_HTTP10 && !out.clear_expecting)) {
         /* Content goes on without a 100: keep-alive only if it gets read. */
         expect_body_watch(r, out.decision);
     }

@@ -357,7 +357,7 @@ static int64_t parse_length(const char *cl)
         return -1;
     }
     for (; *cl >= '0' && *cl <= '9'; cl++) {
-        if (v > (INT64_MAX - 9) / 10) {
+        if (v > (INT64_MAX - (*cl - '0')) / 10) {
             return -1;
         }
         v = v * 10 + (*cl - '0');

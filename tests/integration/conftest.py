@@ -62,6 +62,10 @@ POLICY_CONF = """
     <Location /gone>
         Redirect gone
     </Location>
+    <Location /denied-doc>
+        Require all denied
+        ErrorDocument 403 /noread
+    </Location>
     LuaMapHandler ^/noread$ @ROOT@/noread.lua
 </VirtualHost>
 <VirtualHost 127.0.0.1:@PORT@>

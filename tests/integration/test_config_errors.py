@@ -60,3 +60,26 @@ def test_htaccess_cannot_set_policy():
         assert "ExpectPolicy not allowed here" in h.read_error_log()
     finally:
         h.cleanup()
+
+
+def test_allowoverridelist_cannot_set_policy_either():
+    """AllowOverrideList can open any directive to .htaccess; not these."""
+    h = Httpd("<Directory @ROOT@/htdocs>\nAllowOverride None\n"
+              "AllowOverrideList ExpectPolicy ExpectStrict\n</Directory>\n",
+              name="htaccess-list")
+    try:
+        for line in ("ExpectPolicy reject", "ExpectStrict On"):
+            with open(f"{h.htdocs}/.htaccess", "w") as f:
+                f.write(line + "\n")
+            if h.pid() is None:
+                h.start()
+            out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                  f"http://127.0.0.1:{h.port}/index.html"],
+                                 capture_output=True, text=True, timeout=10).stdout
+            assert out == "500", line
+            assert f"{line.split()[0]} cannot occur within htaccess files" \
+                in h.read_error_log(), line
+        # Nothing registered a hook at run time: still judged in translate_name.
+        assert "judging Expect: 100-continue in fixups" not in h.read_error_log()
+    finally:
+        h.cleanup()

@@ -324,5 +324,11 @@ def test_hostile(hostile_server, case):
     assert "exit signal" not in log and "AH00052" not in log
 
 
+def test_placement_is_the_one_meant(hostile_server):
+    hook = {"fixups": "fixups", "translate": "translate_name"}[hostile_server.placement]
+    assert f"EXP0015: judging Expect: 100-continue in {hook} " \
+        in hostile_server.read_error_log()
+
+
 def test_case_count():
     assert len(CASES) >= 40

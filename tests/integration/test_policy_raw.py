@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
+from httpd_harness import Httpd, serving
 from rawhttp import Closed, Conn, chunked
 
 BODY = b"0123456789abcdef" * 4  # 64 bytes, echoed back by mod_reflector
@@ -283,28 +284,83 @@ def test_reject_before_or_after_access_control(policy_server):
 
 # ignore on a request answered by something other than a body-reading
 # handler.  httpd's own error path reads (discards) the body before it
-# answers, so where ignore was decided first the client, which gets no 100,
-# must send its body before it sees the error.  Where the error came before
-# the decision, expecting_100 is still set: an immediate answer, and close.
-# A handler that answers at once without reading (a Lua one here) is
-# the case mod_expect must close itself: the client that saw a final status
-# may never send its body, and waiting for it would swallow its next request.
+# answers, so where ignore was decided first (translate_name) the client,
+# which gets no 100, must send its body before it sees the error, and
+# keep-alive survives.  Where the error came before the decision (fixups:
+# access control and mod_alias answer earlier), expecting_100 is still set:
+# an immediate answer, and close.  A handler that answers without reading
+# (Lua here), directly or as the ErrorDocument of an error, is the case
+# mod_expect must close itself: the client that saw a final status may
+# never send its body, and waiting for it would swallow its next request.
+# After the ErrorDocument's internal redirect only the late gate is left,
+# so the connection closes without a "Connection: close" header.
 IGNORE_ANSWERED = {
-    # path: {phase: (before_body, status, conn, decision)}
-    "/gone": {"fixups": ("final", 410, "close", "-"),
-              "translate": ("nothing", 410, "keep", "ignore")},
-    "/denied": {"fixups": ("final", 403, "close", "-"),
-                "translate": ("nothing", 403, "keep", "ignore")},
-    "/noread": {"fixups": ("final", 200, "close", "ignore"),
-                "translate": ("final", 200, "close", "ignore")},
+    # path: {placement: (before_body, status, conn, decision, close_header)}
+    "/gone": {"fixups": ("final", 410, "close", "-", True),
+              "translate": ("nothing", 410, "keep", "ignore", True)},
+    "/denied": {"fixups": ("final", 403, "close", "-", True),
+                "translate": ("nothing", 403, "keep", "ignore", True)},
+    "/denied-doc": {"fixups": ("final", 403, "close", "-", True),
+                    "translate": ("final", 403, "close", "ignore", False)},
+    "/noread": {"fixups": ("final", 200, "close", "ignore", True),
+                "translate": ("final", 200, "close", "ignore", True)},
 }
 
 
 @pytest.mark.parametrize("path", sorted(IGNORE_ANSWERED))
 def test_ignore_answered_without_the_handler_reading(policy_server, path):
-    before, status, conn, decision = IGNORE_ANSWERED[path][policy_server.phase]
+    before, status, conn, decision, close_header = IGNORE_ANSWERED[path][policy_server.phase]
     row = Row(f"ignore{path}", I, path, before, status,
-              False if before == "final" else None, conn, decision=decision)
+              False if before == "final" else None, conn, decision=decision,
+              close_header=close_header)
     mark = policy_server.log_mark()
-    run_row(policy_server, row)
+    resp = run_row(policy_server, row)
+    if path == "/denied-doc":
+        assert b"answered without reading the body" in resp.body, resp.body
     assert f"decision={decision}" in policy_server.access_log_since(mark)
+
+
+PLACEMENT_BASE = """
+ExpectPolicy continue
+<Location /echo>
+    SetHandler reflector
+</Location>
+"""
+PLACEMENT_SECTION = PLACEMENT_BASE + """
+<Location /echo/up>
+    ExpectPolicy reject
+</Location>
+"""
+
+
+def test_placement_follows_graceful_restarts():
+    """Each generation chooses its hook: a graceful restart that adds a
+    section policy moves judging to fixups, one that removes it moves it
+    back, and the policy in force is always the configured one."""
+    def judged_in(h, mark):
+        log = h.error_log_since(mark)
+        assert log.count("EXP0015") >= 1, log
+        return "fixups" if "judging Expect: 100-continue in fixups" in log else "translate"
+
+    up = Row("up", "localhost", "/echo/up", "100", 200, True, "keep")
+    up_rejected = Row("up", "localhost", "/echo/up", "final", 417, False, "close")
+    h = Httpd(PLACEMENT_BASE, name="placement")
+    with serving(h):
+        assert judged_in(h, (0, 0)) == "translate"
+        run_row(h, up)
+        for conf, where, row in ((PLACEMENT_SECTION, "fixups", up_rejected),
+                                 (PLACEMENT_BASE, "translate", up),
+                                 (PLACEMENT_SECTION, "fixups", up_rejected)):
+            mark = h.log_mark()
+            h.write_config(conf)
+            h.reload("graceful")
+            assert judged_in(h, mark) == where
+            # A first request waits out the new child's start-up, which
+            # would otherwise read as "no 100 within PAUSE".
+            warm = Conn(h.port)
+            try:
+                warm.send(SENTINEL.format(host="localhost"))
+                assert warm.read_response()[1].status == 200
+            finally:
+                warm.close()
+            run_row(h, row)

@@ -807,6 +807,16 @@ static void test_ring_in_place(void **state)
     assert_int_equal(out[0].reserved0, 0);
     assert_string_equal(out[0].uri, "/short");
     assert_string_equal(out[0].user_agent, "");
+    /* Nothing of the older, longer strings survives past the new ones. */
+    {
+        size_t i;
+        for (i = strlen("/short"); i < sizeof(slot->uri); i++) {
+            assert_int_equal(slot->uri[i], 0);
+        }
+        for (i = 0; i < sizeof(slot->user_agent); i++) {
+            assert_int_equal(slot->user_agent[i], 0);
+        }
+    }
     assert_string_equal(out[0].client, "192.0.2.1");
     assert_int_equal(strlen(out[0].expect), sizeof(out[0].expect) - 1);
 
