@@ -53,6 +53,11 @@ FRONT = """
     ExpectPolicy reject
     ProxyPass /up http://127.0.0.1:@B@/echo-reject ping=3
 </VirtualHost>
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName ignore-ping.test
+    ExpectPolicy ignore
+    ProxyPass /up http://127.0.0.1:@B@/echo-rejecting ping=3
+</VirtualHost>
 """
 BODY = b"proxied body 0123456789"
 
@@ -160,3 +165,21 @@ def test_backend_417_is_counted_as_backend(front, backend):
         back_before["mod_expect"] + 1
     events = front.ctl_json("events", "-n", "5")["events"]
     assert events[-1]["producer"] == "backend" and events[-1]["uri"] == "/chain"
+
+
+def test_ignore_with_ping_and_a_backend_that_answers_first(front, backend):
+    """ignore cleared the expectation, but ping= still probes the backend,
+    which answers 417 before the client sent any body byte: the front end
+    relays it and must close, not wait for a body the client never sends
+    (a pipelined request after the 417 must not be answered)."""
+    conn = Conn(front.port)
+    try:
+        conn.send(f"POST /up HTTP/1.1\r\nHost: ignore-ping.test\r\n"
+                  f"Expect: 100-continue\r\nContent-Length: {len(BODY)}\r\n\r\n")
+        what, final = conn.wait_interim_or_final(2.0)
+        assert what == "final" and final[1].status == 417, (what, final)
+        assert final[1].closes(), final[1].headers
+        conn.send("GET /up HTTP/1.1\r\nHost: ignore-ping.test\r\n\r\n")
+        assert conn.expect_eof()
+    finally:
+        conn.close()
