@@ -9,6 +9,7 @@
  * private to each process, which silently breaks counting between children.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -950,6 +951,64 @@ static uint32_t rd32(const unsigned char *p)
     return v;
 }
 
+/* What both files' headers begin with, in the same order. */
+typedef struct {
+    char     magic[8];
+    uint32_t layout_version;
+    uint32_t header_size;
+    uint64_t total_size;
+} file_prefix_t;
+
+#define SAME_PREFIX(T) \
+    (offsetof(T, magic) == offsetof(file_prefix_t, magic) \
+     && offsetof(T, layout_version) == offsetof(file_prefix_t, layout_version) \
+     && offsetof(T, header_size) == offsetof(file_prefix_t, header_size) \
+     && offsetof(T, total_size) == offsetof(file_prefix_t, total_size))
+_Static_assert(SAME_PREFIX(expect_shm_header_t), "statistics header prefix");
+_Static_assert(SAME_PREFIX(expect_ctl_header_t), "control header prefix");
+
+/*
+ * The checks both validators start with: room for a header, the magic,
+ * the layout version, the header size and the file length.  label starts
+ * every reason ("" or "control file: "); what names the file in the magic
+ * message.
+ */
+static expect_shm_err_t check_prefix(const void *buf, size_t len, const char *magic,
+                                     size_t header_size, const char *label,
+                                     const char *what, char *why, size_t whylen)
+{
+    file_prefix_t pf;
+
+    if (buf == NULL || len < header_size) {
+        set_why(why, whylen, "%s%zu bytes, too small for a header (%zu)",
+                label, len, header_size);
+        return EXPECT_SHM_ECORRUPT;
+    }
+    /* The buffer may be unaligned (a fuzzer's): copy, never cast. */
+    memcpy(&pf, buf, sizeof(pf));
+    if (memcmp(pf.magic, magic, sizeof(pf.magic)) != 0) {
+        set_why(why, whylen, "%sbad magic: not a mod_expect %s", label, what);
+        return EXPECT_SHM_ECORRUPT;
+    }
+    if (pf.layout_version != EXPECT_SHM_LAYOUT_VERSION) {
+        set_why(why, whylen, "%slayout version %u, expected %u",
+                label, pf.layout_version, EXPECT_SHM_LAYOUT_VERSION);
+        return EXPECT_SHM_ECORRUPT;
+    }
+    if (pf.header_size != header_size) {
+        set_why(why, whylen, "%sheader size %u, expected %zu",
+                label, pf.header_size, header_size);
+        return EXPECT_SHM_ECORRUPT;
+    }
+    if (pf.total_size != (uint64_t)len) {
+        set_why(why, whylen, "%s%s: header says %llu bytes, file has %zu", label,
+                pf.total_size > (uint64_t)len ? "truncated" : "size mismatch",
+                (unsigned long long)pf.total_size, len);
+        return EXPECT_SHM_ECORRUPT;
+    }
+    return EXPECT_SHM_OK;
+}
+
 expect_shm_err_t expect_shm_validate(const void *buf, size_t len,
                                      char *why, size_t whylen)
 {
@@ -957,31 +1016,12 @@ expect_shm_err_t expect_shm_validate(const void *buf, size_t len,
     uint64_t vend, rend, max_total;
     size_t maxsz;
 
-    if (buf == NULL || len < sizeof(hd)) {
-        set_why(why, whylen, "%zu bytes, too small for a header (%zu)", len, sizeof(hd));
+    if (check_prefix(buf, len, EXPECT_SHM_MAGIC, sizeof(hd), "", "statistics segment",
+                     why, whylen) != EXPECT_SHM_OK) {
         return EXPECT_SHM_ECORRUPT;
     }
     /* The buffer may be unaligned (a fuzzer's): copy, never cast. */
     memcpy(&hd, buf, sizeof(hd));
-    if (memcmp(hd.magic, EXPECT_SHM_MAGIC, sizeof(hd.magic)) != 0) {
-        set_why(why, whylen, "bad magic: not a mod_expect statistics segment");
-        return EXPECT_SHM_ECORRUPT;
-    }
-    if (hd.layout_version != EXPECT_SHM_LAYOUT_VERSION) {
-        set_why(why, whylen, "layout version %u, expected %u",
-                hd.layout_version, EXPECT_SHM_LAYOUT_VERSION);
-        return EXPECT_SHM_ECORRUPT;
-    }
-    if (hd.header_size != sizeof(hd)) {
-        set_why(why, whylen, "header size %u, expected %zu", hd.header_size, sizeof(hd));
-        return EXPECT_SHM_ECORRUPT;
-    }
-    if (hd.total_size != (uint64_t)len) {
-        set_why(why, whylen, "%s: header says %llu bytes, file has %zu",
-                hd.total_size > (uint64_t)len ? "truncated" : "size mismatch",
-                (unsigned long long)hd.total_size, len);
-        return EXPECT_SHM_ECORRUPT;
-    }
     if (hd.vhost_size != sizeof(expect_shm_vhost_t)
         || hd.event_size != sizeof(expect_shm_event_t)) {
         set_why(why, whylen, "record sizes %u/%u, expected %zu/%zu",
@@ -1029,32 +1069,11 @@ expect_shm_err_t expect_shm_validate_control(const void *buf, size_t len,
     uint32_t i;
     size_t maxsz;
 
-    if (buf == NULL || len < sizeof(hd)) {
-        set_why(why, whylen, "control file: %zu bytes, too small for a header (%zu)",
-                len, sizeof(hd));
+    if (check_prefix(buf, len, EXPECT_CTL_MAGIC, sizeof(hd), "control file: ",
+                     "control file", why, whylen) != EXPECT_SHM_OK) {
         return EXPECT_SHM_ECORRUPT;
     }
     memcpy(&hd, b, sizeof(hd));
-    if (memcmp(hd.magic, EXPECT_CTL_MAGIC, sizeof(hd.magic)) != 0) {
-        set_why(why, whylen, "control file: bad magic: not a mod_expect control file");
-        return EXPECT_SHM_ECORRUPT;
-    }
-    if (hd.layout_version != EXPECT_SHM_LAYOUT_VERSION) {
-        set_why(why, whylen, "control file: layout version %u, expected %u",
-                hd.layout_version, EXPECT_SHM_LAYOUT_VERSION);
-        return EXPECT_SHM_ECORRUPT;
-    }
-    if (hd.header_size != sizeof(hd)) {
-        set_why(why, whylen, "control file: header size %u, expected %zu",
-                hd.header_size, sizeof(hd));
-        return EXPECT_SHM_ECORRUPT;
-    }
-    if (hd.total_size != (uint64_t)len) {
-        set_why(why, whylen, "control file: %s: header says %llu bytes, file has %zu",
-                hd.total_size > (uint64_t)len ? "truncated" : "size mismatch",
-                (unsigned long long)hd.total_size, len);
-        return EXPECT_SHM_ECORRUPT;
-    }
     if (hd.entry_size != sizeof(expect_ctl_entry_t)) {
         set_why(why, whylen, "control file: entry size %u, expected %zu",
                 hd.entry_size, sizeof(expect_ctl_entry_t));
