@@ -182,16 +182,11 @@ class Server:
     def pin(self, cpu):
         """Every thread of the server onto one CPU (children forked later
         inherit it from the parent)."""
-        for pid in self.pids():
+        for _, tid in self.threads():
             try:
-                tids = os.listdir(f"/proc/{pid}/task")
+                os.sched_setaffinity(int(tid), {cpu})
             except OSError:
-                continue
-            for tid in tids:
-                try:
-                    os.sched_setaffinity(int(tid), {cpu})
-                except OSError:
-                    pass
+                pass
 
     def stop(self):
         self.h.stop()
@@ -215,20 +210,25 @@ class Server:
                 out.append(int(d))
         return out
 
-    def cpu_ns(self):
-        """CPU time the server's threads have run, in ns (schedstat)."""
-        total = 0
+    def threads(self):
+        """(pid, tid) of every thread of the parent and its children."""
         for pid in self.pids():
             try:
                 tids = os.listdir(f"/proc/{pid}/task")
             except OSError:
                 continue
             for tid in tids:
-                try:
-                    with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                        total += int(f.read().split()[0])
-                except OSError:
-                    pass
+                yield pid, tid
+
+    def cpu_ns(self):
+        """CPU time the server's threads have run, in ns (schedstat)."""
+        total = 0
+        for pid, tid in self.threads():
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except OSError:
+                pass
         return total
 
     def url(self, path="/" + SMALL):

@@ -149,9 +149,13 @@ def check_behaviour(srv, kind):
     return {"status": status, "connection_close": close_hdr, "closed": closed}
 
 
+# The reject comparison, in the order of its table.
+REJECT_VARIANTS = ["stock", "expect-reject", "expect-reject-noevents", "expect-reject-fixups",
+                   "rewrite", "rewrite-fixups", "if", "modsecurity"]
+
+
 def section_reject(res):
-    variants = ["stock", "expect-reject", "expect-reject-noevents", "expect-reject-fixups",
-                "rewrite", "rewrite-fixups", "if", "modsecurity"]
+    variants = REJECT_VARIANTS
     # The fixups pair is measured by callgrind only: under wrk the reject
     # path is mostly reconnects (see the method), which shows no more.
     cg_only = {"expect-reject-fixups", "rewrite-fixups"}
@@ -451,8 +455,7 @@ def render(res):
                  "(vs stock) | Ir per rejected request |")
         L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         ne, ex = r["wrk"]["noexpect"], r["wrk"]["expect"]
-        for v in ["stock", "expect-reject", "expect-reject-noevents", "expect-reject-fixups",
-                  "rewrite", "rewrite-fixups", "if", "modsecurity"]:
+        for v in REJECT_VARIANTS:
             beh = r["behaviour"][v]["continue"]
             closes = (f"{beh['status']}" + (", closes" if beh["closed"] else ", keep-alive"))
             vs_stock = ("1" if v == "stock" else f"{ne['over_stock'][v]:.3f}"
