@@ -364,46 +364,49 @@ const char *probe_conn_tls_info(const probe_conn_t *c, int *verified)
 
 /* ---- bounded I/O ---- */
 
-static probe_io_t raw_write(probe_conn_t *c, const char *p, size_t len, size_t *done,
-                            int64_t deadline_us)
+/*
+ * One bounded send (src) or receive (dst) of up to len bytes, plain or TLS,
+ * waiting for the socket as needed until deadline_us.  A reset, a close or
+ * a TLS alert is an EOF: the server is gone.
+ */
+static probe_io_t transfer(probe_conn_t *c, const char *src, char *dst, size_t len,
+                           size_t *done, int64_t deadline_us)
 {
+    const int chunk = len > 65536 ? 65536 : (int)len;
     ssize_t n;
-    int e, w;
+    int e, r, w;
 
     for (;;) {
         if (c->ssl == NULL) {
-            n = send(c->fd, p, len, MSG_NOSIGNAL);
-            if (n >= 0) {
+            n = src != NULL ? send(c->fd, src, len, MSG_NOSIGNAL) : recv(c->fd, dst, len, 0);
+            if (n > 0 || (n == 0 && src != NULL)) {
                 *done = (size_t)n;
                 return PROBE_IO_OK;
+            }
+            if (n == 0 || errno == ECONNRESET || errno == EPIPE) {
+                return PROBE_IO_EOF;
             }
             if (errno == EINTR) {
                 continue;
             }
-            if (errno == EPIPE || errno == ECONNRESET) {
-                return PROBE_IO_EOF;
-            }
             if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 return PROBE_IO_ERROR;
             }
-            w = wait_fd(c->fd, POLLOUT, deadline_us);
+            w = wait_fd(c->fd, src != NULL ? POLLOUT : POLLIN, deadline_us);
         }
         else {
-            int r;
             ERR_clear_error();
-            r = SSL_write(c->ssl, p, len > 65536 ? 65536 : (int)len);
+            r = src != NULL ? SSL_write(c->ssl, src, chunk) : SSL_read(c->ssl, dst, chunk);
             if (r > 0) {
                 *done = (size_t)r;
                 return PROBE_IO_OK;
             }
             e = SSL_get_error(c->ssl, r);
-            if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
-                w = wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline_us);
-            }
-            else {
+            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
                 ERR_clear_error();
                 return PROBE_IO_EOF;
             }
+            w = wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline_us);
         }
         if (w == 0) {
             return PROBE_IO_TIMEOUT;
@@ -418,7 +421,7 @@ probe_io_t probe_send(probe_conn_t *c, const char *buf, size_t len, int64_t dead
 {
     while (len > 0) {
         size_t done = 0;
-        probe_io_t io = raw_write(c, buf, len, &done, deadline_us);
+        probe_io_t io = transfer(c, buf, NULL, len, &done, deadline_us);
         if (io != PROBE_IO_OK) {
             return io;
         }
@@ -456,59 +459,20 @@ probe_io_t probe_send_body(probe_conn_t *c, uint64_t n, int64_t deadline_us)
     return PROBE_IO_OK;
 }
 
-/* Append what the socket has to buf.  A reset is an EOF: the server is gone. */
+/* Append what the socket has to buf. */
 static probe_io_t fill(probe_conn_t *c, int64_t deadline_us)
 {
-    size_t room = sizeof(c->buf) - c->len;
-    ssize_t n;
-    int e, w;
+    size_t room = sizeof(c->buf) - c->len, got = 0;
+    probe_io_t io;
 
     if (room == 0) {
         return PROBE_IO_ERROR;
     }
-    for (;;) {
-        if (c->ssl == NULL) {
-            n = recv(c->fd, c->buf + c->len, room, 0);
-            if (n > 0) {
-                c->len += (size_t)n;
-                return PROBE_IO_OK;
-            }
-            if (n == 0 || errno == ECONNRESET) {
-                return PROBE_IO_EOF;
-            }
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                return PROBE_IO_ERROR;
-            }
-            w = wait_fd(c->fd, POLLIN, deadline_us);
-        }
-        else {
-            int r;
-            ERR_clear_error();
-            r = SSL_read(c->ssl, c->buf + c->len, room > 65536 ? 65536 : (int)room);
-            if (r > 0) {
-                c->len += (size_t)r;
-                return PROBE_IO_OK;
-            }
-            e = SSL_get_error(c->ssl, r);
-            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-                w = wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline_us);
-            }
-            else {
-                /* close_notify, EOF, reset, or a TLS alert: the server is gone. */
-                ERR_clear_error();
-                return PROBE_IO_EOF;
-            }
-        }
-        if (w == 0) {
-            return PROBE_IO_TIMEOUT;
-        }
-        if (w < 0) {
-            return PROBE_IO_ERROR;
-        }
+    io = transfer(c, NULL, c->buf + c->len, room, &got, deadline_us);
+    if (io == PROBE_IO_OK) {
+        c->len += got;
     }
+    return io;
 }
 
 static void consume(probe_conn_t *c, size_t n)
