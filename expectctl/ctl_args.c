@@ -34,7 +34,7 @@ const char *ctl_verb_synopsis(size_t i)
     return (i < sizeof(verbs) / sizeof(verbs[0])) ? verbs[i].synopsis : NULL;
 }
 
-static int fail(char *err, size_t errlen, const char *msg, const char *arg)
+static int args_fail(char *err, size_t errlen, const char *msg, const char *arg)
 {
     snprintf(err, errlen, "%s%s%s", msg, arg ? ": " : "", arg ? arg : "");
     return -1;
@@ -134,19 +134,19 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
         }
         if (strcmp(a, "-s") == 0) {
             if (++i >= argc || argv[i][0] == '\0') {
-                return fail(err, errlen, "-s needs a path", NULL);
+                return args_fail(err, errlen, "-s needs a path", NULL);
             }
             o->shm_path = argv[i];
         }
         else if (strcmp(a, "--json") == 0) {
             if (o->format != CTL_FMT_TEXT) {
-                return fail(err, errlen, "choose one of --json and --prometheus", NULL);
+                return args_fail(err, errlen, "choose one of --json and --prometheus", NULL);
             }
             o->format = CTL_FMT_JSON;
         }
         else if (strcmp(a, "--prometheus") == 0) {
             if (o->format != CTL_FMT_TEXT) {
-                return fail(err, errlen, "choose one of --json and --prometheus", NULL);
+                return args_fail(err, errlen, "choose one of --json and --prometheus", NULL);
             }
             o->format = CTL_FMT_PROMETHEUS;
         }
@@ -155,21 +155,21 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
         }
         else if (strcmp(a, "-n") == 0) {
             if (++i >= argc || parse_count(argv[i], &o->count) != 0) {
-                return fail(err, errlen, "-n needs a number from 1 up", i < argc ? argv[i] : NULL);
+                return args_fail(err, errlen, "-n needs a number from 1 up", i < argc ? argv[i] : NULL);
             }
             saw_n = 1;
         }
         else if (strcmp(a, "--timeout") == 0) {
             probe_opt = probe_opt ? probe_opt : a;
             if (++i >= argc || parse_timeout(argv[i], &o->timeout_ms) != 0) {
-                return fail(err, errlen, "--timeout needs seconds from 0.1 to 60",
+                return args_fail(err, errlen, "--timeout needs seconds from 0.1 to 60",
                             i < argc ? argv[i] : NULL);
             }
         }
         else if (strcmp(a, "--method") == 0) {
             probe_opt = probe_opt ? probe_opt : a;
             if (++i >= argc || !probe_method_ok(argv[i])) {
-                return fail(err, errlen, "--method needs an HTTP method such as POST or PUT",
+                return args_fail(err, errlen, "--method needs an HTTP method such as POST or PUT",
                             i < argc ? argv[i] : NULL);
             }
             o->method = argv[i];
@@ -177,14 +177,14 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
         else if (strcmp(a, "--size") == 0) {
             probe_opt = probe_opt ? probe_opt : a;
             if (++i >= argc || parse_size(argv[i], &o->size) != 0) {
-                return fail(err, errlen, "--size needs a byte count from 1 to 67108864",
+                return args_fail(err, errlen, "--size needs a byte count from 1 to 67108864",
                             i < argc ? argv[i] : NULL);
             }
         }
         else if (strcmp(a, "--connect") == 0) {
             probe_opt = probe_opt ? probe_opt : a;
             if (++i >= argc || argv[i][0] == '\0' || strlen(argv[i]) >= 256) {
-                return fail(err, errlen, "--connect needs a host name or address", NULL);
+                return args_fail(err, errlen, "--connect needs a host name or address", NULL);
             }
             o->connect = argv[i];
         }
@@ -193,17 +193,17 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
             o->insecure = 1;
         }
         else if (a[0] == '-' && a[1] != '\0') {
-            return fail(err, errlen, "unknown option", a);
+            return args_fail(err, errlen, "unknown option", a);
         }
         else if (npos < 3) {
             pos[npos++] = a;
         }
         else {
-            return fail(err, errlen, "too many arguments", a);
+            return args_fail(err, errlen, "too many arguments", a);
         }
     }
     if (npos == 0) {
-        return fail(err, errlen, "no command given (try --help)", NULL);
+        return args_fail(err, errlen, "no command given (try --help)", NULL);
     }
     for (v = 0; verbs[v].name != NULL; v++) {
         if (strcmp(pos[0], verbs[v].name) == 0) {
@@ -212,38 +212,38 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
         }
     }
     if (o->verb == CTL_VERB_NONE) {
-        return fail(err, errlen, "unknown command", pos[0]);
+        return args_fail(err, errlen, "unknown command", pos[0]);
     }
 
     if (probe_opt != NULL && o->verb != CTL_VERB_PROBE) {
-        return fail(err, errlen, "option is for probe", probe_opt);
+        return args_fail(err, errlen, "option is for probe", probe_opt);
     }
     switch (o->verb) {
     case CTL_VERB_PROBE:
         if (o->format == CTL_FMT_PROMETHEUS || o->follow || saw_n) {
-            return fail(err, errlen,
+            return args_fail(err, errlen,
                         "probe takes --timeout, --json, --method, --size, --insecure, --connect",
                         NULL);
         }
         break;
     case CTL_VERB_STATS:
         if (o->follow) {
-            return fail(err, errlen, "--follow is for events", NULL);
+            return args_fail(err, errlen, "--follow is for events", NULL);
         }
         break;
     case CTL_VERB_EVENTS:
         if (o->format == CTL_FMT_PROMETHEUS) {
-            return fail(err, errlen, "--prometheus is for stats", NULL);
+            return args_fail(err, errlen, "--prometheus is for stats", NULL);
         }
         if (npos > 1) {
-            return fail(err, errlen, "events takes no VHOST", pos[1]);
+            return args_fail(err, errlen, "events takes no VHOST", pos[1]);
         }
         break;
     case CTL_VERB_POLICY:
     case CTL_VERB_RESET:
     case CTL_VERB_SET:
         if (o->format != CTL_FMT_TEXT || o->follow) {
-            return fail(err, errlen, "option not valid for this command", pos[0]);
+            return args_fail(err, errlen, "option not valid for this command", pos[0]);
         }
         break;
     default:
@@ -251,11 +251,11 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
     }
     if (o->verb == CTL_VERB_SET) {
         if (npos != 3) {
-            return fail(err, errlen,
+            return args_fail(err, errlen,
                         "usage: set (VHOST | all) (continue | reject | ignore | default)", NULL);
         }
         if (parse_set_value(pos[2], &o->set_value) != 0) {
-            return fail(err, errlen,
+            return args_fail(err, errlen,
                         "policy must be continue, reject, ignore or default", pos[2]);
         }
         o->set_all = strcmp(pos[1], "all") == 0;
@@ -266,14 +266,14 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
         /* The URL's shape is checked by ctl_probe (exit 2 too), which owns
          * the URL parser; this file stays free of probe's objects. */
         if (npos != 2) {
-            return fail(err, errlen, npos < 2 ? "usage: probe URL (http:// or https://)"
+            return args_fail(err, errlen, npos < 2 ? "usage: probe URL (http:// or https://)"
                                               : "too many arguments", npos > 2 ? pos[2] : NULL);
         }
         o->url = pos[1];
         return 0;
     }
     if (npos > 2) {
-        return fail(err, errlen, "too many arguments", pos[2]);
+        return args_fail(err, errlen, "too many arguments", pos[2]);
     }
     o->vhost = npos == 2 ? pos[1] : NULL;
     return 0;

@@ -25,7 +25,7 @@ static void on_signal(int sig)
     stop_following = 1;
 }
 
-static void print_text(const expect_shm_event_t *e)
+static void print_event_text(const expect_shm_event_t *e)
 {
     char when[40];
 
@@ -55,7 +55,7 @@ static void print_text(const expect_shm_event_t *e)
            expect_reason_text(e->reason));
 }
 
-static void print_json(const expect_shm_event_t *e)
+static void print_event_json(const expect_shm_event_t *e)
 {
     char when[40];
 
@@ -102,17 +102,17 @@ static uint64_t print_range(const expect_shm_t *h, uint64_t from, uint64_t until
         for (i = 0; i < n; i++) {
             if (o->format == CTL_FMT_JSON) {
                 if (o->follow) {
-                    print_json(&batch[i]);
+                    print_event_json(&batch[i]);
                     putchar('\n');
                 }
                 else {
                     printf("%s\n  ", *first ? "" : ",");
-                    print_json(&batch[i]);
+                    print_event_json(&batch[i]);
                 }
                 *first = 0;
             }
             else {
-                print_text(&batch[i]);
+                print_event_text(&batch[i]);
             }
         }
         if (next <= from) {

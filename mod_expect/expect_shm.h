@@ -1,31 +1,14 @@
 /*
- * expect_shm.h - the one description of mod_expect's shared segment.
+ * expect_shm.h - the shared segment as a process uses it: the handle, and
+ * every operation on it, grouped by the file that implements it.
  *
- * The httpd parent creates the segment, its children count into it, and
- * expectctl (another program, maybe another build) reads it.  So this header
- * is the wire format: every struct is made of explicit-width fields, every
- * region starts on a page boundary, and anything that changes the layout
- * must bump EXPECT_SHM_LAYOUT_VERSION so an old expectctl refuses a new
- * segment instead of misreading it.
- *
- * The segment is a PAIR of files:
- *
- *   PATH       the statistics file: [header page][vhost counters][event ring]
- *              Children map it read-write: they count and record events.
- *              Nothing in it decides a policy, and nothing reads it as
- *              authoritative for names or slots.
- *   PATH.ctl   the control file: [control header page][control entries]
- *              One entry per vhost slot: name, active flag, configured
- *              policy, strict, and the runtime override.  The httpd parent
- *              maps it ONLY from an O_RDONLY descriptor and writes it only
- *              with pwrite() on a short-lived O_RDWR descriptor during
- *              post_config; no read-write mapping of it ever exists in an
- *              httpd process, so a child (even with remap_file_pages() or
- *              mremap() on the mappings it inherits) can never write it.
- *              Only root's expectctl, opening it O_RDWR, writes overrides.
- *
- * Both headers carry the same pair_token (a random 64-bit id drawn at
- * creation) and the same capacity; readers refuse a pair that disagrees.
+ *   expect_shm_layout.h    the wire format (the one header that defines it)
+ *   expect_shm_geometry.c  sizes and offsets of a given geometry
+ *   expect_shm_file.c      the files' lifecycle: create, seal, unseal, remove
+ *   expect_shm_table.c     the vhost table and every control-file write
+ *   expect_shm_ring.c      counting and the event ring (lock-free)
+ *   expect_shm_validate.c  the validators: what a reader may trust
+ *   expect_shm_attach.c    attach and view: map, validate, fill a handle
  *
  * No httpd headers here: this is linked into expectctl and the unit tests.
  */
@@ -39,137 +22,20 @@
 #include "apr_errno.h"
 
 #include "expect_policy.h"
-
-#define EXPECT_SHM_MAGIC          "MODEXPCT"   /* statistics file; 8 bytes, no NUL */
-#define EXPECT_CTL_MAGIC          "MODEXCTL"   /* control file; 8 bytes, no NUL */
-#define EXPECT_SHM_LAYOUT_VERSION 2u           /* both files */
-#define EXPECT_SHM_CTL_SUFFIX     ".ctl"       /* control file = PATH + this */
-/* Layout granularity.  Regions are also aligned to the real page size at
- * creation when that is larger. */
-#define EXPECT_SHM_ALIGN          4096u
-
-/* Bounds that keep a damaged header from making a reader map or walk
- * gigabytes; the directive parsers should enforce the same limits. */
-#define EXPECT_SHM_MAX_VHOSTS     65536u
-#define EXPECT_SHM_MAX_RING_SLOTS 1048576u
-
-/* Override value meaning "no runtime override: use the configuration". */
-#define EXPECT_OVERRIDE_NONE      0xFFFFFFFFu
-
-#define EXPECT_SHM_NAME_LEN       128   /* "name:port" plus NUL */
-
-/* control entry flags */
-#define EXPECT_VHOST_ACTIVE       0x1u  /* present in the running config */
-
-/* Statistics file header (child-writable: informational only). */
-typedef struct {
-    char     magic[8];          /* EXPECT_SHM_MAGIC; written last at creation */
-    uint32_t layout_version;
-    uint32_t header_size;       /* sizeof(expect_shm_header_t) */
-    uint64_t total_size;        /* file length */
-    uint64_t vhosts_offset;
-    uint32_t vhost_size;        /* sizeof(expect_shm_vhost_t) */
-    uint32_t vhost_capacity;    /* equals the control file's capacity */
-    uint64_t ring_offset;
-    uint32_t event_size;        /* sizeof(expect_shm_event_t) */
-    uint32_t ring_slots;        /* 0: no events are recorded */
-    uint64_t pair_token;        /* equals the control file's */
-    uint64_t created_usec;      /* wall clock, microseconds since the epoch */
-    uint64_t ring_head;         /* next event sequence number to claim */
-    uint64_t ring_dropped;      /* events lost to a slot another writer held */
-    uint32_t generation;        /* bumped by the parent at each restart */
-    uint32_t creator_pid;
-} expect_shm_header_t;
-
-/* Control file header (written only by root). */
-typedef struct {
-    char     magic[8];          /* EXPECT_CTL_MAGIC; written last at creation */
-    uint32_t layout_version;
-    uint32_t header_size;       /* sizeof(expect_ctl_header_t) */
-    uint64_t total_size;        /* file length */
-    uint64_t entries_offset;
-    uint32_t entry_size;        /* sizeof(expect_ctl_entry_t) */
-    uint32_t capacity;          /* entries; equals the statistics capacity */
-    uint32_t count;             /* entries [0, count) are in use; only grows */
-    uint32_t creator_pid;
-    uint64_t pair_token;        /* equals the statistics file's */
-    uint64_t created_usec;
-} expect_ctl_header_t;
-
-/* One vhost slot's policy facts: authoritative, sealed from children. */
-typedef struct {
-    uint32_t override;                   /* EXPECT_OVERRIDE_NONE or a policy */
-    uint32_t flags;                      /* EXPECT_VHOST_* */
-    uint32_t configured_policy;          /* expect_policy_t, 0..2 */
-    uint32_t strict;                     /* 0 or 1 */
-    char     name[EXPECT_SHM_NAME_LEN];  /* NUL-terminated "name:port" */
-} expect_ctl_entry_t;
-
-/* Counter indices.  Stored in this order; append only (with a version bump). */
-typedef enum {
-    EXPECT_CTR_EXPECT = 0,     /* Expect header judged by mod_expect or rejected by core */
-    EXPECT_CTR_CONTINUED,
-    EXPECT_CTR_REJECTED,       /* decision reject (policy or strict) */
-    EXPECT_CTR_IGNORED,
-    EXPECT_CTR_BODYLESS,
-    EXPECT_CTR_HTTP10,
-    EXPECT_CTR_417_EXPECT,     /* 417 produced by mod_expect */
-    EXPECT_CTR_417_CORE,       /* core's unknown-expectation 417 */
-    EXPECT_CTR_417_HANDLER,
-    EXPECT_CTR_417_BACKEND,    /* a proxied backend's 417 */
-    EXPECT_CTR_417_TOTAL,
-    EXPECT_CTR_COUNT
-} expect_ctr_t;
-
-/* One vhost slot's counters in the statistics file (the slot's name and
- * policy are in the control entry of the same index). */
-typedef struct {
-    uint64_t ctr[EXPECT_CTR_COUNT];
-    uint64_t last_417_usec;              /* 0: never */
-} expect_shm_vhost_t;
-
-/* Who produced a 417.  Stored in events; values are stable. */
-typedef enum {
-    EXPECT_PRODUCER_MOD_EXPECT = 0,
-    EXPECT_PRODUCER_CORE       = 1,
-    EXPECT_PRODUCER_HANDLER    = 2,
-    EXPECT_PRODUCER_BACKEND    = 3
-} expect_producer_t;
-#define EXPECT_PRODUCER_COUNT 4
-
-/* Why; the text with the fix lives in expect_format.c, not in the segment. */
-typedef enum {
-    EXPECT_REASON_NONE            = 0,
-    EXPECT_REASON_POLICY          = 1,   /* ExpectPolicy reject */
-    EXPECT_REASON_STRICT_BODYLESS = 2,   /* ExpectStrict On, no content */
-    EXPECT_REASON_CORE_UNKNOWN    = 3,   /* expectation other than 100-continue */
-    EXPECT_REASON_HANDLER         = 4,
-    EXPECT_REASON_BACKEND         = 5
-} expect_reason_t;
-#define EXPECT_REASON_COUNT 6
+#include "expect_shm_layout.h"
 
 /*
- * One ring slot.  `seq` is a seqlock word: 2n+1 while claim n is being
- * written, 2n+2 once it is published.  Everything after it is the payload.
+ * All cross-process updates use the compiler's __atomic builtins directly,
+ * not apr_atomic: an APR built with its mutex fallback would use locks
+ * private to each process, which silently breaks counting between children.
+ * The builtins fall back to libatomic's process-private locks when a width
+ * is not lock-free; on such a target the counters would be wrong, so refuse
+ * to build rather than miscount.
  */
-typedef struct {
-    uint64_t seq;
-    uint64_t time_usec;
-    int64_t  content_length;     /* -1: no Content-Length */
-    uint32_t vhost_slot;
-    uint32_t producer;           /* expect_producer_t */
-    uint32_t reason;             /* expect_reason_t */
-    uint32_t decision;           /* expect_decision_t */
-    uint32_t status;             /* 417 */
-    uint32_t reserved0;
-    char vhost[EXPECT_SHM_NAME_LEN];
-    char client[64];
-    char method[32];
-    char uri[512];
-    char protocol[16];
-    char expect[160];
-    char user_agent[160];
-} expect_shm_event_t;
+#if !defined(__GCC_ATOMIC_LLONG_LOCK_FREE) || __GCC_ATOMIC_LLONG_LOCK_FREE != 2 \
+    || !defined(__GCC_ATOMIC_INT_LOCK_FREE) || __GCC_ATOMIC_INT_LOCK_FREE != 2
+#error "mod_expect needs lock-free 32- and 64-bit atomics for its shared segment"
+#endif
 
 /* How the control file may be written through this handle. */
 #define EXPECT_CTL_RDONLY  0   /* not at all */

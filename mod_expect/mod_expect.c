@@ -1,6 +1,8 @@
 /*
- * mod_expect.c - httpd glue: directives, per-directory config, the hook
- * that judges each request (translate_name or fixups, see judge_in_fixups).
+ * mod_expect.c - the module: its record, its directives, the hook that
+ * judges each request (translate_name or fixups, see judge_in_fixups), and
+ * the registration of every glue file's hooks.  The one file that knows
+ * all the others.
  *
  * The decision itself lives in expect_policy.c, which knows nothing of
  * httpd; this file only translates a request_rec into its input and
@@ -14,54 +16,14 @@
 #include "http_request.h"
 #include "apr_strings.h"
 
-#include "mod_expect_private.h"
-#include "expect_shm.h"
-
-static void *create_dir_conf(apr_pool_t *p, char *dir)
-{
-    expect_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
-    (void)dir;
-    conf->policy = EXPECT_POLICY_UNSET;
-    conf->strict = EXPECT_UNSET;
-    return conf;
-}
-
-static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
-{
-    const expect_dir_conf *base = basev;
-    const expect_dir_conf *add = addv;
-    expect_dir_conf *conf = apr_palloc(p, sizeof(*conf));
-
-    conf->policy = (add->policy != EXPECT_POLICY_UNSET) ? add->policy : base->policy;
-    conf->strict = (add->strict != EXPECT_UNSET) ? add->strict : base->strict;
-    return conf;
-}
-
-static void *create_srv_conf(apr_pool_t *p, server_rec *s)
-{
-    expect_srv_conf *conf = apr_pcalloc(p, sizeof(*conf));
-    (void)s;
-    conf->event_slots = EXPECT_UNSET;
-    conf->slot = -1;
-    return conf;
-}
-
-/* The segment settings are global; slot and name are set per generation. */
-static void *merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
-{
-    const expect_srv_conf *base = basev;
-    expect_srv_conf *conf = apr_pcalloc(p, sizeof(*conf));
-    (void)addv;
-    conf->shm_path = base->shm_path;
-    conf->event_slots = base->event_slots;
-    conf->slot = -1;
-    return conf;
-}
+#include "mod_expect_config.h"
+#include "mod_expect_bodywatch.h"
+#include "mod_expect_stats.h"
+#include "mod_expect_status.h"
 
 static const char *set_shm_file(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    expect_srv_conf *conf = ap_get_module_config(cmd->server->module_config,
-                                                 &expect_module);
+    expect_srv_conf *conf = expect_srv_config(cmd->server);
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     (void)dconf;
     if (err != NULL) {
@@ -76,8 +38,7 @@ static const char *set_shm_file(cmd_parms *cmd, void *dconf, const char *arg)
 
 static const char *set_event_slots(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    expect_srv_conf *conf = ap_get_module_config(cmd->server->module_config,
-                                                 &expect_module);
+    expect_srv_conf *conf = expect_srv_config(cmd->server);
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     char *end = NULL;
     apr_int64_t n;
@@ -228,7 +189,7 @@ static int expect_judge(request_rec *r)
     expect_outcome_t out;
     const char *name;
 
-    conf = ap_get_module_config(r->per_dir_config, &expect_module);
+    conf = expect_dir_config(r->per_dir_config);
     in.expecting_100 = 1;
     in.initial = r->main == NULL && r->prev == NULL;  /* ap_is_initial_req() */
     in.http11 = r->proto_num >= HTTP_VERSION(1, 1);
@@ -376,10 +337,10 @@ static void register_hooks(apr_pool_t *p)
 
 AP_DECLARE_MODULE(expect) = {
     STANDARD20_MODULE_STUFF,
-    create_dir_conf,
-    merge_dir_conf,
-    create_srv_conf,
-    merge_srv_conf,
+    expect_create_dir_conf,
+    expect_merge_dir_conf,
+    expect_create_srv_conf,
+    expect_merge_srv_conf,
     expect_cmds,
     register_hooks,
     AP_MODULE_FLAG_NONE

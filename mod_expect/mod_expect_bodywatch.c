@@ -36,7 +36,8 @@
 #include "http_request.h"
 #include "util_filter.h"
 
-#include "mod_expect_private.h"
+#include "mod_expect_config.h"
+#include "mod_expect_bodywatch.h"
 
 #define HTTP10_IN_FILTER   "EXPECT_HTTP10_IN"
 #define HTTP10_OUT_FILTER  "EXPECT_HTTP10_OUT"

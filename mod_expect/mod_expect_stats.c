@@ -2,7 +2,7 @@
  * mod_expect_stats.c - httpd glue for the shared statistics segment:
  * its lifetime across restarts, counting decisions and 417s, and reading
  * runtime overrides.  The layout and every lock-free operation are in
- * expect_shm.c, which knows nothing of httpd.
+ * the expect_shm_*.c core, which knows nothing of httpd.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +17,8 @@
 #include "ap_listen.h"
 #include "apr_strings.h"
 
-#include "mod_expect_private.h"
-#include "expect_shm.h"
+#include "mod_expect_config.h"
+#include "mod_expect_stats.h"
 
 APLOG_USE_MODULE(expect);
 
@@ -78,7 +78,7 @@ static uint32_t names_missing(const expect_shm_t *shm, server_rec *s)
 {
     uint32_t missing = 0;
     for (; s != NULL; s = s->next) {
-        const expect_srv_conf *sc = ap_get_module_config(s->module_config, &expect_module);
+        const expect_srv_conf *sc = expect_srv_config(s);
         if (expect_shm_vhost_find(shm, sc->name) < 0) {
             missing++;
         }
@@ -88,18 +88,16 @@ static uint32_t names_missing(const expect_shm_t *shm, server_rec *s)
 
 static apr_status_t assign_slot(expect_shm_t *shm, server_rec *s)
 {
-    expect_srv_conf *sc = ap_get_module_config(s->module_config, &expect_module);
-    const expect_dir_conf *dc = ap_get_module_config(s->lookup_defaults, &expect_module);
+    expect_srv_conf *sc = expect_srv_config(s);
+    const expect_dir_conf *dc = expect_dir_config(s->lookup_defaults);
     uint32_t slot;
     apr_status_t rv = expect_shm_vhost_add(shm, sc->name, &slot);
 
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = expect_shm_mark_active(shm, slot,
-                                dc->policy == EXPECT_POLICY_UNSET ? EXPECT_POLICY_DEFAULT
-                                                                  : dc->policy,
-                                dc->strict == EXPECT_UNSET ? 0 : dc->strict);
+    rv = expect_shm_mark_active(shm, slot, expect_configured_policy(dc),
+                                expect_configured_strict(dc));
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -204,7 +202,7 @@ static int reusable(const expect_state *old, const char *path, uint32_t ring,
 
 int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
-    const expect_srv_conf *mc = ap_get_module_config(s->module_config, &expect_module);
+    const expect_srv_conf *mc = expect_srv_config(s);
     apr_pool_t *proc = s->process->pool;
     void *data = NULL;
     expect_state *old, *st;
@@ -223,7 +221,7 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
     ring = (uint32_t)(mc->event_slots == EXPECT_UNSET ? EXPECT_EVENT_SLOTS_DEFAULT
                                                       : mc->event_slots);
     for (v = s; v != NULL; v = v->next) {
-        expect_srv_conf *sc = ap_get_module_config(v->module_config, &expect_module);
+        expect_srv_conf *sc = expect_srv_config(v);
         /*
          * httpd gives a vhost its own server config only when one of our
          * directives appears in it; otherwise it points at the main
@@ -289,6 +287,7 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
     }
     expect_shm_bump_generation(&st->shm);
     state = st;
+    expect_config_set_segment(&st->shm);
     apr_pool_cleanup_register(pconf, st, remove_at_exit, apr_pool_cleanup_null);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, EXPLOGNO(0012)
                  "statistics segment %s: %u vhosts, %u event slots, generation %u",
@@ -297,14 +296,9 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
     return OK;
 }
 
-const expect_shm_t *expect_stats_segment(void)
-{
-    return state != NULL ? &state->shm : NULL;
-}
-
 static int server_slot(const server_rec *s)
 {
-    const expect_srv_conf *sc = ap_get_module_config(s->module_config, &expect_module);
+    const expect_srv_conf *sc = expect_srv_config(s);
     return sc->slot;
 }
 
@@ -349,7 +343,7 @@ void expect_stats_decided(request_rec *r, const expect_outcome_t *out)
 
 /* Content-Length as digits only, as httpd itself accepts it; -1 if absent
  * or anything else (the event shows "-"). */
-static int64_t parse_length(const char *cl)
+static int64_t event_length(const char *cl)
 {
     int64_t v = 0;
 
@@ -408,7 +402,7 @@ int expect_stats_log_transaction(request_rec *r)
     if (last->status != HTTP_EXPECTATION_FAILED || state == NULL) {
         return DECLINED;
     }
-    sc = ap_get_module_config(r->server->module_config, &expect_module);
+    sc = expect_srv_config(r->server);
     if (sc->slot < 0) {
         return DECLINED;
     }
@@ -427,7 +421,7 @@ int expect_stats_log_transaction(request_rec *r)
         return DECLINED;
     }
     /* Looked up before the slot is claimed, to hold it for the copies only. */
-    length = parse_length(apr_table_get(r->headers_in, "Content-Length"));
+    length = event_length(apr_table_get(r->headers_in, "Content-Length"));
     user_agent = apr_table_get(r->headers_in, "User-Agent");
     ev = expect_shm_claim(&state->shm, &ticket);
     if (ev == NULL) {

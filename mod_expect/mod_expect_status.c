@@ -16,7 +16,8 @@
 #include "apr_strings.h"
 #include "mod_status.h"
 
-#include "mod_expect_private.h"
+#include "mod_expect_config.h"
+#include "mod_expect_status.h"
 #include "expect_format.h"
 #include "expect_prom.h"
 
@@ -73,7 +74,7 @@ static int metrics_serve(request_rec *r)
         r->allowed = AP_METHOD_BIT << M_GET;
         return HTTP_METHOD_NOT_ALLOWED;
     }
-    h = expect_stats_segment();
+    h = expect_config_segment();
     if (h == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, EXPLOGNO(0020)
                       "expect-metrics: no statistics segment in this server");
@@ -160,7 +161,7 @@ static void status_html(request_rec *r, const expect_shm_vhost_snap_t *v, size_t
 
 static int status_hook(request_rec *r, int flags)
 {
-    const expect_shm_t *h = expect_stats_segment();
+    const expect_shm_t *h = expect_config_segment();
     expect_shm_vhost_snap_t *v;
     size_t n;
 

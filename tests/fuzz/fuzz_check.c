@@ -77,7 +77,7 @@ static void jp_ws(jp_t *j)
     }
 }
 
-static int hexval(unsigned char c)
+static int json_hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -95,7 +95,7 @@ static int jp_hex4(jp_t *j, uint32_t *v)
     }
     *v = 0;
     for (i = 0; i < 4; i++) {
-        if ((d = hexval(j->s[j->pos + i])) < 0) {
+        if ((d = json_hexval(j->s[j->pos + i])) < 0) {
             return -1;
         }
         *v = (*v << 4) | (uint32_t)d;

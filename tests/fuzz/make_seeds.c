@@ -56,7 +56,7 @@ static void create(expect_shm_t *h, uint32_t cap, uint32_t slots)
     }
 }
 
-static uint32_t add(expect_shm_t *h, const char *name, expect_policy_t p, int strict)
+static uint32_t add_vhost(expect_shm_t *h, const char *name, expect_policy_t p, int strict)
 {
     uint32_t slot;
 
@@ -153,7 +153,7 @@ int main(int argc, char **argv)
 
     /* 1. The smallest segment: one vhost, no ring (2 x 8 KiB). */
     create(&h, 1, 0);
-    a = add(&h, "localhost:80", EXPECT_POLICY_CONTINUE, 0);
+    a = add_vhost(&h, "localhost:80", EXPECT_POLICY_CONTINUE, 0);
     expect_shm_count(expect_shm_vhost(&h, a), EXPECT_CTR_EXPECT);
     expect_shm_count(expect_shm_vhost(&h, a), EXPECT_CTR_CONTINUED);
     save_seg("min_1vhost_noring", &h);
@@ -167,10 +167,10 @@ int main(int argc, char **argv)
     /* 3. Four vhosts (one inactive, two on the same name), overrides,
      *    counters, and a few events with hostile strings. */
     create(&h, 4, 8);
-    a = add(&h, "www.example.com:80", EXPECT_POLICY_CONTINUE, 0);
-    b = add(&h, "www.example.com:443", EXPECT_POLICY_REJECT, 1);
-    c = add(&h, "api.example.com:8080", EXPECT_POLICY_IGNORE, 0);
-    d = add(&h, "old.example.com:80", EXPECT_POLICY_CONTINUE, 0);
+    a = add_vhost(&h, "www.example.com:80", EXPECT_POLICY_CONTINUE, 0);
+    b = add_vhost(&h, "www.example.com:443", EXPECT_POLICY_REJECT, 1);
+    c = add_vhost(&h, "api.example.com:8080", EXPECT_POLICY_IGNORE, 0);
+    d = add_vhost(&h, "old.example.com:80", EXPECT_POLICY_CONTINUE, 0);
     expect_shm_mark_all_inactive(&h);
     expect_shm_mark_active(&h, a, EXPECT_POLICY_CONTINUE, 0);
     expect_shm_mark_active(&h, b, EXPECT_POLICY_REJECT, 1);
@@ -196,7 +196,7 @@ int main(int argc, char **argv)
     /* 4. A wrapped ring (12 claims in 4 slots) with one record left
      *    half-written by a dead writer and one torn by a later lap. */
     create(&h, 1, 4);
-    a = add(&h, "ring.example:80", EXPECT_POLICY_REJECT, 0);
+    a = add_vhost(&h, "ring.example:80", EXPECT_POLICY_REJECT, 0);
     for (k = 0; k < 12; k++) {
         event(&h, a, "ring.example:80", k % 4, k % 6, "/r", "100-continue", "ua", (int64_t)k, k);
     }
@@ -211,8 +211,8 @@ int main(int argc, char **argv)
         char longname[300];
         memset(longname, 'n', sizeof(longname) - 1);
         memcpy(longname + 200, ":443", 5);
-        a = add(&h, longname, EXPECT_POLICY_IGNORE, 1);
-        b = add(&h, "\xe2\x98\x83 \"quoted\"\\:80", EXPECT_POLICY_CONTINUE, 0);
+        a = add_vhost(&h, longname, EXPECT_POLICY_IGNORE, 1);
+        b = add_vhost(&h, "\xe2\x98\x83 \"quoted\"\\:80", EXPECT_POLICY_CONTINUE, 0);
         for (k = 0; k < EXPECT_CTR_COUNT; k++) {
             expect_shm_vhost(&h, a)->ctr[k] = UINT64_MAX - k;
         }

@@ -8,7 +8,7 @@
 
 #include "ctl.h"
 
-static int parse(ctl_opts_t *o, char *err, const char *env, ...)
+static int parse_args(ctl_opts_t *o, char *err, const char *env, ...)
 {
     char *argv[16];
     int argc = 0;
@@ -30,21 +30,21 @@ static void stats_forms(void **state)
     ctl_opts_t o;
     char err[256];
     (void)state;
-    assert_int_equal(parse(&o, err, NULL, "stats", NULL), 0);
+    assert_int_equal(parse_args(&o, err, NULL, "stats", NULL), 0);
     assert_int_equal(o.verb, CTL_VERB_STATS);
     assert_null(o.vhost);
     assert_null(o.shm_path);
     assert_int_equal(o.format, CTL_FMT_TEXT);
-    assert_int_equal(parse(&o, err, NULL, "-s", "/x.shm", "stats", "a:80", "--json", NULL), 0);
+    assert_int_equal(parse_args(&o, err, NULL, "-s", "/x.shm", "stats", "a:80", "--json", NULL), 0);
     assert_string_equal(o.shm_path, "/x.shm");
     assert_string_equal(o.vhost, "a:80");
     assert_int_equal(o.format, CTL_FMT_JSON);
-    assert_int_equal(parse(&o, err, NULL, "stats", "--prometheus", NULL), 0);
+    assert_int_equal(parse_args(&o, err, NULL, "stats", "--prometheus", NULL), 0);
     assert_int_equal(o.format, CTL_FMT_PROMETHEUS);
-    assert_int_equal(parse(&o, err, NULL, "stats", "--json", "--prometheus", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "stats", "--json", "--prometheus", NULL), -1);
     assert_non_null(strstr(err, "one of"));
-    assert_int_equal(parse(&o, err, NULL, "stats", "a", "b", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "stats", "--follow", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "stats", "a", "b", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "stats", "--follow", NULL), -1);
 }
 
 static void env_and_flag_precedence(void **state)
@@ -52,13 +52,13 @@ static void env_and_flag_precedence(void **state)
     ctl_opts_t o;
     char err[256];
     (void)state;
-    assert_int_equal(parse(&o, err, "/env.shm", "policy", NULL), 0);
+    assert_int_equal(parse_args(&o, err, "/env.shm", "policy", NULL), 0);
     assert_string_equal(o.shm_path, "/env.shm");
-    assert_int_equal(parse(&o, err, "/env.shm", "-s", "/flag.shm", "policy", NULL), 0);
+    assert_int_equal(parse_args(&o, err, "/env.shm", "-s", "/flag.shm", "policy", NULL), 0);
     assert_string_equal(o.shm_path, "/flag.shm");
-    assert_int_equal(parse(&o, err, "", "policy", NULL), 0);
+    assert_int_equal(parse_args(&o, err, "", "policy", NULL), 0);
     assert_null(o.shm_path);
-    assert_int_equal(parse(&o, err, NULL, "-s", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "-s", NULL), -1);
 }
 
 static void events_forms(void **state)
@@ -66,18 +66,18 @@ static void events_forms(void **state)
     ctl_opts_t o;
     char err[256];
     (void)state;
-    assert_int_equal(parse(&o, err, NULL, "events", NULL), 0);
+    assert_int_equal(parse_args(&o, err, NULL, "events", NULL), 0);
     assert_int_equal(o.count, CTL_EVENTS_DEFAULT);
-    assert_int_equal(parse(&o, err, NULL, "events", "-n", "5", "--follow", "--json", NULL), 0);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "-n", "5", "--follow", "--json", NULL), 0);
     assert_int_equal(o.count, 5);
     assert_true(o.follow);
     assert_int_equal(o.format, CTL_FMT_JSON);
-    assert_int_equal(parse(&o, err, NULL, "events", "-n", "0", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "events", "-n", "5x", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "events", "-n", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "events", "-n", "-3", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "events", "--prometheus", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "events", "vhost", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "-n", "0", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "-n", "5x", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "-n", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "-n", "-3", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--prometheus", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "vhost", NULL), -1);
 }
 
 static void set_forms(void **state)
@@ -85,21 +85,21 @@ static void set_forms(void **state)
     ctl_opts_t o;
     char err[256];
     (void)state;
-    assert_int_equal(parse(&o, err, NULL, "set", "a:80", "reject", NULL), 0);
+    assert_int_equal(parse_args(&o, err, NULL, "set", "a:80", "reject", NULL), 0);
     assert_int_equal(o.verb, CTL_VERB_SET);
     assert_string_equal(o.vhost, "a:80");
     assert_int_equal(o.set_value, EXPECT_POLICY_REJECT);
     assert_false(o.set_all);
-    assert_int_equal(parse(&o, err, NULL, "set", "all", "default", NULL), 0);
+    assert_int_equal(parse_args(&o, err, NULL, "set", "all", "default", NULL), 0);
     assert_true(o.set_all);
     assert_null(o.vhost);
     assert_int_equal(o.set_value, EXPECT_OVERRIDE_NONE);
-    assert_int_equal(parse(&o, err, NULL, "set", "a:80", "IGNORE", NULL), 0);
+    assert_int_equal(parse_args(&o, err, NULL, "set", "a:80", "IGNORE", NULL), 0);
     assert_int_equal(o.set_value, EXPECT_POLICY_IGNORE);
-    assert_int_equal(parse(&o, err, NULL, "set", "a:80", "maybe", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "set", "a:80", "maybe", NULL), -1);
     assert_non_null(strstr(err, "continue, reject, ignore or default"));
-    assert_int_equal(parse(&o, err, NULL, "set", "a:80", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "set", "a:80", "reject", "--json", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "set", "a:80", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "set", "a:80", "reject", "--json", NULL), -1);
 }
 
 static void misc_forms(void **state)
@@ -107,18 +107,18 @@ static void misc_forms(void **state)
     ctl_opts_t o;
     char err[256];
     (void)state;
-    assert_int_equal(parse(&o, err, NULL, NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "frobnicate", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "frobnicate", NULL), -1);
     assert_non_null(strstr(err, "unknown command"));
-    assert_int_equal(parse(&o, err, NULL, "stats", "--bogus", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "stats", "--bogus", NULL), -1);
     assert_non_null(strstr(err, "unknown option"));
-    assert_int_equal(parse(&o, err, NULL, "--help", NULL), 0);
+    assert_int_equal(parse_args(&o, err, NULL, "--help", NULL), 0);
     assert_int_equal(o.verb, CTL_VERB_HELP);
-    assert_int_equal(parse(&o, err, NULL, "--version", NULL), 0);
+    assert_int_equal(parse_args(&o, err, NULL, "--version", NULL), 0);
     assert_int_equal(o.verb, CTL_VERB_VERSION);
-    assert_int_equal(parse(&o, err, NULL, "reset", NULL), 0);
+    assert_int_equal(parse_args(&o, err, NULL, "reset", NULL), 0);
     assert_null(o.vhost);
-    assert_int_equal(parse(&o, err, NULL, "reset", "a:80", NULL), 0);
+    assert_int_equal(parse_args(&o, err, NULL, "reset", "a:80", NULL), 0);
     assert_string_equal(o.vhost, "a:80");
     assert_non_null(ctl_verb_synopsis(0));
 }
@@ -128,7 +128,7 @@ static void probe_forms(void **state)
     ctl_opts_t o;
     char err[256];
     (void)state;
-    assert_int_equal(parse(&o, err, NULL, "probe", "http://127.0.0.1:8080/up", NULL), 0);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://127.0.0.1:8080/up", NULL), 0);
     assert_int_equal(o.verb, CTL_VERB_PROBE);
     assert_string_equal(o.url, "http://127.0.0.1:8080/up");
     assert_int_equal(o.timeout_ms, CTL_PROBE_TIMEOUT_MS);
@@ -138,22 +138,22 @@ static void probe_forms(void **state)
     assert_null(o.connect);
     assert_int_equal(o.format, CTL_FMT_TEXT);
     assert_null(o.vhost);
-    assert_int_equal(parse(&o, err, NULL, "probe", "http://h/", "--connect", "[::1]", NULL), 0);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://h/", "--connect", "[::1]", NULL), 0);
     assert_string_equal(o.connect, "[::1]");
-    assert_int_equal(parse(&o, err, NULL, "probe", "--timeout", "0.5", "--json", "--method",
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "--timeout", "0.5", "--json", "--method",
                            "PUT", "--size", "65536", "--insecure", "https://[::1]/x", NULL), 0);
     assert_int_equal(o.timeout_ms, 500);
     assert_int_equal(o.format, CTL_FMT_JSON);
     assert_string_equal(o.method, "PUT");
     assert_int_equal(o.size, 65536);
     assert_true(o.insecure);
-    assert_int_equal(parse(&o, err, NULL, "probe", "-k", "--timeout", "60", "https://h/", NULL), 0);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "-k", "--timeout", "60", "https://h/", NULL), 0);
     assert_true(o.insecure);
     assert_int_equal(o.timeout_ms, 60000);
-    assert_int_equal(parse(&o, err, NULL, "probe", "--timeout", "0.1", "http://h/", NULL), 0);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "--timeout", "0.1", "http://h/", NULL), 0);
     assert_int_equal(o.timeout_ms, 100);
     /* probe needs no segment, but -s and $EXPECTCTL_SHM do no harm. */
-    assert_int_equal(parse(&o, err, "/env.shm", "-s", "/x.shm", "probe", "http://h/", NULL), 0);
+    assert_int_equal(parse_args(&o, err, "/env.shm", "-s", "/x.shm", "probe", "http://h/", NULL), 0);
 }
 
 static void probe_errors(void **state)
@@ -161,33 +161,33 @@ static void probe_errors(void **state)
     ctl_opts_t o;
     char err[256];
     (void)state;
-    assert_int_equal(parse(&o, err, NULL, "probe", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", NULL), -1);
     assert_non_null(strstr(err, "probe URL"));
-    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "http://b/", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://a/", "http://b/", NULL), -1);
     /* The URL is checked by ctl_probe (tests/unit/test_probe.c). */
-    assert_int_equal(parse(&o, err, NULL, "probe", "not a url", NULL), 0);
-    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--timeout", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--timeout", "0.09", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--timeout", "61", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--timeout", "1s", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--timeout", "nan", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--timeout", "inf", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--size", "0", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--size", "+5", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--size", "67108865", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--method", "A B", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--method", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--prometheus", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--follow", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "-n", "3", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "not a url", NULL), 0);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://a/", "--timeout", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://a/", "--timeout", "0.09", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://a/", "--timeout", "61", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://a/", "--timeout", "1s", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://a/", "--timeout", "nan", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://a/", "--timeout", "inf", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://a/", "--size", "0", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://a/", "--size", "+5", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://a/", "--size", "67108865", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://a/", "--method", "A B", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://a/", "--method", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://a/", "--prometheus", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://a/", "--follow", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://a/", "-n", "3", NULL), -1);
     /* probe's options belong to probe. */
-    assert_int_equal(parse(&o, err, NULL, "stats", "--timeout", "1", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "stats", "--timeout", "1", NULL), -1);
     assert_non_null(strstr(err, "is for probe"));
-    assert_int_equal(parse(&o, err, NULL, "events", "--insecure", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "policy", "--size", "3", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "stats", "--connect", "h", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--connect", NULL), -1);
-    assert_int_equal(parse(&o, err, NULL, "probe", "http://a/", "--connect", "", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--insecure", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "policy", "--size", "3", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "stats", "--connect", "h", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://a/", "--connect", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://a/", "--connect", "", NULL), -1);
 }
 
 static void time_format(void **state)

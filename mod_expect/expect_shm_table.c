@@ -1,0 +1,348 @@
+/*
+ * expect_shm_table.c - the vhost table: names and slots, the active flag
+ * and configured policy, runtime overrides, counter snapshots and resets.
+ *
+ * Separate because every write to the control file goes through
+ * ctl_write() here: an atomic store through expectctl's read-write
+ * mapping, or pwrite() from the parent, whose mapping is read-only.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "expect_shm_internal.h"
+
+/* ---- control file writes ---- */
+
+/*
+ * Write len bytes at `field` (a place in the control mapping): an atomic
+ * store through expectctl's read-write mapping, or pwrite() for the
+ * parent, whose mapping is read-only.
+ */
+static apr_status_t ctl_write(expect_shm_t *h, void *field, const void *src, size_t len)
+{
+    uint64_t off;
+
+    if (h == NULL || h->ctl_base == NULL) {
+        return APR_EINVAL;
+    }
+    off = (uint64_t)((char *)field - (char *)h->ctl_base);
+    if (off > h->ctl_size || len > h->ctl_size - off) {
+        return APR_EINVAL;
+    }
+    switch (h->control_writable) {
+    case EXPECT_CTL_MAPPED:
+        if (len == sizeof(uint32_t) && off % sizeof(uint32_t) == 0) {
+            uint32_t v;
+            memcpy(&v, src, sizeof(v));
+            __atomic_store_n((uint32_t *)field, v, __ATOMIC_RELEASE);
+        }
+        else {
+            memcpy(field, src, len);
+            __atomic_thread_fence(__ATOMIC_RELEASE);
+        }
+        return APR_SUCCESS;
+    case EXPECT_CTL_PWRITE:
+        if (h->ctl_fd < 0) {
+            return APR_EACCES;
+        }
+        if (expect_shm_pwrite_all(h->ctl_fd, src, len, (off_t)off) != 0) {
+            return APR_FROM_OS_ERROR(errno);
+        }
+        return APR_SUCCESS;
+    default:
+        return APR_EACCES;
+    }
+}
+
+static apr_status_t ctl_set32(expect_shm_t *h, uint32_t *field, uint32_t v)
+{
+    return ctl_write(h, field, &v, sizeof(v));
+}
+
+uint32_t expect_shm_vhost_count(const expect_shm_t *h)
+{
+    uint32_t n;
+
+    if (h == NULL || h->ctl_hdr == NULL) {
+        return 0;
+    }
+    n = __atomic_load_n(&h->ctl_hdr->count, __ATOMIC_ACQUIRE);
+    return n > h->vhost_capacity ? h->vhost_capacity : n;
+}
+
+/* Stored names are truncated; compare against the name as it is stored. */
+static void stored_name(char *dst, const char *name)
+{
+    expect_shm_strlcpy(dst, EXPECT_SHM_NAME_LEN, name);
+}
+
+int expect_shm_vhost_find(const expect_shm_t *h, const char *name)
+{
+    char key[EXPECT_SHM_NAME_LEN];
+    uint32_t i, n = expect_shm_vhost_count(h);
+
+    if (name == NULL) {
+        return -1;
+    }
+    stored_name(key, name);
+    for (i = 0; i < n; i++) {
+        if (strncmp(h->ctl[i].name, key, EXPECT_SHM_NAME_LEN) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+void expect_shm_zero_counters(expect_shm_vhost_t *vh)
+{
+    int c;
+
+    for (c = 0; c < EXPECT_CTR_COUNT; c++) {
+        __atomic_store_n(&vh->ctr[c], 0, __ATOMIC_RELAXED);
+    }
+    __atomic_store_n(&vh->last_417_usec, 0, __ATOMIC_RELAXED);
+}
+
+apr_status_t expect_shm_vhost_add(expect_shm_t *h, const char *name, uint32_t *slot)
+{
+    expect_ctl_entry_t e;
+    apr_status_t rv;
+    uint32_t n;
+    int found;
+
+    if (h == NULL || h->ctl_hdr == NULL || h->hdr == NULL || name == NULL
+        || name[0] == '\0' || slot == NULL) {
+        return APR_EINVAL;
+    }
+    found = expect_shm_vhost_find(h, name);
+    if (found >= 0) {
+        *slot = (uint32_t)found;
+        return APR_SUCCESS;
+    }
+    if (!h->writable || h->control_writable == EXPECT_CTL_RDONLY) {
+        return APR_EACCES;
+    }
+    n = expect_shm_vhost_count(h);
+    if (n >= h->vhost_capacity) {
+        return APR_ENOSPC;
+    }
+    /* Only the parent adds, single-threaded.  The entry is complete
+     * before the count that makes it visible. */
+    memset(&e, 0, sizeof(e));
+    e.override = EXPECT_OVERRIDE_NONE;
+    e.configured_policy = EXPECT_POLICY_DEFAULT;
+    stored_name(e.name, name);
+    expect_shm_zero_counters(&h->vhosts[n]);
+    if ((rv = ctl_write(h, &h->ctl[n], &e, sizeof(e))) != APR_SUCCESS
+        || (rv = ctl_set32(h, &h->ctl_hdr->count, n + 1)) != APR_SUCCESS) {
+        return rv;
+    }
+    *slot = n;
+    return APR_SUCCESS;
+}
+
+apr_status_t expect_shm_mark_all_inactive(expect_shm_t *h)
+{
+    apr_status_t rv;
+    uint32_t i, n = expect_shm_vhost_count(h), f;
+
+    if (h == NULL || h->ctl == NULL) {
+        return APR_EINVAL;
+    }
+    for (i = 0; i < n; i++) {
+        f = __atomic_load_n(&h->ctl[i].flags, __ATOMIC_ACQUIRE);
+        if ((f & EXPECT_VHOST_ACTIVE)
+            && (rv = ctl_set32(h, &h->ctl[i].flags, f & ~EXPECT_VHOST_ACTIVE)) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t expect_shm_mark_active(expect_shm_t *h, uint32_t slot,
+                                    expect_policy_t policy, int strict)
+{
+    apr_status_t rv;
+    uint32_t f;
+
+    if (h == NULL || h->ctl == NULL || slot >= expect_shm_vhost_count(h)) {
+        return APR_EINVAL;
+    }
+    if (policy < EXPECT_POLICY_CONTINUE || policy > EXPECT_POLICY_IGNORE) {
+        policy = EXPECT_POLICY_DEFAULT;
+    }
+    f = __atomic_load_n(&h->ctl[slot].flags, __ATOMIC_ACQUIRE);
+    if ((rv = ctl_set32(h, &h->ctl[slot].configured_policy, (uint32_t)policy)) != APR_SUCCESS
+        || (rv = ctl_set32(h, &h->ctl[slot].strict, strict ? 1u : 0u)) != APR_SUCCESS
+        || (rv = ctl_set32(h, &h->ctl[slot].flags, f | EXPECT_VHOST_ACTIVE)) != APR_SUCCESS) {
+        return rv;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t expect_shm_copy_vhosts(expect_shm_t *dst, const expect_shm_t *src,
+                                    int active_only)
+{
+    expect_shm_vhost_snap_t snap;
+    expect_shm_vhost_t *vh;
+    apr_status_t rv = APR_SUCCESS, orv;
+    uint32_t i, slot, n = expect_shm_vhost_count(src);
+    int c;
+
+    if (dst == NULL || !dst->writable || dst->control_writable == EXPECT_CTL_RDONLY) {
+        return APR_EINVAL;
+    }
+    for (i = 0; i < n; i++) {
+        if (expect_shm_snapshot(src, i, &snap) != 0) {
+            continue;
+        }
+        if (active_only && !(snap.flags & EXPECT_VHOST_ACTIVE)) {
+            continue;
+        }
+        if (snap.name[0] == '\0' || expect_shm_vhost_add(dst, snap.name, &slot) != APR_SUCCESS) {
+            rv = APR_ENOSPC;
+            continue;
+        }
+        vh = &dst->vhosts[slot];
+        for (c = 0; c < EXPECT_CTR_COUNT; c++) {
+            __atomic_store_n(&vh->ctr[c], snap.ctr[c], __ATOMIC_RELAXED);
+        }
+        __atomic_store_n(&vh->last_417_usec, snap.last_417_usec, __ATOMIC_RELAXED);
+        orv = ctl_set32(dst, &dst->ctl[slot].configured_policy,
+                        snap.configured_policy <= EXPECT_POLICY_IGNORE
+                            ? snap.configured_policy : (uint32_t)EXPECT_POLICY_DEFAULT);
+        if (orv == APR_SUCCESS) {
+            orv = ctl_set32(dst, &dst->ctl[slot].strict, snap.strict ? 1u : 0u);
+        }
+        if (orv == APR_SUCCESS && snap.override != EXPECT_OVERRIDE_NONE) {
+            orv = expect_shm_set_override(dst, slot, snap.override);
+        }
+        if (orv != APR_SUCCESS && rv == APR_SUCCESS) {
+            rv = orv;
+        }
+    }
+    return rv;
+}
+
+uint32_t expect_shm_generation(const expect_shm_t *h)
+{
+    if (h == NULL || h->hdr == NULL) {
+        return 0;
+    }
+    return __atomic_load_n(&h->hdr->generation, __ATOMIC_RELAXED);
+}
+
+uint32_t expect_shm_bump_generation(expect_shm_t *h)
+{
+    if (h == NULL || h->hdr == NULL || !h->writable) {
+        return 0;
+    }
+    return __atomic_add_fetch(&h->hdr->generation, 1, __ATOMIC_RELAXED);
+}
+
+
+int expect_shm_snapshot(const expect_shm_t *h, uint32_t slot,
+                        expect_shm_vhost_snap_t *out)
+{
+    const expect_ctl_entry_t *e;
+    const expect_shm_vhost_t *vh;
+    int c;
+
+    if (out == NULL || slot >= expect_shm_vhost_count(h)) {
+        return -1;
+    }
+    e = &h->ctl[slot];
+    vh = &h->vhosts[slot];
+    memset(out, 0, sizeof(*out));
+    out->slot = slot;
+    out->flags = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+    out->configured_policy = __atomic_load_n(&e->configured_policy, __ATOMIC_RELAXED);
+    if (out->configured_policy > (uint32_t)EXPECT_POLICY_IGNORE) {
+        out->configured_policy = (uint32_t)EXPECT_POLICY_DEFAULT;
+    }
+    out->strict = __atomic_load_n(&e->strict, __ATOMIC_RELAXED) ? 1u : 0u;
+    out->override = __atomic_load_n(&e->override, __ATOMIC_RELAXED);
+    if (out->override > (uint32_t)EXPECT_POLICY_IGNORE) {
+        out->override = EXPECT_OVERRIDE_NONE;
+    }
+    memcpy(out->name, e->name, sizeof(out->name));
+    out->name[sizeof(out->name) - 1] = '\0';
+    for (c = 0; c < EXPECT_CTR_COUNT; c++) {
+        out->ctr[c] = __atomic_load_n(&vh->ctr[c], __ATOMIC_RELAXED);
+    }
+    out->last_417_usec = __atomic_load_n(&vh->last_417_usec, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static int valid_override(uint32_t value)
+{
+    return value == EXPECT_OVERRIDE_NONE || value <= (uint32_t)EXPECT_POLICY_IGNORE;
+}
+
+apr_status_t expect_shm_set_override(expect_shm_t *h, uint32_t slot, uint32_t value)
+{
+    if (h == NULL || h->ctl == NULL || slot >= expect_shm_vhost_count(h)
+        || !valid_override(value)) {
+        return APR_EINVAL;
+    }
+    if (h->control_writable == EXPECT_CTL_RDONLY) {
+        return APR_EACCES;
+    }
+    return ctl_set32(h, &h->ctl[slot].override, value);
+}
+
+apr_status_t expect_shm_set_override_all(expect_shm_t *h, uint32_t value)
+{
+    apr_status_t rv;
+    uint32_t i, n;
+
+    if (h == NULL || h->ctl == NULL || !valid_override(value)) {
+        return APR_EINVAL;
+    }
+    if (h->control_writable == EXPECT_CTL_RDONLY) {
+        return APR_EACCES;
+    }
+    /* Which vhosts exist and are active is the control file's word. */
+    n = expect_shm_vhost_count(h);
+    for (i = 0; i < n; i++) {
+        if (!(__atomic_load_n(&h->ctl[i].flags, __ATOMIC_ACQUIRE) & EXPECT_VHOST_ACTIVE)) {
+            continue;
+        }
+        if ((rv = ctl_set32(h, &h->ctl[i].override, value)) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t expect_shm_reset(expect_shm_t *h, uint32_t slot)
+{
+    if (h == NULL || slot >= expect_shm_vhost_count(h)) {
+        return APR_EINVAL;
+    }
+    if (!h->writable) {
+        return APR_EACCES;
+    }
+    expect_shm_zero_counters(&h->vhosts[slot]);
+    return APR_SUCCESS;
+}
+
+apr_status_t expect_shm_reset_all(expect_shm_t *h)
+{
+    apr_status_t rv;
+    uint32_t i, n = expect_shm_vhost_count(h);
+
+    if (h == NULL) {
+        return APR_EINVAL;
+    }
+    if (!h->writable) {
+        return APR_EACCES;
+    }
+    for (i = 0; i < n; i++) {
+        if ((rv = expect_shm_reset(h, i)) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}

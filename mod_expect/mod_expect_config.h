@@ -1,0 +1,67 @@
+/*
+ * mod_expect_config.h - what every glue file needs and nothing more: the
+ * module record, the configuration structs and their accessors, the log
+ * message IDs, and this generation's segment.  The glue files depend on
+ * this and on the core (expect_*.h) only; mod_expect.c, which registers
+ * the hooks, is the one file that knows them all.  Not for expectctl: it
+ * must never need httpd headers.
+ */
+#ifndef MOD_EXPECT_CONFIG_H
+#define MOD_EXPECT_CONFIG_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+#include "expect_policy.h"
+#include "expect_shm.h"
+
+/* The build hides every symbol (-fvisibility=hidden, so calls inside the
+ * module skip the PLT); mod_so must still find this one with dlsym(). */
+extern module AP_MODULE_DECLARE_DATA __attribute__((visibility("default"))) expect_module;
+
+/* Stable log message IDs: tests and operators grep for these. */
+#define EXPLOGNO(n) "EXP" #n ": "
+
+#define EXPECT_UNSET (-1)
+#define EXPECT_NOTE "expect-decision"  /* r->notes key, for %{expect-decision}n */
+#define EXPECT_SHM_DEFAULT_NAME "mod_expect.shm"
+#define EXPECT_EVENT_SLOTS_DEFAULT 1024
+
+typedef struct {
+    expect_policy_t policy;  /* EXPECT_POLICY_UNSET until configured */
+    int strict;              /* EXPECT_UNSET until configured */
+} expect_dir_conf;
+
+typedef struct {
+    const char *shm_path;  /* ExpectShmFile; NULL: runtime dir default */
+    int event_slots;       /* ExpectEventSlots; EXPECT_UNSET until set */
+    int slot;              /* this vhost's row in the segment, -1 if none */
+    const char *name;      /* "name:port", as apache2 -S shows it */
+} expect_srv_conf;
+
+void *expect_create_dir_conf(apr_pool_t *p, char *dir);
+void *expect_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
+void *expect_create_srv_conf(apr_pool_t *p, server_rec *s);
+void *expect_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
+
+static inline expect_srv_conf *expect_srv_config(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &expect_module);
+}
+
+static inline const expect_dir_conf *expect_dir_config(const ap_conf_vector_t *v)
+{
+    return ap_get_module_config(v, &expect_module);
+}
+
+/* The policy and strictness a vhost is configured with, outside any
+ * section: what the segment's control file records for it. */
+expect_policy_t expect_configured_policy(const expect_dir_conf *dc);
+int expect_configured_strict(const expect_dir_conf *dc);
+
+/* This generation's segment (set in post_config by the statistics glue),
+ * or NULL if there is none.  Children inherit it with the address space. */
+const expect_shm_t *expect_config_segment(void);
+void expect_config_set_segment(const expect_shm_t *shm);
+
+#endif /* MOD_EXPECT_CONFIG_H */

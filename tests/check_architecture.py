@@ -1,0 +1,178 @@
+#!/usr/bin/python3
+"""check_architecture.py - the source tree's structural rules, checked.
+
+Run from anywhere; exits 1 and names every violation, 0 when all hold:
+
+1. The #include graph among mod_expect/*.c and mod_expect/*.h has no
+   cycle, counting a .c and its .h as one unit (a file "depends on" the
+   unit whose header it includes).
+2. The glue files (mod_expect_*.c/.h) include, of the module's own
+   headers, only mod_expect_config.h, their own header and the core
+   (expect_*.h); only mod_expect.c may include every glue header.
+3. The core (expect_*.c/.h) includes no httpd header and no glue header:
+   expectctl and the unit tests link it without httpd.
+4. No file under expectctl/ includes an httpd header, except the one file
+   allowed to ask httpd for the default runtime directory.
+5. No function is defined in two places (static ones included) across
+   mod_expect/, expectctl/, tests/unit/ and tests/fuzz/.
+6. The segment's wire structs are defined in expect_shm_layout.h only.
+"""
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MOD = os.path.join(ROOT, "mod_expect")
+LAYOUT = "expect_shm_layout.h"
+# expectctl learns httpd's default runtime directory through this file only.
+CTL_HTTPD_ALLOWED = {"expectctl/ctl_paths.c"}
+HTTPD_HEADER = re.compile(
+    r"^(httpd|http_[a-z_]+|ap_[a-z_]+|util_[a-z_]+|mod_[a-z_0-9]+|scoreboard|mpm_common)\.h$")
+# Entry points every program or harness has once: not duplicates.
+PER_PROGRAM = {"main", "LLVMFuzzerTestOneInput", "LLVMFuzzerInitialize"}
+
+INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^">]+)[">]', re.M)
+FUNC_DEF = re.compile(
+    r"^(?:static\s+)?(?:inline\s+)?(?:const\s+)?[A-Za-z_][A-Za-z0-9_ \t]*?[\s*]"
+    r"([A-Za-z_][A-Za-z0-9_]*)\s*\([^;{}]*\)\s*(?:__attribute__\s*\(\(.*?\)\)\s*)?\{",
+    re.M | re.S)
+
+problems = []
+
+
+def rel(path):
+    return os.path.relpath(path, ROOT)
+
+
+def read(path):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+def strip_comments(text):
+    text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)
+    return re.sub(r"//[^\n]*", "", text)
+
+
+def includes(path):
+    return INCLUDE.findall(strip_comments(read(path)))
+
+
+def unit_of(name):
+    return os.path.splitext(name)[0]
+
+
+def check_include_graph():
+    files = sorted(f for f in os.listdir(MOD) if f.endswith((".c", ".h")))
+    local = set(files)
+    graph = {}
+    for f in files:
+        u = unit_of(f)
+        graph.setdefault(u, set())
+        for inc in includes(os.path.join(MOD, f)):
+            if inc in local and unit_of(inc) != u:
+                graph[u].add(unit_of(inc))
+    # Depth-first search for a back edge.
+    state = {}
+
+    def visit(u, stack):
+        state[u] = 1
+        for v in sorted(graph.get(u, ())):
+            if state.get(v) == 1:
+                cyc = stack[stack.index(v):] + [v]
+                problems.append("include cycle: " + " -> ".join(cyc))
+            elif v not in state:
+                visit(v, stack + [v])
+        state[u] = 2
+
+    for u in sorted(graph):
+        if u not in state:
+            visit(u, [u])
+
+    for f in files:
+        incs = includes(os.path.join(MOD, f))
+        own = [i for i in incs if i in local]
+        u = unit_of(f)
+        if f.startswith("mod_expect_"):
+            allowed_glue = {"mod_expect_config.h", u + ".h"}
+            for i in own:
+                if i.startswith("mod_expect") and i not in allowed_glue:
+                    problems.append("mod_expect/%s: a glue file includes %s; glue files "
+                                    "depend only on mod_expect_config.h and the core" % (f, i))
+        elif f.startswith("expect_"):
+            for i in incs:
+                if i.startswith("mod_expect") or HTTPD_HEADER.match(i):
+                    problems.append("mod_expect/%s: the core includes %s" % (f, i))
+        elif f != "mod_expect.c":
+            problems.append("mod_expect/%s: neither core (expect_*) nor glue (mod_expect_*)" % f)
+
+
+def check_expectctl():
+    d = os.path.join(ROOT, "expectctl")
+    for f in sorted(os.listdir(d)):
+        if not f.endswith((".c", ".h")):
+            continue
+        r = "expectctl/" + f
+        for i in includes(os.path.join(d, f)):
+            if HTTPD_HEADER.match(os.path.basename(i)) and r not in CTL_HTTPD_ALLOWED:
+                problems.append("%s includes httpd header %s (only %s may)"
+                                % (r, i, ", ".join(sorted(CTL_HTTPD_ALLOWED))))
+
+
+def check_functions():
+    seen = {}
+    for sub in ("mod_expect", "expectctl", "tests/unit", "tests/fuzz"):
+        d = os.path.join(ROOT, sub)
+        for f in sorted(os.listdir(d)):
+            if not f.endswith((".c", ".h")):
+                continue
+            path = os.path.join(d, f)
+            text = strip_comments(read(path))
+            for m in FUNC_DEF.finditer(text):
+                name = m.group(1)
+                if name in PER_PROGRAM or name in ("if", "for", "while", "switch", "return"):
+                    continue
+                seen.setdefault(name, []).append(rel(path))
+    for name, where in sorted(seen.items()):
+        if len(where) > 1:
+            problems.append("function %s defined in %d places: %s"
+                            % (name, len(where), ", ".join(where)))
+
+
+def check_layout_structs():
+    layout = read(os.path.join(MOD, LAYOUT))
+    wire = set(re.findall(r"\}\s*([A-Za-z_][A-Za-z0-9_]*)\s*;", strip_comments(layout)))
+    if not {"expect_shm_header_t", "expect_ctl_header_t", "expect_shm_event_t"} <= wire:
+        problems.append("%s does not define the segment structs" % LAYOUT)
+    for sub in ("mod_expect", "expectctl", "tests/unit", "tests/fuzz"):
+        d = os.path.join(ROOT, sub)
+        for f in sorted(os.listdir(d)):
+            if not f.endswith((".c", ".h")) or (sub == "mod_expect" and f == LAYOUT):
+                continue
+            text = strip_comments(read(os.path.join(d, f)))
+            for name in re.findall(r"\}\s*([A-Za-z_][A-Za-z0-9_]*)\s*;", text):
+                if name in wire:
+                    problems.append("%s/%s defines segment struct %s" % (sub, f, name))
+            # A struct mirroring a header's first fields is a wire struct too.
+            for body in re.findall(r"struct[^{;]*\{([^}]*)\}", text):
+                if re.search(r"\blayout_version\b", body) and re.search(r"\bmagic\b", body):
+                    problems.append("%s/%s defines a struct with a segment header's fields"
+                                    % (sub, f))
+
+
+def main():
+    check_include_graph()
+    check_expectctl()
+    check_functions()
+    check_layout_structs()
+    for p in problems:
+        print("check_architecture: " + p)
+    if problems:
+        return 1
+    print("check_architecture: ok (include graph acyclic, glue depends on config + core, "
+          "expectctl free of httpd headers, no function defined twice, one layout header)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
