@@ -1,10 +1,12 @@
 #!/bin/sh
 # Build mod_expect and run every test (unit + integration under the event,
 # worker and prefork MPMs).  Installs missing Debian packages first.
+# A tree it configures itself (CI: always a fresh clone) builds with
+# -Werror; an existing Makefile is used as configured.
 set -e
 cd "$(dirname "$0")/.."
 build/install-deps.sh
 [ -x configure ] || build/bootstrap.sh
-[ -f Makefile ] || ./configure
+[ -f Makefile ] || ./configure --enable-werror
 make
 make check

@@ -2,7 +2,8 @@
 # Build mod_expect and expectctl with clang ASan+UBSan in a scratch copy of
 # the tree, run the unit tests and the whole integration suite against that
 # build (Debian's httpd with the ASan runtime preloaded), and fail on any
-# sanitizer report.  Usage: build/sanitize.sh [pytest args]
+# sanitizer report.  The clang build fails on any compiler warning.
+# Usage: build/sanitize.sh [pytest args]
 set -e
 cd "$(dirname "$0")/.."
 build/install-deps.sh --dev
@@ -20,9 +21,9 @@ chmod -R a+rX "$WORK"
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 make -C "$WORK" -s clean
-make -C "$WORK" -s CC=clang EXTRA_CFLAGS="$SAN -shared-libasan" \
+make -C "$WORK" -s CC=clang EXTRA_CFLAGS="$SAN -shared-libasan -Werror" \
      EXTRA_LDFLAGS="-fsanitize=address,undefined -shared-libasan" all
-make -C "$WORK" -s CC=clang EXTRA_CFLAGS="$SAN" EXTRA_LDFLAGS="-fsanitize=address,undefined" \
+make -C "$WORK" -s CC=clang EXTRA_CFLAGS="$SAN -Werror" EXTRA_LDFLAGS="-fsanitize=address,undefined" \
      check-unit >/dev/null
 echo "sanitize: unit tests clean"
 

@@ -26,10 +26,23 @@
 static const char *outdir;
 static char segpath[4096];
 
+static void die(const char *what, const char *why) __attribute__((noreturn));
+
 static void die(const char *what, const char *why)
 {
     fprintf(stderr, "make_seeds: %s: %s\n", what, why);
     exit(1);
+}
+
+/* The counters of a slot that must exist (never NULL: dies instead). */
+static expect_shm_vhost_t *vhost_of(const expect_shm_t *h, uint32_t slot)
+{
+    expect_shm_vhost_t *vh = expect_shm_vhost(h, slot);
+
+    if (vh == NULL) {
+        die("expect_shm_vhost", "no such slot");
+    }
+    return vh;
 }
 
 static void save(const char *name, const void *buf, size_t len)
@@ -214,10 +227,10 @@ int main(int argc, char **argv)
         a = add_vhost(&h, longname, EXPECT_POLICY_IGNORE, 1);
         b = add_vhost(&h, "\xe2\x98\x83 \"quoted\"\\:80", EXPECT_POLICY_CONTINUE, 0);
         for (k = 0; k < EXPECT_CTR_COUNT; k++) {
-            expect_shm_vhost(&h, a)->ctr[k] = UINT64_MAX - k;
+            vhost_of(&h, a)->ctr[k] = UINT64_MAX - k;
         }
-        expect_shm_vhost(&h, a)->last_417_usec = UINT64_MAX;
-        expect_shm_vhost(&h, b)->last_417_usec = 1;
+        vhost_of(&h, a)->last_417_usec = UINT64_MAX;
+        vhost_of(&h, b)->last_417_usec = 1;
         event(&h, b, longname, EXPECT_PRODUCER_HANDLER, EXPECT_REASON_HANDLER,
               longname, longname, longname, INT64_MAX, 1);
     }

@@ -8,14 +8,15 @@
 # straight from the sources (nothing from `make` is used), runs each with
 # -max_total_time=SECONDS on a COPY of tests/fuzz/corpus/<harness>/ in a
 # mktemp -d directory (the repository is never written), prints one summary
-# line per harness and exits non-zero if any build failed or any harness
-# crashed; crash artifacts and logs then stay in the temporary directory,
-# whose path is printed.  Otherwise that directory is removed (FUZZ_KEEP=1
-# keeps it).  Environment: CC (default clang), FUZZ_FLAGS (extra libFuzzer
-# flags, e.g. "-jobs=2" or "-seed=1").
+# line per harness and exits non-zero if any build failed (-Werror: any
+# compiler warning fails it) or any harness crashed; crash artifacts and
+# logs then stay in the temporary directory, whose path is printed.
+# Otherwise that directory is removed (FUZZ_KEEP=1 keeps it).  Environment:
+# CC (default clang), FUZZ_FLAGS (extra libFuzzer flags, e.g. "-jobs=2"
+# or "-seed=1").
 set -u
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 
 SECS=60
 if [ $# -gt 0 ]; then
@@ -49,9 +50,10 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mod_expect-fuzz.XXXXXX") || exit 2
 echo "work directory: $WORK"
 
-# Same warnings as configure's WARN_CFLAGS.
+# Same warnings as configure's WARN_CFLAGS, and any warning fails the build.
 WARN="-Wall -Wextra -Wshadow -Wpointer-arith -Wcast-align -Wwrite-strings \
--Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wundef -Wnull-dereference"
+-Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wundef -Wnull-dereference \
+-Wdouble-promotion -Wvla -Werror"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 CFLAGS="-g -O1 -fno-omit-frame-pointer $SAN $WARN"
 # shellcheck disable=SC2086
@@ -81,6 +83,8 @@ for src in $CORE $CTL; do
     compile "$ROOT/$src" "$WORK/obj/$(echo "$src" | tr / _).o"
 done
 compile "$HERE/fuzz_check.c" "$WORK/obj/fuzz_check.o"
+# The seed maker is not run here, only compiled, so it stays warning-free.
+compile "$HERE/make_seeds.c" "$WORK/obj/make_seeds.o"
 for h in $HARNESSES; do
     compile "$HERE/$h.c" "$WORK/obj/$h.o"
     objs="$WORK/obj/$h.o $WORK/obj/fuzz_check.o"
@@ -91,10 +95,12 @@ for h in $HARNESSES; do
     "$CC" -g -fsanitize=fuzzer $SAN -o "$WORK/bin/$h" $objs $APR_LIBS 2>>"$WORK/build.log" \
         || { echo "run.sh: linking $h failed" >&2; BUILD_FAIL=1; }
 done
-NWARN=$(grep -c 'warning:' "$WORK/build.log" 2>/dev/null)
+# Under -Werror a warning is reported as "error: ... [-Werror,-W...]".
+NWARN=$(grep -c -e 'warning:' -e '\[-Werror' "$WORK/build.log" 2>/dev/null)
 if [ -s "$WORK/build.log" ]; then
     cat "$WORK/build.log" >&2
 fi
+[ "${NWARN:-0}" = 0 ] || BUILD_FAIL=1
 echo "build: ${NWARN:-0} warning(s)$([ $BUILD_FAIL = 0 ] || echo ', FAILED')"
 if [ $BUILD_FAIL != 0 ]; then
     echo "build log: $WORK/build.log"
