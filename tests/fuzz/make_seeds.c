@@ -35,7 +35,7 @@ static void die(const char *what, const char *why)
 }
 
 /* The counters of a slot that must exist (never NULL: dies instead). */
-static expect_shm_vhost_t *vhost_of(const expect_shm_t *h, uint32_t slot)
+static expect_shm_vhost_t *seed_vhost(const expect_shm_t *h, uint32_t slot)
 {
     expect_shm_vhost_t *vh = expect_shm_vhost(h, slot);
 
@@ -227,10 +227,10 @@ int main(int argc, char **argv)
         a = add_vhost(&h, longname, EXPECT_POLICY_IGNORE, 1);
         b = add_vhost(&h, "\xe2\x98\x83 \"quoted\"\\:80", EXPECT_POLICY_CONTINUE, 0);
         for (k = 0; k < EXPECT_CTR_COUNT; k++) {
-            vhost_of(&h, a)->ctr[k] = UINT64_MAX - k;
+            seed_vhost(&h, a)->ctr[k] = UINT64_MAX - k;
         }
-        vhost_of(&h, a)->last_417_usec = UINT64_MAX;
-        vhost_of(&h, b)->last_417_usec = 1;
+        seed_vhost(&h, a)->last_417_usec = UINT64_MAX;
+        seed_vhost(&h, b)->last_417_usec = 1;
         event(&h, b, longname, EXPECT_PRODUCER_HANDLER, EXPECT_REASON_HANDLER,
               longname, longname, longname, INT64_MAX, 1);
     }
