@@ -1,6 +1,6 @@
 /*
  * mod_expect.c - the module: its record, its directives, the hook that
- * judges each request (translate_name or fixups, see judge_in_fixups), and
+ * judges each request (fixups, or translate_name with ExpectJudge early), and
  * the registration of every glue file's hooks.  The one file that knows
  * all the others.
  *
@@ -56,68 +56,124 @@ static const char *set_event_slots(cmd_parms *cmd, void *dconf, const char *arg)
 }
 
 /*
- * Where requests are judged, chosen once per configuration generation.
+ * Where requests are judged.
  *
- * The per-directory value of ExpectPolicy/ExpectStrict is final only in
- * fixups, after httpd's location, directory and file walks and its access
- * checks.  But where no Expect* directive sits in any section, that value
- * is the server's for every URL, and the same decision can be made in
- * translate_name, before all of that work (about 5,000 instructions of a
- * rejected request): mod_expect then answers as early as a server-context
- * mod_rewrite rule or an <If> would.  Only one of the two hooks is
- * registered, so a request without Expect pays for one hook, not two.
+ * By default in fixups, as the design says: after httpd's location,
+ * directory and file walks and its access checks, so that a 401, 403, 413
+ * or redirect goes out before any 417 and no body is sent twice, and the
+ * per-directory ExpectPolicy/ExpectStrict is final.  `ExpectJudge early`
+ * moves a server's judging to translate_name, before all of that (where a
+ * server-context mod_rewrite rule answers); it is refused in check_config
+ * wherever a per-directory policy applies, since none is known that early.
+ *
+ * Only the hooks some server uses are registered, so a request without
+ * Expect pays for one hook's test when every server judges in one place.
+ * pre_config registers them from a scan of the configuration tree; the
+ * ExpectJudge handler is the backstop for what the scan cannot see, and
+ * check_config verifies that every server's hook is there.
  */
-static int judge_in_fixups;
+static int hooked_fixups, hooked_early;
+/* Both hooks are registered: each must leave the other's servers alone. */
+static int both_hooked;
+/* How many servers judge where, for the log. */
+static int judged_early, judged_fixups;
 
 static int expect_fixups(request_rec *r);
+static int expect_translate(request_rec *r);
 
-/* Sections that are not per-directory: what is in them is server config. */
-static int is_server_section(const char *name)
+/* Registering a hook while directives run is sound: httpd deregisters
+ * every hook before it reads each generation's configuration and sorts
+ * them all after the directives have run. */
+static void hook_judge(int judge)
 {
-    static const char *const names[] = {
-        "<VirtualHost", "<IfModule", "<IfDefine", "<IfVersion", "<IfFile",
-        "<IfDirective", "<IfSection", NULL
-    };
-    const char *const *n;
-
-    for (n = names; *n != NULL; n++) {
-        if (strcasecmp(name, *n) == 0) {
-            return 1;
-        }
+    /* REALLY_FIRST either way: mod_rewrite and mod_proxy translate and fix
+     * up at FIRST, and a request they redirect or proxy must already have
+     * been judged. */
+    if (judge == EXPECT_JUDGE_EARLY && !hooked_early) {
+        hooked_early = 1;
+        ap_hook_translate_name(expect_translate, NULL, NULL, APR_HOOK_REALLY_FIRST);
     }
-    return 0;
+    else if (judge == EXPECT_JUDGE_FIXUPS && !hooked_fixups) {
+        hooked_fixups = 1;
+        ap_hook_fixups(expect_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    }
 }
 
-/* Is any ExpectPolicy or ExpectStrict inside a per-directory section? */
-static int policy_in_section(const ap_directive_t *d, int in_section)
+typedef struct {
+    int main_early;   /* the main server surely says early */
+    int any_early;    /* ExpectJudge early anywhere, even in a false <IfDefine> */
+    int vhost_fixups; /* a vhost says fixups */
+} judge_scan_t;
+
+/* A section that is surely in effect: only <IfModule> naming this module. */
+static int surely_applies(const ap_directive_t *d)
+{
+    return strcasecmp(d->directive, "<IfModule") == 0 && d->args != NULL
+           && (strncasecmp(d->args, "expect_module", 13) == 0
+               || strncasecmp(d->args, "mod_expect.c", 12) == 0);
+}
+
+static void scan_judge(const ap_directive_t *d, int top, int in_vhost, judge_scan_t *sc)
 {
     for (; d != NULL; d = d->next) {
-        if (in_section && (strcasecmp(d->directive, "ExpectPolicy") == 0
-                           || strcasecmp(d->directive, "ExpectStrict") == 0)) {
-            return 1;
+        if (strcasecmp(d->directive, "ExpectJudge") == 0 && d->args != NULL) {
+            int early = strncasecmp(d->args, "early", 5) == 0;
+            sc->any_early |= early;
+            if (top) {
+                sc->main_early = early;
+            }
+            else if (in_vhost && !early) {
+                sc->vhost_fixups = 1;
+            }
         }
-        if (d->first_child != NULL
-            && policy_in_section(d->first_child,
-                                 in_section || !is_server_section(d->directive))) {
-            return 1;
+        if (d->first_child != NULL) {
+            int vhost = strcasecmp(d->directive, "<VirtualHost") == 0;
+            scan_judge(d->first_child, top && !vhost && surely_applies(d),
+                       in_vhost || vhost, sc);
         }
     }
-    return 0;
 }
 
-/*
- * The scan of the configuration tree decides; this is the backstop for a
- * per-directory directive it did not see (one added by another module's
- * code, say).  Registering a hook here is sound: httpd deregisters every
- * hook before it reads each generation's configuration and sorts them all
- * after the directives have run.
- */
+static const char *set_judge(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    expect_srv_conf *conf = expect_srv_config(cmd->server);
+    (void)dconf;
+
+    if (strcasecmp(arg, "fixups") == 0) {
+        conf->judge = EXPECT_JUDGE_FIXUPS;
+    }
+    else if (strcasecmp(arg, "early") == 0) {
+        conf->judge = EXPECT_JUDGE_EARLY;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: unknown value '%s'; allowed values are "
+                            "fixups and early", cmd->cmd->name, arg);
+    }
+    conf->judge_at = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                                  cmd->directive->line_num);
+    hook_judge(conf->judge);
+    return NULL;
+}
+
+/* Remember where the first per-directory policy of this server's own
+ * configuration is: ExpectJudge early is refused wherever one applies. */
 static void note_section(cmd_parms *cmd)
 {
-    if (cmd->path != NULL && !judge_in_fixups
-        && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_RUN_MPM) {
-        judge_in_fixups = 1;
-        ap_hook_fixups(expect_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    expect_srv_conf *sc;
+    const ap_directive_t *sect;
+
+    if (cmd->path == NULL) {
+        return;
+    }
+    sc = expect_srv_config(cmd->server);
+    if (sc->section_at == NULL) {
+        /* A section's args end with its '>'. */
+        sect = cmd->directive->parent;
+        sc->section_at = apr_psprintf(cmd->pool, "%s in %s%s%s at %s:%d", cmd->cmd->name,
+                                      sect ? sect->directive : "<a section",
+                                      sect && sect->args ? " " : "",
+                                      sect && sect->args ? sect->args : ">",
+                                      cmd->directive->filename, cmd->directive->line_num);
     }
 }
 
@@ -162,7 +218,7 @@ static const char *set_strict(cmd_parms *cmd, void *dconf, int flag)
  * that only requests with something to do reach, so its stack frame and
  * saved registers cost the others nothing.
  */
-static int expect_judge(request_rec *r) __attribute__((noinline));
+static int expect_judge(request_rec *r, int phase) __attribute__((noinline));
 
 static int expect_fixups(request_rec *r)
 {
@@ -170,18 +226,18 @@ static int expect_fixups(request_rec *r)
     if (!r->expecting_100) {
         return DECLINED;
     }
-    return expect_judge(r);
+    return expect_judge(r, EXPECT_JUDGE_FIXUPS);
 }
 
 static int expect_translate(request_rec *r)
 {
-    if (!r->expecting_100 || judge_in_fixups) {
+    if (!r->expecting_100) {
         return DECLINED;
     }
-    return expect_judge(r);
+    return expect_judge(r, EXPECT_JUDGE_EARLY);
 }
 
-static int expect_judge(request_rec *r)
+static int expect_judge(request_rec *r, int phase)
 {
     const expect_dir_conf *conf;
     const char *cl;
@@ -189,6 +245,10 @@ static int expect_judge(request_rec *r)
     expect_outcome_t out;
     const char *name;
 
+    /* With one hook, every server judges there (check_config made sure). */
+    if (both_hooked && expect_srv_config(r->server)->judge != phase) {
+        return DECLINED;
+    }
     conf = expect_dir_config(r->per_dir_config);
     in.expecting_100 = 1;
     in.initial = r->main == NULL && r->prev == NULL;  /* ap_is_initial_req() */
@@ -283,19 +343,81 @@ static int expect_log_transaction(request_rec *r)
 
 static int expect_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
+    judge_scan_t sc = {0, 0, 0};
+
     (void)pconf;
     (void)plog;
     (void)ptemp;
-    /* REALLY_FIRST either way: mod_rewrite and mod_proxy translate and fix
-     * up at FIRST, and a request they redirect or proxy must already have
-     * been judged. */
-    judge_in_fixups = policy_in_section(ap_conftree, 0);
-    if (judge_in_fixups) {
-        ap_hook_fixups(expect_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    hooked_fixups = hooked_early = both_hooked = 0;
+    scan_judge(ap_conftree, 1, 0, &sc);
+    if (!sc.main_early || sc.vhost_fixups) {
+        hook_judge(EXPECT_JUDGE_FIXUPS);
     }
-    else {
-        ap_hook_translate_name(expect_translate, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    if (sc.any_early) {
+        hook_judge(EXPECT_JUDGE_EARLY);
     }
+    return OK;
+}
+
+/* The name apache2 -S would show, for messages. */
+static const char *server_label(apr_pool_t *p, const server_rec *s)
+{
+    if (!s->is_virtual) {
+        return "the main server";
+    }
+    return apr_psprintf(p, "virtual host %s (%s:%d)",
+                        s->server_hostname ? s->server_hostname : "(unnamed)",
+                        s->defn_name ? s->defn_name : "?", (int)s->defn_line_number);
+}
+
+/*
+ * Every server's judging place, resolved: ExpectJudge early where no
+ * per-directory policy applies to the server (its own sections, or the
+ * main server's, which every vhost inherits), and a hook for each place.
+ */
+static int expect_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                               apr_pool_t *ptemp, server_rec *s)
+{
+    const expect_srv_conf *mc = expect_srv_config(s);
+    server_rec *v;
+    int early = 0, fixups = 0;
+
+    (void)pconf;
+    (void)plog;
+    for (v = s; v != NULL; v = v->next) {
+        expect_srv_conf *sc = expect_srv_config(v);
+        const char *section = sc->section_at ? sc->section_at : mc->section_at;
+
+        if (sc->judge == EXPECT_UNSET) {
+            sc->judge = EXPECT_JUDGE_FIXUPS;
+        }
+        if (sc->judge == EXPECT_JUDGE_EARLY && section != NULL) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL, EXPLOGNO(0016)
+                         "ExpectJudge early (%s) cannot apply to %s: %s applies to it, "
+                         "and a per-directory policy is known only in fixups.  Remove "
+                         "ExpectJudge early there, or move the policy out of its section",
+                         sc->judge_at ? sc->judge_at : "inherited", server_label(ptemp, v),
+                         section);
+            return !OK;
+        }
+        if ((sc->judge == EXPECT_JUDGE_EARLY && !hooked_early)
+            || (sc->judge == EXPECT_JUDGE_FIXUPS && !hooked_fixups)) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL, EXPLOGNO(0017)
+                         "no judging hook for %s (ExpectJudge %s): please report "
+                         "this configuration", server_label(ptemp, v),
+                         sc->judge == EXPECT_JUDGE_EARLY ? "early" : "fixups");
+            return !OK;
+        }
+        if (sc->judge == EXPECT_JUDGE_EARLY) {
+            early++;
+        }
+        else {
+            fixups++;
+        }
+    }
+    both_hooked = hooked_early && hooked_fixups;
+    judged_early = early;
+    judged_fixups = fixups;
     return OK;
 }
 
@@ -303,10 +425,14 @@ static int expect_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
     (void)plog;
+    /* Logged here, not in check_config: the error log is open now. */
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, EXPLOGNO(0015)
                  "judging Expect: 100-continue in %s",
-                 judge_in_fixups ? "fixups (an Expect* directive is in a section)"
-                                 : "translate_name (no Expect* directive is in a section)");
+                 !judged_early ? apr_psprintf(ptemp, "fixups for all %d servers", judged_fixups)
+                 : !judged_fixups ? apr_psprintf(ptemp, "translate_name for all %d servers "
+                                                 "(ExpectJudge early)", judged_early)
+                 : apr_psprintf(ptemp, "fixups for %d servers and in translate_name "
+                                "for %d (ExpectJudge early)", judged_fixups, judged_early));
     return expect_stats_post_config(pconf, ptemp, s);
 }
 
@@ -315,19 +441,22 @@ static const command_rec expect_cmds[] = {
                   "What to do with Expect: 100-continue: continue, reject or ignore"),
     AP_INIT_FLAG("ExpectStrict", set_strict, NULL, RSRC_CONF | ACCESS_CONF,
                  "On: answer 417 to 100-continue on a request without content"),
+    AP_INIT_TAKE1("ExpectJudge", set_judge, NULL, RSRC_CONF,
+                  "Where requests are judged: fixups (default) or early (translate_name)"),
     AP_INIT_TAKE1("ExpectShmFile", set_shm_file, NULL, RSRC_CONF,
                   "Path of the shared statistics segment expectctl attaches to"),
     AP_INIT_TAKE1("ExpectEventSlots", set_event_slots, NULL, RSRC_CONF,
                   "Number of recent 417 events kept; 0 records none"),
-    {NULL}
+    {.name = NULL}
 };
 
 static void register_hooks(apr_pool_t *p)
 {
     (void)p;
-    /* The judging hook is registered by expect_pre_config, which knows
+    /* The judging hooks are registered by expect_pre_config, which knows
      * the configuration. */
     ap_hook_pre_config(expect_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(expect_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(expect_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     expect_status_register_hooks();
     expect_body_watch_register();

@@ -34,18 +34,27 @@ void *expect_create_srv_conf(apr_pool_t *p, server_rec *s)
     (void)s;
     conf->event_slots = EXPECT_UNSET;
     conf->slot = -1;
+    conf->judge = EXPECT_UNSET;
     return conf;
 }
 
-/* The segment settings are global; slot and name are set per generation. */
+/*
+ * The segment settings are global; slot and name are set per generation.
+ * A vhost inherits the main server's ExpectJudge; section_at stays the
+ * vhost's own (check_config looks at the main server's too).
+ */
 void *expect_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
 {
     const expect_srv_conf *base = basev;
+    const expect_srv_conf *add = addv;
     expect_srv_conf *conf = apr_pcalloc(p, sizeof(*conf));
-    (void)addv;
+
     conf->shm_path = base->shm_path;
     conf->event_slots = base->event_slots;
     conf->slot = -1;
+    conf->judge = add->judge != EXPECT_UNSET ? add->judge : base->judge;
+    conf->judge_at = add->judge != EXPECT_UNSET ? add->judge_at : base->judge_at;
+    conf->section_at = add->section_at;
     return conf;
 }
 

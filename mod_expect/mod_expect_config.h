@@ -32,11 +32,20 @@ typedef struct {
     int strict;              /* EXPECT_UNSET until configured */
 } expect_dir_conf;
 
+/* ExpectJudge: where a server's requests are judged. */
+#define EXPECT_JUDGE_FIXUPS 0  /* the default: after walks and access checks */
+#define EXPECT_JUDGE_EARLY  1  /* translate_name, before them */
+
 typedef struct {
     const char *shm_path;  /* ExpectShmFile; NULL: runtime dir default */
     int event_slots;       /* ExpectEventSlots; EXPECT_UNSET until set */
     int slot;              /* this vhost's row in the segment, -1 if none */
     const char *name;      /* "name:port", as apache2 -S shows it */
+    int judge;             /* EXPECT_JUDGE_*; EXPECT_UNSET until set, resolved
+                              in check_config */
+    const char *judge_at;  /* "file:line" of the ExpectJudge in effect */
+    const char *section_at; /* the first ExpectPolicy/ExpectStrict in a section
+                               of this server's own configuration, or NULL */
 } expect_srv_conf;
 
 void *expect_create_dir_conf(apr_pool_t *p, char *dir);

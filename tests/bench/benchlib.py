@@ -41,22 +41,24 @@ VARIANTS = {
     "expect-stats-events": dict(expect=True, mods=(), conf=(
         "ExpectPolicy continue\nExpectEventSlots 1024\n")),
     # --- issue item 2: the reject path and the alternatives --------------
+    # judged in fixups, the default: after walks and access checks
     "expect-reject": dict(expect=True, mods=(), conf=(
         "ExpectPolicy reject\nExpectEventSlots 1024\n")),
     # the same without the event record, to show what recording costs
     "expect-reject-noevents": dict(expect=True, mods=(), conf=(
         "ExpectPolicy reject\nExpectEventSlots 0\n")),
-    # the same policy judged in fixups, as it is wherever an Expect*
-    # directive sits in a section (here <Location />)
-    "expect-reject-fixups": dict(expect=True, mods=(), conf=(
-        "ExpectPolicy reject\nExpectEventSlots 1024\n"
-        "<Location />\n    ExpectPolicy reject\n</Location>\n")),
+    # ExpectJudge early: judged in translate_name, like a server-context
+    # mod_rewrite rule
+    "expect-reject-early": dict(expect=True, mods=(), conf=(
+        "ExpectJudge early\nExpectPolicy reject\nExpectEventSlots 1024\n")),
+    # mod_rewrite in server context answers in translate_name: the like for
+    # like of expect-reject-early
     "rewrite": dict(expect=False, mods=("rewrite",), conf=(
         "RewriteEngine On\n"
         "RewriteCond %{HTTP:Expect} 100-continue [NC]\n"
         "RewriteRule ^ - [R=417,L]\n")),
-    # mod_rewrite per directory, which also answers in fixups: the like for
-    # like of expect-reject-fixups
+    # mod_rewrite per directory answers in fixups: the like for like of
+    # expect-reject, with <If> and ModSecurity
     "rewrite-fixups": dict(expect=False, mods=("rewrite",), conf=(
         "<Location />\n"
         "    RewriteEngine On\n"

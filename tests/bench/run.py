@@ -40,6 +40,7 @@ GOAL_EXPECT = 0.98
 
 REJECT_LOCATION = "<Location /reject>\n    ExpectPolicy reject\n</Location>\n"
 EMPTY_LOCATION = "<Location /reject>\n</Location>\n"
+EARLY = "ExpectJudge early\n"
 
 CG_KINDS = [("noexpect", "noexpect", 200), ("continue", "continue", 200),
             ("reject", "reject", 417)]
@@ -48,11 +49,11 @@ LABEL = {
     "stock": "stock httpd (no module)",
     "expect-continue": "mod_expect, continue, ExpectEventSlots 0",
     "expect-stats-events": "mod_expect, continue, 1024 event slots",
-    "expect-reject": "mod_expect, ExpectPolicy reject",
+    "expect-reject": "mod_expect, ExpectPolicy reject (judged in fixups, the default)",
     "expect-reject-noevents": "mod_expect, reject, ExpectEventSlots 0",
-    "expect-reject-fixups": "mod_expect, reject, judged in fixups (policy also in `<Location />`)",
-    "rewrite": "mod_rewrite [R=417]",
-    "rewrite-fixups": "mod_rewrite [R=417] in `<Location />` (answers in fixups)",
+    "expect-reject-early": "mod_expect, reject, `ExpectJudge early` (translate_name)",
+    "rewrite": "mod_rewrite [R=417] in server context (translate_name)",
+    "rewrite-fixups": "mod_rewrite [R=417] in `<Location />` (fixups)",
     "if": "`<If>` + Redirect 417",
     "modsecurity": "ModSecurity 2 rule (+ mod_unique_id)",
 }
@@ -150,15 +151,22 @@ def check_behaviour(srv, kind):
 
 
 # The reject comparison, in the order of its table.
-REJECT_VARIANTS = ["stock", "expect-reject", "expect-reject-noevents", "expect-reject-fixups",
-                   "rewrite", "rewrite-fixups", "if", "modsecurity"]
+REJECT_VARIANTS = ["stock", "expect-reject", "expect-reject-noevents", "rewrite-fixups",
+                   "if", "modsecurity", "expect-reject-early", "rewrite"]
+# Like for like: each alternative is compared with mod_expect judging in
+# the same phase, fixups (the default) or early (translate_name).
+PEER = {"rewrite": "expect-reject-early"}
+
+
+def peer(v):
+    return PEER.get(v, "expect-reject")
 
 
 def section_reject(res):
     variants = REJECT_VARIANTS
-    # The fixups pair is measured by callgrind only: under wrk the reject
+    # The early pair is measured by callgrind only: under wrk the reject
     # path is mostly reconnects (see the method), which shows no more.
-    cg_only = {"expect-reject-fixups", "rewrite-fixups"}
+    cg_only = {"expect-reject-early", "rewrite"}
     rejecting = [v for v in variants[1:] if v not in cg_only]
     out = {"rounds": ROUNDS, "seconds": SECONDS, "behaviour": {}, "wrk": {},
            "callgrind": {}}
@@ -196,10 +204,10 @@ def section_reject(res):
                     + " ".join(f"{v}={rps[v][-1]:.0f}" for v in vs))
             ratios, cpu_ratios = {}, {}
             for v in vs:
-                if v == "expect-reject":
+                if v == peer(v) or peer(v) not in vs:
                     continue
-                ratios[v] = summarize([m / a for m, a in zip(rps["expect-reject"], rps[v])])
-                cpu_ratios[v] = summarize([a / m for m, a in zip(cpu["expect-reject"], cpu[v])])
+                ratios[v] = summarize([m / a for m, a in zip(rps[peer(v)], rps[v])])
+                cpu_ratios[v] = summarize([a / m for m, a in zip(cpu[peer(v)], cpu[v])])
             vs_stock = None
             if "stock" in vs:
                 vs_stock = {v: statistics.median([x / s for x, s in
@@ -255,15 +263,14 @@ def budget_rows(m, s, labels, m_for=None):
 
 def measure_budgets(k=CG_K):
     labels = [lab for lab, _, _ in CG_KINDS]
-    # Judged in fixups: an Expect* directive is in a section (the reject
-    # endpoint's <Location>).
+    # Judged in fixups, the default; the reject endpoint is a <Location>.
     m = cg.profile("expect-stats-events", CG_KINDS, k=k, extra=REJECT_LOCATION)
     s = cg.profile("stock", CG_KINDS[:2], k=k, extra=EMPTY_LOCATION)
     rows, trees = budget_rows(m, s, labels)
-    # Judged in translate_name: the policy is the server's alone, so the
-    # rejecting server is another configuration (ExpectPolicy reject).
-    mt = cg.profile("expect-stats-events", CG_KINDS[:2], k=k)
-    mr = cg.profile("expect-reject", [CG_KINDS[0], CG_KINDS[2]], k=k)
+    # Judged early (translate_name): no per-directory policy may apply, so
+    # the rejecting server is another configuration (ExpectPolicy reject).
+    mt = cg.profile("expect-stats-events", CG_KINDS[:2], k=k, extra=EARLY)
+    mr = cg.profile("expect-reject-early", [CG_KINDS[0], CG_KINDS[2]], k=k)
     st = cg.profile("stock", CG_KINDS[:2], k=k)
     rows_t, trees_t = budget_rows(mt, st, labels, m_for={"reject": mr})
     return {"k": k, "rows": rows, "trees": trees,
@@ -452,8 +459,9 @@ def render(res):
         L.append("| configuration | answer to Expect | no Expect: req/s | vs stock "
                  "| mod_expect / this | Expect: req/s | mod_expect / this "
                  "| CPU/response this / mod_expect | Ir per request, no Expect "
-                 "(vs stock) | Ir per rejected request |")
-        L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+                 "(vs stock) | Ir per rejected request | mod_expect like for like: "
+                 "Ir / this |")
+        L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         ne, ex = r["wrk"]["noexpect"], r["wrk"]["expect"]
         for v in REJECT_VARIANTS:
             beh = r["behaviour"][v]["continue"]
@@ -470,9 +478,12 @@ def render(res):
                       if v in ex["cpu_expect_over_alt"] else "—")
             c = r["callgrind"][v]
             rej = f"{c['expect']:.0f}" if "expect" in c else "—"
+            p = r["callgrind"][peer(v)]
+            like = ("—" if v == peer(v) or "expect" not in c
+                    else f"{p['expect'] / c['expect']:.3f} ({peer(v)})")
             L.append(f"| {LABEL[v]} | {closes} | {ne_rps} | {vs_stock} | "
                      f"{me_ne} | {ex_rps} | {me_ex} | {cpu_ex} | {c['noexpect']:.0f} "
-                     f"({c['noexpect_added']:+.0f}) | {rej} |")
+                     f"({c['noexpect_added']:+.0f}) | {rej} | {like} |")
         L.append("")
     if "budgets" in res:
         b = res["budgets"]
@@ -486,7 +497,7 @@ def render(res):
                  "reject": "POST, Expect, rejected (+ event record)"}
         placements = [("fixups", b["rows"], b["trees"])]
         if "translate" in b:
-            placements.append(("translate_name", b["translate"]["rows"],
+            placements.append(("translate_name (early)", b["translate"]["rows"],
                                b["translate"]["trees"]))
         for where, rows, _ in placements:
             for lab, row in rows.items():

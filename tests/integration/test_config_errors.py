@@ -79,7 +79,70 @@ def test_allowoverridelist_cannot_set_policy_either():
             assert out == "500", line
             assert f"{line.split()[0]} cannot occur within htaccess files" \
                 in h.read_error_log(), line
-        # Nothing registered a hook at run time: still judged in translate_name.
-        assert "judging Expect: 100-continue in fixups" not in h.read_error_log()
+        # Judging stays where the server's configuration put it.
+        assert "EXP0015: judging Expect: 100-continue in fixups for all 1 servers" \
+            in h.read_error_log()
+    finally:
+        h.cleanup()
+
+
+# ExpectJudge early is refused wherever a per-directory policy applies:
+# (snippet, what the message must name).  The path is the test's httpd.conf.
+EARLY_REFUSED = [
+    ("ExpectJudge early\n<Location /up>\nExpectPolicy reject\n</Location>\n",
+     ["EXP0016", "ExpectJudge early (", "the main server",
+      "ExpectPolicy in <Location /up> at ", "httpd.conf:"]),
+    ("<Directory /srv>\nExpectStrict On\n</Directory>\n"
+     "<VirtualHost 127.0.0.1:@PORT@>\nServerName v.test\nExpectJudge early\n</VirtualHost>\n",
+     ["EXP0016", "virtual host v.test", "ExpectStrict in <Directory /srv> at "]),
+    ("<VirtualHost 127.0.0.1:@PORT@>\nServerName w.test\nExpectJudge early\n"
+     "<If \"%{HTTP_USER_AGENT} =~ /Java/\">\nExpectPolicy continue\n</If>\n</VirtualHost>\n",
+     ["EXP0016", "virtual host w.test", "ExpectPolicy in <If "]),
+]
+
+
+@pytest.mark.parametrize("snippet,needles", EARLY_REFUSED,
+                         ids=["main-section", "main-section-vhost-early", "vhost-if"])
+def test_judge_early_refused_where_a_section_policy_applies(snippet, needles):
+    h = Httpd(snippet, name="conftest-early")
+    try:
+        res = h.configtest()
+        assert res.returncode != 0, res.stderr
+        for n in needles:
+            assert n in res.stderr, res.stderr
+    finally:
+        h.cleanup()
+
+
+@pytest.mark.parametrize("snippet,needles", [
+    ("ExpectJudge sometimes", ["ExpectJudge", "'sometimes'", "fixups and early"]),
+    ("ExpectJudge", ["ExpectJudge", "takes one argument"]),
+    ("<Location /x>\nExpectJudge early\n</Location>", ["ExpectJudge not allowed in <Location> context"]),
+], ids=["bad-value", "no-arg", "in-location"])
+def test_bad_judge_fails_configtest(snippet, needles):
+    h = Httpd(snippet + "\n", name="conftest")
+    try:
+        res = h.configtest()
+        assert res.returncode != 0
+        for n in needles:
+            assert n in res.stderr, res.stderr
+    finally:
+        h.cleanup()
+
+
+@pytest.mark.parametrize("snippet", [
+    "ExpectJudge early\nExpectPolicy reject",
+    "ExpectJudge FIXUPS\n<Location /up>\nExpectPolicy reject\n</Location>",
+    # A section policy in one vhost does not stop another from judging early.
+    "<VirtualHost 127.0.0.1:@PORT@>\nServerName a.test\nExpectJudge early\n</VirtualHost>\n"
+    "<VirtualHost 127.0.0.1:@PORT@>\nServerName b.test\n<Location /up>\n"
+    "ExpectPolicy reject\n</Location>\n</VirtualHost>",
+], ids=["early", "fixups-with-section", "early-beside-section"])
+def test_good_judge_passes_configtest(snippet):
+    h = Httpd(snippet + "\n", name="conftest")
+    try:
+        res = h.configtest()
+        assert res.returncode == 0, res.stderr
+        assert "Syntax OK" in res.stderr
     finally:
         h.cleanup()

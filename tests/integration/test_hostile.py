@@ -53,9 +53,10 @@ LimitRequestFields 50
 </VirtualHost>
 """
 
-# The same with no Expect* directive in a section, so mod_expect judges in
-# translate_name instead of fixups; ExpectStrict moves to a vhost of its own.
-HOSTILE_CONF_TRANSLATE = HOSTILE_CONF.replace("""        SetHandler reflector
+# The same judged early (ExpectJudge early: in translate_name), which needs
+# every Expect* directive out of its section: ExpectStrict moves to a vhost
+# of its own.
+HOSTILE_CONF_TRANSLATE = "ExpectJudge early\n" + HOSTILE_CONF.replace("""        SetHandler reflector
         ExpectStrict On
 """, """        SetHandler reflector
 """) + """
@@ -68,7 +69,7 @@ HOSTILE_CONF_TRANSLATE = HOSTILE_CONF.replace("""        SetHandler reflector
     </Location>
 </VirtualHost>
 """
-assert HOSTILE_CONF_TRANSLATE.count("Expect") == HOSTILE_CONF.count("Expect")
+assert HOSTILE_CONF_TRANSLATE.count("Expect") == HOSTILE_CONF.count("Expect") + 1
 PLACEMENTS = {"fixups": HOSTILE_CONF, "translate": HOSTILE_CONF_TRANSLATE}
 
 WAIT = object()  # a step that waits for the server's first answer (100 or final)

@@ -185,7 +185,7 @@ def for_phase(row, phase):
     """The row as the configuration of this phase serves it."""
     if phase == "translate":
         if row.path == "/upload":
-            pytest.skip("a per-<Location> policy makes mod_expect judge in fixups")
+            pytest.skip("a per-<Location> policy cannot be judged early")
         if row.path == "/strict":
             # ExpectStrict On moved from <Location /strict> to its own vhost.
             return replace(row, host="strict.test")
@@ -265,8 +265,8 @@ def test_silent_socket_is_not_a_timeout_bug(policy_server):
 
 
 def test_judging_hook_follows_the_configuration(policy_server):
-    """fixups where an Expect* directive is in a section, translate_name
-    where none is (EXP0015 names the hook)."""
+    """fixups by default, translate_name with ExpectJudge early (EXP0015
+    names the hook)."""
     hook = {"fixups": "fixups", "translate": "translate_name"}[policy_server.phase]
     assert f"EXP0015: judging Expect: 100-continue in {hook} " \
         in policy_server.read_error_log()
@@ -326,6 +326,7 @@ ExpectPolicy continue
     SetHandler reflector
 </Location>
 """
+PLACEMENT_EARLY = "ExpectJudge early\n" + PLACEMENT_BASE
 PLACEMENT_SECTION = PLACEMENT_BASE + """
 <Location /echo/up>
     ExpectPolicy reject
@@ -334,23 +335,25 @@ PLACEMENT_SECTION = PLACEMENT_BASE + """
 
 
 def test_placement_follows_graceful_restarts():
-    """Each generation chooses its hook: a graceful restart that adds a
-    section policy moves judging to fixups, one that removes it moves it
-    back, and the policy in force is always the configured one."""
+    """Each generation registers its own hook: a graceful restart that adds
+    ExpectJudge early moves judging to translate_name, one that removes it
+    (and adds a section policy) moves it back to fixups, and the policy in
+    force is always the configured one."""
     def judged_in(h, mark):
         log = h.error_log_since(mark)
         assert log.count("EXP0015") >= 1, log
-        return "fixups" if "judging Expect: 100-continue in fixups" in log else "translate"
+        return "fixups" if "judging Expect: 100-continue in fixups for all" in log \
+            else "translate"
 
     up = Row("up", "localhost", "/echo/up", "100", 200, True, "keep")
     up_rejected = Row("up", "localhost", "/echo/up", "final", 417, False, "close")
     h = Httpd(PLACEMENT_BASE, name="placement")
     with serving(h):
-        assert judged_in(h, (0, 0)) == "translate"
+        assert judged_in(h, (0, 0)) == "fixups"
         run_row(h, up)
-        for conf, where, row in ((PLACEMENT_SECTION, "fixups", up_rejected),
-                                 (PLACEMENT_BASE, "translate", up),
-                                 (PLACEMENT_SECTION, "fixups", up_rejected)):
+        for conf, where, row in ((PLACEMENT_EARLY, "translate", up),
+                                 (PLACEMENT_SECTION, "fixups", up_rejected),
+                                 (PLACEMENT_EARLY, "translate", up)):
             mark = h.log_mark()
             h.write_config(conf)
             h.reload("graceful")
