@@ -13,12 +13,29 @@ CASES = [
     ("ExpectStrict maybe", ["ExpectStrict", "On or Off"]),
     ("<Location /x>\nExpectPolicy nope\n</Location>",
      ["ExpectPolicy", "'nope'", "continue, reject, ignore"]),
+    ("ExpectJudge sometimes", ["ExpectJudge", "'sometimes'", "fixups and early"]),
+    ("ExpectJudge", ["ExpectJudge", "takes one argument"]),
+    ("<Location /x>\nExpectJudge early\n</Location>",
+     ["ExpectJudge not allowed in <Location> context"]),
+    # ExpectJudge early is refused wherever a per-directory policy applies,
+    # naming both places (the path is the test's httpd.conf).
+    ("ExpectJudge early\n<Location /up>\nExpectPolicy reject\n</Location>\n",
+     ["EXP0016", "ExpectJudge early (", "the main server",
+      "ExpectPolicy in <Location /up> at ", "httpd.conf:"]),
+    ("<Directory /srv>\nExpectStrict On\n</Directory>\n"
+     "<VirtualHost 127.0.0.1:@PORT@>\nServerName v.test\nExpectJudge early\n</VirtualHost>\n",
+     ["EXP0016", "virtual host v.test", "ExpectStrict in <Directory /srv> at "]),
+    ("<VirtualHost 127.0.0.1:@PORT@>\nServerName w.test\nExpectJudge early\n"
+     "<If \"%{HTTP_USER_AGENT} =~ /Java/\">\nExpectPolicy continue\n</If>\n</VirtualHost>\n",
+     ["EXP0016", "virtual host w.test", "ExpectPolicy in <If "]),
 ]
 
 
 @pytest.mark.parametrize("snippet,needles", CASES,
                          ids=["bad-policy", "policy-no-arg", "policy-two-args",
-                              "bad-strict", "bad-policy-in-location"])
+                              "bad-strict", "bad-policy-in-location", "bad-judge",
+                              "judge-no-arg", "judge-in-location", "early-main-section",
+                              "early-vhost-main-section", "early-vhost-if"])
 def test_bad_value_fails_configtest(snippet, needles):
     h = Httpd(snippet + "\n", name="conftest")
     try:
@@ -34,6 +51,12 @@ def test_bad_value_fails_configtest(snippet, needles):
     "ExpectPolicy REJECT",
     "ExpectPolicy ignore\nExpectStrict on",
     "<Directory /srv>\nExpectPolicy reject\nExpectStrict Off\n</Directory>",
+    "ExpectJudge early\nExpectPolicy reject",
+    "ExpectJudge FIXUPS\n<Location /up>\nExpectPolicy reject\n</Location>",
+    # A section policy in one vhost does not stop another from judging early.
+    "<VirtualHost 127.0.0.1:@PORT@>\nServerName a.test\nExpectJudge early\n</VirtualHost>\n"
+    "<VirtualHost 127.0.0.1:@PORT@>\nServerName b.test\n<Location /up>\n"
+    "ExpectPolicy reject\n</Location>\n</VirtualHost>",
 ])
 def test_good_values_pass_configtest(snippet):
     h = Httpd(snippet + "\n", name="conftest")
@@ -85,64 +108,3 @@ def test_allowoverridelist_cannot_set_policy_either():
     finally:
         h.cleanup()
 
-
-# ExpectJudge early is refused wherever a per-directory policy applies:
-# (snippet, what the message must name).  The path is the test's httpd.conf.
-EARLY_REFUSED = [
-    ("ExpectJudge early\n<Location /up>\nExpectPolicy reject\n</Location>\n",
-     ["EXP0016", "ExpectJudge early (", "the main server",
-      "ExpectPolicy in <Location /up> at ", "httpd.conf:"]),
-    ("<Directory /srv>\nExpectStrict On\n</Directory>\n"
-     "<VirtualHost 127.0.0.1:@PORT@>\nServerName v.test\nExpectJudge early\n</VirtualHost>\n",
-     ["EXP0016", "virtual host v.test", "ExpectStrict in <Directory /srv> at "]),
-    ("<VirtualHost 127.0.0.1:@PORT@>\nServerName w.test\nExpectJudge early\n"
-     "<If \"%{HTTP_USER_AGENT} =~ /Java/\">\nExpectPolicy continue\n</If>\n</VirtualHost>\n",
-     ["EXP0016", "virtual host w.test", "ExpectPolicy in <If "]),
-]
-
-
-@pytest.mark.parametrize("snippet,needles", EARLY_REFUSED,
-                         ids=["main-section", "main-section-vhost-early", "vhost-if"])
-def test_judge_early_refused_where_a_section_policy_applies(snippet, needles):
-    h = Httpd(snippet, name="conftest-early")
-    try:
-        res = h.configtest()
-        assert res.returncode != 0, res.stderr
-        for n in needles:
-            assert n in res.stderr, res.stderr
-    finally:
-        h.cleanup()
-
-
-@pytest.mark.parametrize("snippet,needles", [
-    ("ExpectJudge sometimes", ["ExpectJudge", "'sometimes'", "fixups and early"]),
-    ("ExpectJudge", ["ExpectJudge", "takes one argument"]),
-    ("<Location /x>\nExpectJudge early\n</Location>", ["ExpectJudge not allowed in <Location> context"]),
-], ids=["bad-value", "no-arg", "in-location"])
-def test_bad_judge_fails_configtest(snippet, needles):
-    h = Httpd(snippet + "\n", name="conftest")
-    try:
-        res = h.configtest()
-        assert res.returncode != 0
-        for n in needles:
-            assert n in res.stderr, res.stderr
-    finally:
-        h.cleanup()
-
-
-@pytest.mark.parametrize("snippet", [
-    "ExpectJudge early\nExpectPolicy reject",
-    "ExpectJudge FIXUPS\n<Location /up>\nExpectPolicy reject\n</Location>",
-    # A section policy in one vhost does not stop another from judging early.
-    "<VirtualHost 127.0.0.1:@PORT@>\nServerName a.test\nExpectJudge early\n</VirtualHost>\n"
-    "<VirtualHost 127.0.0.1:@PORT@>\nServerName b.test\n<Location /up>\n"
-    "ExpectPolicy reject\n</Location>\n</VirtualHost>",
-], ids=["early", "fixups-with-section", "early-beside-section"])
-def test_good_judge_passes_configtest(snippet):
-    h = Httpd(snippet + "\n", name="conftest")
-    try:
-        res = h.configtest()
-        assert res.returncode == 0, res.stderr
-        assert "Syntax OK" in res.stderr
-    finally:
-        h.cleanup()

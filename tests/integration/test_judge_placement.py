@@ -20,21 +20,24 @@ USER, PASSWORD = "uploader", "s3cret"
 CREDENTIALS = "Authorization: Basic " + base64.b64encode(
     f"{USER}:{PASSWORD}".encode()).decode()
 
-AUTH_VHOST = """
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName auth.test
-    DocumentRoot @ROOT@/htdocs
-    @JUDGE@
-    ExpectPolicy reject
-    <Location /private>
+# A protected upload URL; @EXTRA@ is more of the section.
+PRIVATE = """    <Location /private>
         SetHandler reflector
         AuthType Basic
         AuthName "uploads"
         AuthBasicProvider file
         AuthUserFile @ROOT@/htpasswd
         Require valid-user
-    </Location>
-</VirtualHost>
+@EXTRA@    </Location>
+"""
+
+AUTH_VHOST = """
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName auth.test
+    DocumentRoot @ROOT@/htdocs
+    @JUDGE@
+    ExpectPolicy reject
+""" + PRIVATE.replace("@EXTRA@", "") + """</VirtualHost>
 """
 
 # Another vhost with a policy in a section: before ExpectJudge, this alone
@@ -47,16 +50,7 @@ OTHER_VHOST = """
         SetHandler reflector
         ExpectPolicy continue
     </Location>
-    <Location /private>
-        SetHandler reflector
-        AuthType Basic
-        AuthName "uploads"
-        AuthBasicProvider file
-        AuthUserFile @ROOT@/htpasswd
-        Require valid-user
-        ExpectPolicy reject
-    </Location>
-</VirtualHost>
+""" + PRIVATE.replace("@EXTRA@", "        ExpectPolicy reject\n") + """</VirtualHost>
 """
 
 A = "auth.test"
