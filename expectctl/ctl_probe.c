@@ -18,7 +18,11 @@
  *
  * Bounds: each wait ends after --timeout S; the wait for a 100 is S/2;
  * after a check times out the rest are skipped; the whole probe ends
- * within TOTAL_TIMEOUTS x S.
+ * within TOTAL_TIMEOUTS x S (name resolution aside: that is the system
+ * resolver's).  Every deadline is checked before every send and receive,
+ * also while bytes keep arriving, and one request accepts at most
+ * PROBE_INTERIM_MAX interim responses (probe.h), so no server behaviour
+ * stretches the bound.
  *
  * No segment is attached: probe needs no privilege.  Text for people,
  * --json for machines (documented in expectctl.8; fields are only added).
@@ -131,34 +135,30 @@ static probe_conn_t *open_conn(probe_ctx_t *x)
 }
 
 /*
- * Read heads until a final one, counting interim responses.  With
- * stop_at_100 (the wait before the body) a 100 ends the read too.
+ * Read heads until a final one, counting interim responses into im (at
+ * most PROBE_INTERIM_MAX per request).  With stop_at_100 (the wait before
+ * the body) a 100 ends the read too.
  */
 static probe_io_t read_until_final(probe_ctx_t *x, probe_conn_t *c, probe_check_t *r,
-                                   int64_t t0, int64_t dl, int after_body, int stop_at_100,
-                                   probe_head_t *h, int *got_100)
+                                   probe_interim_t *im, int64_t dl, int after_body,
+                                   int stop_at_100, probe_head_t *h, int *got_100)
 {
-    for (;;) {
-        probe_io_t io = probe_read_head(c, x->head_request, h, dl, r->detail,
-                                        sizeof(r->detail));
-        if (io != PROBE_IO_OK || h->status >= 200) {
-            return io;
-        }
-        if (r->first_interim_ms < 0) {
-            r->first_interim_ms = since_ms(t0);
-        }
-        if (h->status == 100) {
-            r->n100++;
-            r->n100_late += after_body;
-            if (stop_at_100) {
-                *got_100 = 1;
-                return PROBE_IO_OK;
-            }
-        }
-        else {
-            r->n1xx_other++;
-        }
+    probe_io_t io = probe_read_final(probe_conn_reader(c), x->head_request, after_body,
+                                     stop_at_100, im, h, dl, r->detail, sizeof(r->detail));
+
+    if (io == PROBE_IO_OK && h->status < 200) {
+        *got_100 = 1;
     }
+    return io;
+}
+
+/* The counts of the request's interim responses into its result. */
+static void take_interim(probe_check_t *r, const probe_interim_t *im, int64_t t0)
+{
+    r->n100 = (int)im->n100;
+    r->n100_late = (int)im->n100_late;
+    r->n1xx_other = (int)im->n_other;
+    r->first_interim_ms = im->first_us < 0 ? -1 : (long)((im->first_us - t0) / 1000);
 }
 
 static void take_final(probe_check_t *r, const probe_head_t *h, int64_t t0)
@@ -187,9 +187,11 @@ static void try_reuse(probe_ctx_t *x, probe_conn_t *c, probe_check_t *r, probe_c
     int64_t dl = deadline(x, x->o->timeout_ms);
     size_t n = request_head(req, sizeof(req), x, 1, NULL, 0, 1);
     probe_head_t h;
+    probe_interim_t im;
     probe_io_t io = PROBE_IO_OK;
 
     why[0] = '\0';
+    probe_interim_init(&im);
     if (early) {
         io = probe_send_body(c, (uint64_t)x->o->size, dl);
     }
@@ -197,9 +199,8 @@ static void try_reuse(probe_ctx_t *x, probe_conn_t *c, probe_check_t *r, probe_c
         io = probe_send(c, req, n, dl);
     }
     if (io == PROBE_IO_OK) {
-        do {
-            io = probe_read_head(c, x->head_request, &h, dl, why, sizeof(why));
-        } while (io == PROBE_IO_OK && h.status < 200);
+        io = probe_read_final(probe_conn_reader(c), x->head_request, 1, 0, &im, &h, dl,
+                              why, sizeof(why));
     }
     switch (io) {
     case PROBE_IO_OK:
@@ -222,6 +223,11 @@ static void try_reuse(probe_ctx_t *x, probe_conn_t *c, probe_check_t *r, probe_c
         r->reuse = PROBE_REUSE_STALLED;
         break;
     case PROBE_IO_ERROR:
+        if (probe_interim_full(&im)) {
+            /* Interim responses without end: no answer, as good as silence. */
+            r->reuse = PROBE_REUSE_STALLED;
+            break;
+        }
         /* Bytes after a complete response that are not a response: the
          * server's framing and ours disagree. */
         r->reuse = PROBE_REUSE_DESYNC;
@@ -244,12 +250,14 @@ static int run_check(probe_ctx_t *x, probe_check_id_t id)
     size_t hl;
     probe_conn_t *c;
     probe_head_t h;
+    probe_interim_t im;
     probe_io_t io;
     int64_t t0;
     int got_100 = 0;
 
     r->first_interim_ms = -1;
     r->final_ms = -1;
+    probe_interim_init(&im);
     c = open_conn(x);
     if (c == NULL) {
         return -1;
@@ -272,7 +280,7 @@ static int run_check(probe_ctx_t *x, probe_check_id_t id)
     }
     else {
         long wait = s->wait == 1 ? x->res.wait_100_ms : x->wait_other_ms;
-        io = read_until_final(x, c, r, t0, deadline(x, wait), 0, 1, &h, &got_100);
+        io = read_until_final(x, c, r, &im, deadline(x, wait), 0, 1, &h, &got_100);
         switch (io) {
         case PROBE_IO_TIMEOUT:
             r->before = PROBE_BEFORE_NOTHING;
@@ -305,7 +313,7 @@ static int run_check(probe_ctx_t *x, probe_check_id_t id)
         goto done;
     }
 
-    io = read_until_final(x, c, r, t0, deadline(x, tmo), 1, 0, &h, &got_100);
+    io = read_until_final(x, c, r, &im, deadline(x, tmo), 1, 0, &h, &got_100);
     switch (io) {
     case PROBE_IO_TIMEOUT:
         r->outcome = PROBE_OUT_TIMEOUT;
@@ -327,12 +335,14 @@ static int run_check(probe_ctx_t *x, probe_check_id_t id)
     }
 final:
     take_final(r, &h, t0);
-    r->body_complete = probe_read_body(c, &h, deadline(x, tmo)) == PROBE_IO_OK;
+    r->body_complete = probe_read_body(probe_conn_reader(c), &h, deadline(x, tmo))
+                       == PROBE_IO_OK;
     r->keep_alive = r->body_complete && probe_head_keeps_alive(&h);
     if (r->keep_alive) {
         try_reuse(x, c, r, id);
     }
 done:
+    take_interim(r, &im, t0);
     probe_conn_close(c);
     return 0;
 }

@@ -3,11 +3,15 @@
  *
  *   probe_parse.c    URL and response-head parsing, chunked decoding (pure)
  *   probe_verdict.c  the documented diagnoses and the verdict (pure)
- *   probe_net.c      connect, TLS and bounded reads and writes
+ *   probe_read.c     the read loops: response heads, interim responses and
+ *                    bodies, over a transport and a clock it is given
+ *   probe_net.c      connect, TLS, bounded writes, and the socket transport
  *   ctl_probe.c      the series of checks and the output
  *
  * The pure parts take no clock and do no I/O, so tests/unit/test_probe.c
- * can drive every diagnosis from hand-made results.
+ * can drive every diagnosis from hand-made results; the read loops take
+ * their recv function and their clock from a probe_transport_t, so the
+ * unit tests and tests/fuzz/fuzz_probe.c feed them from a fake one.
  */
 #ifndef EXPECTCTL_PROBE_H
 #define EXPECTCTL_PROBE_H
@@ -109,6 +113,101 @@ void probe_chunked_init(probe_chunked_t *c);
 /* Consume up to len bytes; *used says how many.  DONE stops at the end of
  * the trailer section, leaving what follows (a next response) unconsumed. */
 int probe_chunked_feed(probe_chunked_t *c, const char *buf, size_t len, size_t *used);
+
+/* ---- reading responses (probe_read.c) ---- */
+
+typedef enum {
+    PROBE_IO_OK = 0,
+    PROBE_IO_EOF,               /* orderly close, or a reset */
+    PROBE_IO_TIMEOUT,
+    PROBE_IO_ERROR
+} probe_io_t;
+
+/* CLOCK_MONOTONIC in microseconds: the clock of every real deadline. */
+int64_t probe_now_us(void);
+
+/*
+ * Where the read loops get their bytes and their time.  recv receives up
+ * to len (> 0) bytes into dst, waiting no later than deadline_us, and
+ * returns PROBE_IO_OK with 1 <= *got <= len, or EOF, TIMEOUT or ERROR.
+ * now is the clock deadlines are compared with (NULL: probe_now_us).
+ * probe_net.c's transport is the socket (plain or TLS); tests pass fakes.
+ */
+typedef probe_io_t (*probe_recv_fn)(void *ctx, char *dst, size_t len, size_t *got,
+                                    int64_t deadline_us);
+typedef int64_t (*probe_clock_fn)(void *ctx);
+
+typedef struct {
+    probe_recv_fn recv;
+    probe_clock_fn now;
+    void *ctx;
+} probe_transport_t;
+
+/*
+ * The bounds of the read loops, whatever the server sends:
+ *
+ *   - before every recv, the loop compares the clock with its deadline, so
+ *     a read ends by its deadline even when bytes never stop arriving;
+ *   - a response head, with any empty lines before it, is at most
+ *     PROBE_HEAD_MAX bytes;
+ *   - one request accepts at most PROBE_INTERIM_MAX interim (1xx)
+ *     responses; one more is an error ("garbled"), not a wait.
+ *
+ * So even with a clock that never moves, probe_read_final returns after
+ * receiving at most PROBE_READ_FINAL_MAX bytes: (PROBE_INTERIM_MAX + 1)
+ * heads, each with up to PROBE_HEAD_MAX bytes of empty lines before it,
+ * plus one buffer.  Only a body is bounded by its deadline alone.
+ */
+#define PROBE_INTERIM_MAX 100u
+#define PROBE_BUF_SIZE (PROBE_HEAD_MAX + 4096)
+#define PROBE_READ_FINAL_MAX \
+    ((uint64_t)(PROBE_INTERIM_MAX + 1) * 2 * PROBE_HEAD_MAX + PROBE_BUF_SIZE)
+
+/*
+ * Buffered bytes of one connection: unread ones are buf[off, len).  Bytes
+ * are consumed by moving off; the unread rest moves to the front only when
+ * the room behind it runs short, so no byte is copied twice per head.
+ */
+typedef struct {
+    probe_transport_t t;
+    size_t off;
+    size_t len;
+    size_t scan;                /* unread bytes already searched for a head's end */
+    char buf[PROBE_BUF_SIZE];
+} probe_reader_t;
+
+void probe_reader_init(probe_reader_t *r, const probe_transport_t *t);
+/* The reader's clock. */
+int64_t probe_reader_now(const probe_reader_t *r);
+
+/* Read one response head.  PROBE_IO_ERROR means garbled (err says how). */
+probe_io_t probe_read_head(probe_reader_t *r, int head_request, probe_head_t *h,
+                           int64_t deadline_us, char *err, size_t errlen);
+/* Read and drop the body that h announces; PROBE_IO_OK when complete. */
+probe_io_t probe_read_body(probe_reader_t *r, const probe_head_t *h, int64_t deadline_us);
+
+/* The interim responses to one request; each count <= PROBE_INTERIM_MAX. */
+typedef struct {
+    unsigned n100;              /* 100 Continue */
+    unsigned n100_late;         /* of those, read after the body was sent */
+    unsigned n_other;           /* 102, 103 and other 1xx */
+    int64_t first_us;           /* when the first was read (reader's clock); -1: none */
+} probe_interim_t;
+
+void probe_interim_init(probe_interim_t *im);
+
+/*
+ * Read heads until a final one (h->status >= 200), counting the interim
+ * ones into im; with stop_at_100 a 100 ends the read too (PROBE_IO_OK,
+ * h->status == 100).  after_body counts 100s as late.  One interim
+ * response beyond PROBE_INTERIM_MAX for im is PROBE_IO_ERROR, with err
+ * saying so and the counts left at the limit.
+ */
+probe_io_t probe_read_final(probe_reader_t *r, int head_request, int after_body,
+                            int stop_at_100, probe_interim_t *im, probe_head_t *h,
+                            int64_t deadline_us, char *err, size_t errlen);
+/* Whether im is full: the error above. */
+int probe_interim_full(const probe_interim_t *im);
 
 /* ---- results of the checks ---- */
 
@@ -244,13 +343,6 @@ typedef struct {
     char numeric[64];
 } probe_addr_t;
 
-typedef enum {
-    PROBE_IO_OK = 0,
-    PROBE_IO_EOF,               /* orderly close, or a reset */
-    PROBE_IO_TIMEOUT,
-    PROBE_IO_ERROR
-} probe_io_t;
-
 probe_tls_t *probe_tls_new(int insecure, char *err, size_t errlen);
 void probe_tls_free(probe_tls_t *t);
 
@@ -275,12 +367,7 @@ probe_io_t probe_send(probe_conn_t *c, const char *buf, size_t len, int64_t dead
 /* Send n bytes of body filler. */
 probe_io_t probe_send_body(probe_conn_t *c, uint64_t n, int64_t deadline_us);
 
-/* Read one response head.  PROBE_IO_ERROR means garbled (err says how). */
-probe_io_t probe_read_head(probe_conn_t *c, int head_request, probe_head_t *h,
-                           int64_t deadline_us, char *err, size_t errlen);
-/* Read and drop the body that h announces; PROBE_IO_OK when complete. */
-probe_io_t probe_read_body(probe_conn_t *c, const probe_head_t *h, int64_t deadline_us);
-
-int64_t probe_now_us(void);
+/* The reader of the connection's responses (probe_read.c's loops). */
+probe_reader_t *probe_conn_reader(probe_conn_t *c);
 
 #endif /* EXPECTCTL_PROBE_H */

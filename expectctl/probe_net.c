@@ -1,11 +1,14 @@
 /*
  * probe_net.c - the network half of `expectctl probe`: resolve, connect,
- * TLS, and reads and writes that each end by a deadline.
+ * TLS, writes, and the socket as the transport of probe_read.c's read
+ * loops; each ends by a deadline.
  *
- * Every socket is non-blocking and every wait is a poll() bounded by the
- * caller's deadline, so no server, however it misbehaves, can hold probe
- * longer than the documented bound.  TLS runs over the same non-blocking
- * socket: OpenSSL's WANT_READ/WANT_WRITE turn into the same bounded poll.
+ * Every socket is non-blocking, every send or receive first compares the
+ * clock with the caller's deadline, and every wait is a poll() bounded by
+ * it, so no server, however it misbehaves (silent, or sending without
+ * end), can hold probe longer than the documented bound.  TLS runs over
+ * the same non-blocking socket: OpenSSL's WANT_READ/WANT_WRITE turn into
+ * the same bounded poll.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1  /* SOCK_NONBLOCK, SOCK_CLOEXEC */
@@ -19,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -38,17 +40,8 @@ struct probe_conn {
     SSL *ssl;
     int verified;
     char tls_info[96];
-    size_t len;                         /* unread bytes in buf */
-    char buf[PROBE_HEAD_MAX + 4096];
+    probe_reader_t rd;                  /* reads through conn_recv() */
 };
-
-int64_t probe_now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* 1 ready, 0 deadline passed, -1 error. */
 static int wait_fd(int fd, short events, int64_t deadline_us)
@@ -274,6 +267,15 @@ static void tls_failure(probe_conn_t *c, const probe_url_t *u, int insecure,
     ERR_clear_error();
 }
 
+static probe_io_t conn_recv(void *ctx, char *dst, size_t len, size_t *got, int64_t deadline_us);
+
+static void reader_init(probe_conn_t *c)
+{
+    const probe_transport_t t = {conn_recv, NULL, c};
+
+    probe_reader_init(&c->rd, &t);
+}
+
 probe_conn_t *probe_conn_open(int fd, probe_tls_t *tls, const probe_url_t *u,
                               int64_t deadline_us, char *err, size_t errlen)
 {
@@ -289,7 +291,7 @@ probe_conn_t *probe_conn_open(int fd, probe_tls_t *tls, const probe_url_t *u,
     c->ssl = NULL;
     c->verified = 0;
     c->tls_info[0] = '\0';
-    c->len = 0;
+    reader_init(c);
     if (tls == NULL) {
         return c;
     }
@@ -377,6 +379,11 @@ static probe_io_t transfer(probe_conn_t *c, const char *src, char *dst, size_t l
     int e, r, w;
 
     for (;;) {
+        /* Checked before every attempt, not only when the socket would
+         * block: a peer that always has bytes ready cannot outlast it. */
+        if (probe_now_us() >= deadline_us) {
+            return PROBE_IO_TIMEOUT;
+        }
         if (c->ssl == NULL) {
             n = src != NULL ? send(c->fd, src, len, MSG_NOSIGNAL) : recv(c->fd, dst, len, 0);
             if (n > 0 || (n == 0 && src != NULL)) {
@@ -459,127 +466,14 @@ probe_io_t probe_send_body(probe_conn_t *c, uint64_t n, int64_t deadline_us)
     return PROBE_IO_OK;
 }
 
-/* Append what the socket has to buf. */
-static probe_io_t fill(probe_conn_t *c, int64_t deadline_us)
-{
-    size_t room = sizeof(c->buf) - c->len, got = 0;
-    probe_io_t io;
+/* ---- the socket as probe_read.c's transport ---- */
 
-    if (room == 0) {
-        return PROBE_IO_ERROR;
-    }
-    io = transfer(c, NULL, c->buf + c->len, room, &got, deadline_us);
-    if (io == PROBE_IO_OK) {
-        c->len += got;
-    }
-    return io;
+static probe_io_t conn_recv(void *ctx, char *dst, size_t len, size_t *got, int64_t deadline_us)
+{
+    return transfer(ctx, NULL, dst, len, got, deadline_us);
 }
 
-static void consume(probe_conn_t *c, size_t n)
+probe_reader_t *probe_conn_reader(probe_conn_t *c)
 {
-    if (n >= c->len) {
-        c->len = 0;
-        return;
-    }
-    memmove(c->buf, c->buf + n, c->len - n);
-    c->len -= n;
-}
-
-probe_io_t probe_read_head(probe_conn_t *c, int head_request, probe_head_t *h,
-                           int64_t deadline_us, char *err, size_t errlen)
-{
-    for (;;) {
-        size_t skip = 0, end;
-        probe_io_t io;
-
-        /* Stray line ends between responses carry nothing (RFC 9112 2.2). */
-        while (skip < c->len && (c->buf[skip] == '\r' || c->buf[skip] == '\n')) {
-            skip++;
-        }
-        consume(c, skip);
-        /* Say "garbled" as soon as the bytes cannot be a response. */
-        if (c->len > 0 && strncmp(c->buf, "HTTP/", c->len < 5 ? c->len : 5) != 0) {
-            snprintf(err, errlen, "response does not start with HTTP/");
-            return PROBE_IO_ERROR;
-        }
-        end = probe_head_end(c->buf, c->len);
-        if (end > 0) {
-            int rc = probe_parse_head(c->buf, end, head_request, h, err, errlen);
-            consume(c, end);
-            return rc == 0 ? PROBE_IO_OK : PROBE_IO_ERROR;
-        }
-        if (c->len == sizeof(c->buf)) {
-            snprintf(err, errlen, "response head larger than %u bytes", (unsigned)PROBE_HEAD_MAX);
-            return PROBE_IO_ERROR;
-        }
-        io = fill(c, deadline_us);
-        if (io == PROBE_IO_EOF && c->len > 0) {
-            snprintf(err, errlen, "connection closed in the middle of a response head");
-            return PROBE_IO_ERROR;
-        }
-        if (io == PROBE_IO_ERROR) {
-            snprintf(err, errlen, "read error: %s", strerror(errno));
-            return PROBE_IO_EOF;
-        }
-        if (io != PROBE_IO_OK) {
-            return io;
-        }
-    }
-}
-
-probe_io_t probe_read_body(probe_conn_t *c, const probe_head_t *h, int64_t deadline_us)
-{
-    uint64_t left = h->length;
-    probe_chunked_t ch;
-    probe_io_t io;
-
-    switch (h->body) {
-    case PROBE_BODY_NONE:
-        return PROBE_IO_OK;
-    case PROBE_BODY_LENGTH:
-        for (;;) {
-            size_t take = c->len;
-            if ((uint64_t)take > left) {
-                take = (size_t)left;
-            }
-            consume(c, take);
-            left -= take;
-            if (left == 0) {
-                return PROBE_IO_OK;
-            }
-            io = fill(c, deadline_us);
-            if (io != PROBE_IO_OK) {
-                return io;
-            }
-        }
-    case PROBE_BODY_CHUNKED:
-        probe_chunked_init(&ch);
-        for (;;) {
-            size_t used = 0;
-            int rc = probe_chunked_feed(&ch, c->buf, c->len, &used);
-            consume(c, used);
-            if (rc == PROBE_CHUNKED_DONE) {
-                return PROBE_IO_OK;
-            }
-            if (rc == PROBE_CHUNKED_ERROR) {
-                return PROBE_IO_ERROR;
-            }
-            io = fill(c, deadline_us);
-            if (io != PROBE_IO_OK) {
-                return io;
-            }
-        }
-    case PROBE_BODY_UNTIL_CLOSE:
-    default:
-        for (;;) {
-            c->len = 0;
-            io = fill(c, deadline_us);
-            if (io == PROBE_IO_EOF) {
-                return PROBE_IO_OK;
-            }
-            if (io != PROBE_IO_OK) {
-                return io;
-            }
-        }
-    }
+    return &c->rd;
 }

@@ -113,11 +113,34 @@ static size_t utf8_len(const unsigned char *p)
     return 0;
 }
 
-static void json_u00(FILE *f, unsigned c)
+/* \uXXXX for a code point of the Basic Multilingual Plane, lower-case hex. */
+static void json_u(FILE *f, unsigned c)
 {
-    char u[6] = { '\\', 'u', '0', '0', hexdig[(c >> 4) & 0xf], hexdig[c & 0xf] };
+    char u[6] = { '\\', 'u', hexdig[(c >> 12) & 0xf], hexdig[(c >> 8) & 0xf],
+                  hexdig[(c >> 4) & 0xf], hexdig[c & 0xf] };
 
     fwrite(u, 1, sizeof(u), f);
+}
+
+/*
+ * The bidirectional formatting characters, U+202A-U+202E (embeddings,
+ * overrides) and U+2066-U+2069 (isolates), as the code point of the
+ * well-formed 3-byte sequence at p, or 0.  Valid in JSON, but a viewer
+ * that shows the decoded string reorders the text around them: a
+ * User-Agent could make an event read as something it is not.
+ */
+static unsigned bidi_control(const unsigned char *p)
+{
+    if (p[0] != 0xe2) {
+        return 0;
+    }
+    if (p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) {
+        return 0x2000u + (p[2] - 0x80u);
+    }
+    if (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9) {
+        return 0x2040u + (p[2] - 0x80u);
+    }
+    return 0;
 }
 
 int expect_fput_json_string(FILE *f, const char *s)
@@ -138,19 +161,23 @@ int expect_fput_json_string(FILE *f, const char *s)
         default: break;
         }
         if (c < 0x20 || c == 0x7f) {
-            json_u00(f, c);
+            json_u(f, c);
             p++;
             continue;
         }
         n = utf8_len(p);
         if (n == 0) {
-            json_u00(f, c);
+            json_u(f, c);
             p++;
         }
         else if (n == 2 && c == 0xc2 && p[1] < 0xa0) {
             /* C1 controls: valid JSON raw, but some terminals obey them. */
-            json_u00(f, p[1]);
+            json_u(f, p[1]);
             p += 2;
+        }
+        else if (n == 3 && bidi_control(p) != 0) {
+            json_u(f, bidi_control(p));
+            p += 3;
         }
         else {
             fwrite(p, 1, n, f);

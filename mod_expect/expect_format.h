@@ -32,9 +32,10 @@ int expect_fput_text(FILE *f, const char *s);
 
 /*
  * s as a JSON string, quotes included: \" \\ \n \r \t, \u00XX for other
- * controls, DEL and C1 controls; valid UTF-8 is kept; each byte of invalid
- * UTF-8 becomes \u00XX (that byte read as Latin-1), so the output is
- * always valid JSON.
+ * controls, DEL and C1 controls, \u202a-\u202e and \u2066-\u2069 for the
+ * bidirectional embeddings, overrides and isolates (lower-case hex); other
+ * valid UTF-8 is kept; each byte of invalid UTF-8 becomes \u00XX (that
+ * byte read as Latin-1), so the output is always valid JSON.
  */
 int expect_fput_json_string(FILE *f, const char *s);
 

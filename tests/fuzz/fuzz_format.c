@@ -174,12 +174,18 @@ static void check_json(const char *s)
     }
     ng = fz_json_string_decode(out, out_len, got, out_len + 1);
     FZ_ASSERT(ng >= 0);
-    /* No raw DEL or raw C1 control (U+0080..U+009F as UTF-8). */
+    /* No raw DEL, raw C1 control (U+0080..U+009F as UTF-8) or raw bidi
+     * embedding, override or isolate (U+202A..U+202E, U+2066..U+2069). */
     for (i = 0; i < out_len; i++) {
         unsigned char c = (unsigned char)out[i];
         FZ_ASSERT(c != 0x7f);
         if (c == 0xc2 && i + 1 < out_len) {
             FZ_ASSERT((unsigned char)out[i + 1] >= 0xa0);
+        }
+        if (c == 0xe2 && i + 2 < out_len) {
+            unsigned char c1 = (unsigned char)out[i + 1], c2 = (unsigned char)out[i + 2];
+            FZ_ASSERT(!(c1 == 0x80 && c2 >= 0xaa && c2 <= 0xae));
+            FZ_ASSERT(!(c1 == 0x81 && c2 >= 0xa6 && c2 <= 0xa9));
         }
     }
     /* Decodes back to: each well-formed UTF-8 sequence as its code point,

@@ -4,12 +4,12 @@
 #   tests/fuzz/run.sh [SECONDS] [HARNESS...]
 #
 # SECONDS per harness (default 60); HARNESS among fuzz_shm fuzz_format
-# fuzz_policy fuzz_args (default: all).  Builds every harness with clang
-# straight from the sources (nothing from `make` is used), runs each with
-# -max_total_time=SECONDS on a COPY of tests/fuzz/corpus/<harness>/ in a
-# mktemp -d directory (the repository is never written), prints one summary
-# line per harness and exits non-zero if any build failed (-Werror: any
-# compiler warning fails it) or any harness crashed; crash artifacts and
+# fuzz_policy fuzz_args fuzz_probe (default: all).  Builds every harness
+# with clang straight from the sources (nothing from `make` is used), runs
+# each with -max_total_time=SECONDS on a COPY of tests/fuzz/corpus/<harness>/
+# in a mktemp -d directory (the repository is never written), prints one
+# summary line per harness and exits non-zero if any build failed (-Werror:
+# any compiler warning fails it) or any harness crashed; crash artifacts and
 # logs then stay in the temporary directory, whose path is printed.
 # Otherwise that directory is removed (FUZZ_KEEP=1 keeps it).  Environment:
 # CC (default clang), FUZZ_FLAGS (extra libFuzzer flags, e.g. "-jobs=2"
@@ -26,7 +26,7 @@ if [ $# -gt 0 ]; then
         *) SECS=$1; shift ;;
     esac
 fi
-ALL="fuzz_shm fuzz_format fuzz_policy fuzz_args"
+ALL="fuzz_shm fuzz_format fuzz_policy fuzz_args fuzz_probe"
 HARNESSES=${*:-$ALL}
 for h in $HARNESSES; do
     case " $ALL " in *" $h "*) ;; *) echo "run.sh: unknown harness $h (have: $ALL)" >&2; exit 2 ;; esac
@@ -63,12 +63,15 @@ INC="-I$ROOT/mod_expect -I$ROOT/expectctl -I$HERE $APR_CFLAGS"
 CORE=$(cd "$ROOT" && echo mod_expect/expect_*.c)
 CTL="expectctl/ctl_args.c expectctl/ctl_vhosts.c expectctl/ctl_stats.c \
 expectctl/ctl_events.c expectctl/ctl_policy.c"
+# probe's parsers and read loops: no sockets, no OpenSSL.
+PROBE="expectctl/probe_parse.c expectctl/probe_read.c"
 srcs_for() {
     case $1 in
         fuzz_shm)    echo "$CORE $CTL" ;;
         fuzz_format) echo "$CORE expectctl/ctl_vhosts.c" ;;
         fuzz_policy) echo "mod_expect/expect_policy.c" ;;
         fuzz_args)   echo "$CORE expectctl/ctl_args.c" ;;
+        fuzz_probe)  echo "$PROBE" ;;
     esac
 }
 
@@ -79,7 +82,7 @@ compile() {  # src obj
     # shellcheck disable=SC2086
     "$CC" $CFLAGS -fsanitize=fuzzer-no-link $INC -c -o "$2" "$1" 2>>"$WORK/build.log" || BUILD_FAIL=1
 }
-for src in $CORE $CTL; do
+for src in $CORE $CTL $PROBE; do
     compile "$ROOT/$src" "$WORK/obj/$(echo "$src" | tr / _).o"
 done
 compile "$HERE/fuzz_check.c" "$WORK/obj/fuzz_check.o"

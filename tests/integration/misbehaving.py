@@ -25,6 +25,16 @@ Kinds, and the verdict probe must give (docs/expectctl.8):
     desync        answers 417 before the body on a kept connection, then
                   parses the body as the next request    desync-risk
     good          honours 100-continue correctly         honours-100-continue
+    endless102    answers every request with HTTP/1.1 102 interim
+                  responses, back to back, as fast as it can, forever
+                                                         garbled-response
+                  (more interim responses than probe accepts)
+    endless102_lf the same with bare LF line ends ("HTTP/1.1 102\n\n")
+                                                         garbled-response
+    endless_body  answers 200 at once with a Content-Length of 10^15
+                  and sends body bytes as fast as it can, forever
+                                                         final-status-before-body
+                  (every body read ends at its deadline)
 
 Each connection is served by its own daemon thread; every socket has a
 timeout, so a test that fails cannot leave a thread blocked for long.
@@ -34,7 +44,14 @@ import threading
 import time
 
 KINDS = ("never100", "two100", "traefik", "always417", "closer", "slow", "garbled",
-         "http10_100", "desync", "good")
+         "http10_100", "desync", "good", "endless102", "endless102_lf", "endless_body")
+# What the endless kinds repeat, and how much of it goes out per send.
+ENDLESS = {
+    "endless102": b"HTTP/1.1 102\r\n\r\n",
+    "endless102_lf": b"HTTP/1.1 102\n\n",
+    "endless_body": b"x",
+}
+ENDLESS_BLOCK = 65536
 SOCKET_TIMEOUT = 15.0
 SLOW_SECONDS = 30.0
 
@@ -142,6 +159,17 @@ def _hold(sock, stop):
             continue
 
 
+def _flood(sock, kind, stop):
+    """Send the kind's pattern back to back until the client goes away."""
+    if kind == "endless_body":
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000000\r\n"
+                     b"Server: misbehaving\r\n\r\n")
+    unit = ENDLESS[kind]
+    block = unit * (ENDLESS_BLOCK // len(unit))
+    while not stop.is_set():
+        sock.sendall(block)
+
+
 def _serve(kind, sock, stop):
     sock.settimeout(SOCKET_TIMEOUT)
     c = _Conn(sock)
@@ -155,6 +183,9 @@ def _serve(kind, sock, stop):
                 break
             if kind == "slow":
                 _hold(sock, stop)
+                break
+            if kind in ENDLESS:
+                _flood(sock, kind, stop)
                 break
             if not req.valid:
                 c.send(_response(400, "Bad Request", close=True))

@@ -333,6 +333,63 @@ def test_misbehaving_server(kind, key):
         assert "honours-100-continue" in findings(doc)
 
 
+# The documented bound (expectctl.8): the whole probe ends within 8 x S.
+# The assertion is generous on purpose (a loaded machine is not a bug); a
+# probe that never ends is what it catches.
+PROBE_BOUND_S = 8 * float(TIMEOUT)
+GENEROUS_S = 15.0
+
+
+def probe_bounded(url):
+    """probe --json that must end by GENEROUS_S; (result, doc, seconds)."""
+    start = time.time()
+    try:
+        res, doc = probe(url, timeout=GENEROUS_S)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"probe --timeout {TIMEOUT} still running after {GENEROUS_S} s "
+                    f"(documented bound {PROBE_BOUND_S} s)")
+    return res, doc, time.time() - start
+
+
+@pytest.mark.parametrize("kind", ["endless102", "endless102_lf"])
+def test_endless_interim_responses_are_bounded(kind):
+    """A server that answers with 102s back to back, forever: probe stops
+    at its limit of interim responses per request and says so."""
+    with Misbehaving(kind) as srv:
+        res, doc, elapsed = probe_bounded(srv.url())
+    assert_verdict(res, doc, "garbled-response")
+    assert doc["elapsed_ms"] <= PROBE_BOUND_S * 1000, doc["elapsed_ms"]
+    for c in doc["checks"]:
+        assert c["outcome"] == "garbled", c
+        assert c["interim_other"] == 100 and c["interim_100"] == 0, c
+        assert "more than 100 interim responses" in c["detail"], c
+    assert elapsed < GENEROUS_S
+
+
+def test_endless_body_is_bounded():
+    """A final response whose body never ends: every body read stops at
+    its deadline although bytes keep arriving, and the probe goes on."""
+    with Misbehaving("endless_body") as srv:
+        res, doc, elapsed = probe_bounded(srv.url())
+    assert_verdict(res, doc, "final-status-before-body")
+    assert doc["elapsed_ms"] <= PROBE_BOUND_S * 1000, doc["elapsed_ms"]
+    for c in doc["checks"]:
+        assert (c["outcome"], c["status"]) == ("response", 200), c
+        assert c["body_complete"] is False and c["reuse"] == "not-tried", c
+    assert elapsed < GENEROUS_S
+
+
+def test_endless_interim_text_output():
+    with Misbehaving("endless102") as srv:
+        try:
+            res = expectctl("probe", srv.url(), "--timeout", TIMEOUT, timeout=GENEROUS_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"probe still running after {GENEROUS_S} s")
+    assert res.returncode == EXIT["garbled-response"], res.stderr
+    assert "verdict: garbled-response (exit 16)" in res.stdout
+    assert "100 other 1xx" in res.stdout and "more than 100 interim responses" in res.stdout
+
+
 def ipv6_loopback():
     try:
         with socket.socket(socket.AF_INET6) as s:

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from httpd_harness import Httpd, expectctl, serving
+from httpd_harness import Httpd, expectctl, expectctl_path, serving
 from rawhttp import Conn, expect_post
 from test_policy_raw import Row, run_row
 
@@ -405,6 +405,68 @@ def test_events_cannot_inject_escapes(small_server):
         assert line.count('"') == 6, line
     js = json.loads(expectctl("events", "--json", shm=small_server.shm).stdout)
     assert js["events"][-1]["user_agent"].startswith("evil\x1b]0;pwned")
+
+
+BIDI_CONF = """
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName bidi.test
+    ExpectPolicy reject
+    <Location /echo>
+        SetHandler reflector
+    </Location>
+</VirtualHost>
+"""
+
+# U+202A-U+202E and U+2066-U+2069: the bidirectional embeddings,
+# overrides and isolates.  Valid JSON raw, but they reorder what a viewer
+# shows, so `events --json` writes them as \uXXXX.
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def test_events_json_escapes_bidi_controls():
+    """Issue 12, item 9: a User-Agent with U+202E (RIGHT-TO-LEFT OVERRIDE)
+    and the other bidi controls, rejected with 417 by ExpectPolicy reject:
+    `events --json` has them as \\u202e etc., never the raw UTF-8 bytes,
+    and still decodes to the User-Agent that was sent; text output escapes
+    them as bytes."""
+    ua = "bidi-test \u202etxt.exe " + BIDI + " \u2029 end"
+    with serving(Httpd(BIDI_CONF, mpm="event", name="bidi")) as h:
+        conn = Conn(h.port)
+        try:
+            conn.send(b"POST /echo HTTP/1.1\r\nHost: bidi.test\r\nUser-Agent: "
+                      + ua.encode("utf-8")
+                      + b"\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+            interims, resp = conn.read_response()
+        finally:
+            conn.close()
+        assert (interims, resp.status) == ([], 417)
+
+        # Raw bytes, not text: what a consumer of the JSON receives.
+        cmd = [expectctl_path(), "-s", h.shm, "events", "--json"]
+        got = {}
+
+        def recorded():
+            got["res"] = subprocess.run(cmd, capture_output=True, timeout=30)
+            assert got["res"].returncode == 0, got["res"].stderr
+            assert b"bidi-test" in got["res"].stdout
+        settled(h, recorded)
+        out = got["res"].stdout
+        assert b"\\u202e" in out
+        for cp in BIDI:
+            assert ("\\u%04x" % ord(cp)).encode() in out, cp
+            assert cp.encode("utf-8") not in out, cp
+        assert b"\xe2\x80\xae" not in out
+        # The paragraph separator next to them is not a bidi control: raw.
+        assert "\u2029".encode("utf-8") in out
+        doc = json.loads(out)
+        mine = [e for e in doc["events"] if e["user_agent"].startswith("bidi-test")]
+        assert len(mine) == 1 and mine[0]["user_agent"] == ua, mine
+        assert (mine[0]["status"], mine[0]["producer"], mine[0]["reason"]) == \
+            (417, "mod_expect", "policy")
+        text = subprocess.run([expectctl_path(), "-s", h.shm, "events"],
+                              capture_output=True, timeout=30).stdout
+        assert b"bidi-test \\xe2\\x80\\xaetxt.exe" in text
+        assert b"\xe2" not in text
 
 
 def test_reset_zeroes_counters(small_server):

@@ -175,6 +175,62 @@ static void test_json_escape(void **state)
     free(out);
 }
 
+/*
+ * Issue 12, item 9: the bidirectional embeddings, overrides and isolates
+ * (U+202A-U+202E, U+2066-U+2069) are valid JSON raw, but a viewer of the
+ * decoded string reorders the text around them, so a User-Agent with
+ * U+202E could make an event read backwards.  Each is \uXXXX in lower-case
+ * hex, like the escaper's \u00XX; their neighbours stay raw UTF-8.
+ */
+static void test_json_bidi_controls(void **state)
+{
+    static const struct { const char *utf8; const char *json; } bidi[] = {
+        {"\xe2\x80\xaa", "\"\\u202a\""},   /* LRE */
+        {"\xe2\x80\xab", "\"\\u202b\""},   /* RLE */
+        {"\xe2\x80\xac", "\"\\u202c\""},   /* PDF */
+        {"\xe2\x80\xad", "\"\\u202d\""},   /* LRO */
+        {"\xe2\x80\xae", "\"\\u202e\""},   /* RLO */
+        {"\xe2\x81\xa6", "\"\\u2066\""},   /* LRI */
+        {"\xe2\x81\xa7", "\"\\u2067\""},   /* RLI */
+        {"\xe2\x81\xa8", "\"\\u2068\""},   /* FSI */
+        {"\xe2\x81\xa9", "\"\\u2069\""},   /* PDI */
+    };
+    /* Neighbours, kept as they are. */
+    static const char *const raw[] = {
+        "\xe2\x80\xa9",   /* U+2029 PARAGRAPH SEPARATOR */
+        "\xe2\x80\xaf",   /* U+202F NARROW NO-BREAK SPACE */
+        "\xe2\x81\xa5",   /* U+2065 */
+        "\xe2\x81\xaa",   /* U+206A INHIBIT SYMMETRIC SWAPPING */
+        "\xe2\x80\x8f",   /* U+200F RIGHT-TO-LEFT MARK */
+        "\xe2\x82\xae",   /* U+20AE TUGRIK SIGN: same last byte as U+202E */
+        "\xe3\x80\xae",   /* U+302E: same last two bytes */
+    };
+    char want[32], *out;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bidi) / sizeof(bidi[0]); i++) {
+        assert_render(expect_fput_json_string, bidi[i].utf8, bidi[i].json);
+    }
+    for (i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+        snprintf(want, sizeof(want), "\"%s\"", raw[i]);
+        assert_render(expect_fput_json_string, raw[i], want);
+    }
+    /* In context: the User-Agent of the issue, and two in a row. */
+    assert_render(expect_fput_json_string, "curl/8.0 \xe2\x80\xae" "txt.exe",
+                  "\"curl/8.0 \\u202etxt.exe\"");
+    assert_render(expect_fput_json_string, "\xe2\x81\xa6\xe2\x80\xaa" "a\xe2\x81\xa9",
+                  "\"\\u2066\\u202aa\\u2069\"");
+    /* Cut short, the bytes are invalid UTF-8 and escaped one by one. */
+    assert_render(expect_fput_json_string, "\xe2\x80", "\"\\u00e2\\u0080\"");
+    assert_render(expect_fput_json_string, "\xe2\x81\xa6\xe2\x81",
+                  "\"\\u2066\\u00e2\\u0081\"");
+    /* Text output already escaped every byte above 0x7e. */
+    out = render(expect_fput_text, "\xe2\x80\xae");
+    assert_string_equal(out, "\\xe2\\x80\\xae");
+    free(out);
+}
+
 /* ---- Prometheus ---- */
 
 static void test_prom_escape(void **state)
@@ -247,6 +303,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_escape),
         cmocka_unit_test(test_json_escape),
+        cmocka_unit_test(test_json_bidi_controls),
         cmocka_unit_test(test_prom_escape),
         cmocka_unit_test(test_reason_tables),
     };

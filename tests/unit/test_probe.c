@@ -1,13 +1,15 @@
 /*
  * Unit tests for expectctl probe's pure parts: URL parsing, response heads,
  * chunked bodies (probe_parse.c), and the diagnoses and verdict
- * (probe_verdict.c).  No network, no clock.
+ * (probe_verdict.c); and its read loops (probe_read.c) over a fake
+ * transport with a fake clock.  No network, no real clock.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -315,6 +317,311 @@ static void chunked(void **state)
     assert_int_equal(feed_all("0\r\n\rX", &used), PROBE_CHUNKED_ERROR);
 }
 
+/* ---- read loops over a fake transport ---- */
+
+/*
+ * Serves data in pieces of at most chunk bytes, over and over when cycle
+ * is set (a server that never stops), else then at_end.  The clock moves
+ * step microseconds per recv (0: it never moves, so only the loops' own
+ * limits can end them).  More than max_calls receives fails the test
+ * instead of hanging it.
+ */
+typedef struct {
+    const char *data;
+    size_t len, pos, chunk;
+    int cycle;
+    probe_io_t at_end;
+    int64_t now, step;
+    unsigned long calls, max_calls;
+    uint64_t bytes;
+} fake_t;
+
+static probe_io_t fake_recv(void *ctx, char *dst, size_t len, size_t *got, int64_t deadline_us)
+{
+    fake_t *f = ctx;
+    size_t n = 0;
+    (void)deadline_us;
+
+    assert_true(len > 0);
+    if (++f->calls > f->max_calls) {
+        fail_msg("the read loop made %lu receives, more than %lu: it does not end",
+                 f->calls, f->max_calls);
+    }
+    f->now += f->step;
+    if (f->pos == f->len && f->cycle) {
+        f->pos = 0;
+    }
+    if (f->pos == f->len) {
+        return f->at_end;
+    }
+    while (n < len && n < f->chunk && f->pos < f->len) {
+        dst[n++] = f->data[f->pos++];
+        if (f->pos == f->len && f->cycle) {
+            f->pos = 0;
+        }
+    }
+    *got = n;
+    f->bytes += n;
+    return PROBE_IO_OK;
+}
+
+static int64_t fake_now(void *ctx)
+{
+    return ((fake_t *)ctx)->now;
+}
+
+static probe_reader_t *fake_reader(fake_t *f, const char *data, size_t chunk, int cycle)
+{
+    static probe_reader_t rd;   /* 36 KB: not on cmocka's stack */
+    probe_transport_t t;
+
+    memset(f, 0, sizeof(*f));
+    f->data = data;
+    f->len = strlen(data);
+    f->chunk = chunk;
+    f->cycle = cycle;
+    f->at_end = PROBE_IO_EOF;
+    f->max_calls = 1000000;
+    t.recv = fake_recv;
+    t.now = fake_now;
+    t.ctx = f;
+    probe_reader_init(&rd, &t);
+    return &rd;
+}
+
+/*
+ * Issue 12: a server that sends "HTTP/1.1 102" heads back to back, for
+ * ever.  The old loop counted them in an int and read on until the
+ * deadline, which it only checked when recv would block: with bytes
+ * always there it never ended.  Now the 101st interim response is an
+ * error, the counts stop at the limit, and with a clock that never moves
+ * (so no deadline can help) the loop still ends after a bounded number of
+ * bytes and receives.
+ */
+static void read_endless_interim_is_capped(void **state)
+{
+    static const char *const streams[] = {"HTTP/1.1 102\r\n\r\n", "HTTP/1.1 102\n\n",
+                                          "HTTP/1.1 102 Processing\r\nX: y\r\n\r\n\r\n"};
+    static const size_t chunks[] = {1, 13, 65536};
+    size_t i, j;
+    int stop;
+    (void)state;
+
+    for (i = 0; i < sizeof(streams) / sizeof(streams[0]); i++)
+    for (j = 0; j < sizeof(chunks) / sizeof(chunks[0]); j++)
+    for (stop = 0; stop < 2; stop++) {
+        fake_t f;
+        probe_reader_t *rd = fake_reader(&f, streams[i], chunks[j], 1);
+        probe_interim_t im;
+        probe_head_t h;
+        char err[200] = "";
+
+        f.max_calls = PROBE_READ_FINAL_MAX + 1;
+        probe_interim_init(&im);
+        assert_int_equal(probe_read_final(rd, 0, 0, stop, &im, &h, 1, err, sizeof(err)),
+                         PROBE_IO_ERROR);
+        assert_int_equal(im.n_other, PROBE_INTERIM_MAX);
+        assert_int_equal(im.n100, 0);
+        assert_true(probe_interim_full(&im));
+        assert_non_null(strstr(err, "more than 100 interim responses"));
+        assert_true(f.bytes <= PROBE_READ_FINAL_MAX);
+        /* The 101 heads and at most one buffer more. */
+        assert_true(f.bytes <= 101 * strlen(streams[i]) + PROBE_BUF_SIZE);
+        assert_true(f.now == 0);
+    }
+}
+
+/* 100s count toward the limit too, and the limit is per request: the
+ * counts carry from the wait before the body to the read after it. */
+static void read_interim_limit_is_per_request(void **state)
+{
+    fake_t f;
+    probe_reader_t *rd;
+    probe_interim_t im;
+    probe_head_t h;
+    char err[200], *stream;
+    size_t i, off = 0;
+    const size_t one = strlen("HTTP/1.1 100 Continue\r\n\r\n");
+    (void)state;
+
+    /* Exactly PROBE_INTERIM_MAX interim responses, then a final one: fine. */
+    stream = malloc((PROBE_INTERIM_MAX + 1) * one + 64);
+    assert_non_null(stream);
+    for (i = 0; i < PROBE_INTERIM_MAX; i++) {
+        off += (size_t)sprintf(stream + off, "HTTP/1.1 %d Continue\r\n\r\n",
+                               i == 0 ? 100 : 103);
+    }
+    strcpy(stream + off, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    rd = fake_reader(&f, stream, 7, 0);
+    probe_interim_init(&im);
+    assert_int_equal(probe_read_final(rd, 0, 0, 1, &im, &h, 1, err, sizeof(err)), PROBE_IO_OK);
+    assert_int_equal(h.status, 100);                   /* stop_at_100 */
+    assert_int_equal(im.n100, 1);
+    assert_int_equal(im.n100_late, 0);
+    assert_int_equal(probe_read_final(rd, 0, 1, 0, &im, &h, 1, err, sizeof(err)), PROBE_IO_OK);
+    assert_int_equal(h.status, 200);
+    assert_int_equal(im.n_other, PROBE_INTERIM_MAX - 1);
+    assert_false(probe_interim_full(&im) && h.status < 200);
+
+    /* One more interim response: the error, before the final status. */
+    memmove(stream + one, stream, strlen(stream) + 1);
+    memcpy(stream, "HTTP/1.1 100 Continue\r\n\r\n", one);
+    rd = fake_reader(&f, stream, 4096, 0);
+    probe_interim_init(&im);
+    assert_int_equal(probe_read_final(rd, 0, 1, 0, &im, &h, 1, err, sizeof(err)),
+                     PROBE_IO_ERROR);
+    assert_int_equal(im.n100 + im.n_other, PROBE_INTERIM_MAX);
+    assert_int_equal(im.n100, 2);
+    assert_int_equal(im.n100_late, 2);
+    free(stream);
+}
+
+static void read_counts_and_first_time(void **state)
+{
+    fake_t f;
+    probe_reader_t *rd = fake_reader(&f, "\r\nHTTP/1.1 100 Continue\r\n\r\n"
+                                         "HTTP/1.1 103 Early Hints\nLink: </a>\n\n"
+                                         "HTTP/1.1 100 Continue\r\n\r\n"
+                                         "HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\nabc"
+                                         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                         "3\r\nxyz\r\n0\r\n\r\n"
+                                         "HTTP/1.1 204 No Content\r\n\r\n", 5, 0);
+    probe_interim_t im;
+    probe_head_t h;
+    char err[200];
+    (void)state;
+
+    f.now = 1000;
+    f.step = 10;
+    probe_interim_init(&im);
+    assert_int_equal(im.first_us, -1);
+    assert_int_equal(probe_read_final(rd, 0, 1, 0, &im, &h, 1000000, err, sizeof(err)),
+                     PROBE_IO_OK);
+    assert_int_equal(h.status, 201);
+    assert_int_equal(im.n100, 2);
+    assert_int_equal(im.n100_late, 2);
+    assert_int_equal(im.n_other, 1);
+    assert_true(im.first_us > 1000 && im.first_us < f.now);
+    assert_int_equal(probe_read_body(rd, &h, 1000000), PROBE_IO_OK);
+    probe_interim_init(&im);
+    assert_int_equal(probe_read_final(rd, 0, 0, 0, &im, &h, 1000000, err, sizeof(err)),
+                     PROBE_IO_OK);
+    assert_int_equal(h.body, PROBE_BODY_CHUNKED);
+    assert_int_equal(probe_read_body(rd, &h, 1000000), PROBE_IO_OK);
+    assert_int_equal(probe_read_final(rd, 0, 0, 0, &im, &h, 1000000, err, sizeof(err)),
+                     PROBE_IO_OK);
+    assert_int_equal(h.status, 204);
+    assert_int_equal(im.n100 + im.n_other, 0);
+    assert_int_equal(probe_read_final(rd, 0, 0, 0, &im, &h, 1000000, err, sizeof(err)),
+                     PROBE_IO_EOF);
+}
+
+/*
+ * A body that never ends, bytes always ready: the read ends at its
+ * deadline, checked before every receive, not only when one would block.
+ */
+static void read_deadline_holds_while_bytes_arrive(void **state)
+{
+    fake_t f;
+    probe_reader_t *rd;
+    probe_interim_t im;
+    probe_head_t h;
+    char err[200];
+    (void)state;
+
+    rd = fake_reader(&f, "HTTP/1.1 200 OK\r\nContent-Length: 999999999999999\r\n\r\n", 65536, 0);
+    probe_interim_init(&im);
+    assert_int_equal(probe_read_final(rd, 0, 0, 0, &im, &h, 1000, err, sizeof(err)), PROBE_IO_OK);
+    f.data = "xxxxxxxxxxxxxxxx";
+    f.len = strlen(f.data);
+    f.pos = 0;
+    f.cycle = 1;
+    f.step = 1000;            /* 1 ms per receive */
+    f.calls = 0;
+    f.max_calls = 1000;
+    /* 500 ms from now: the 500th receive reaches it, none after. */
+    assert_int_equal(probe_read_body(rd, &h, f.now + 500000), PROBE_IO_TIMEOUT);
+    assert_int_equal(f.calls, 500);
+
+    /* The same for a body read until close, and for a chunked one. */
+    h.body = PROBE_BODY_UNTIL_CLOSE;
+    f.calls = 0;
+    assert_int_equal(probe_read_body(rd, &h, f.now + 300000), PROBE_IO_TIMEOUT);
+    assert_int_equal(f.calls, 300);
+    rd = fake_reader(&f, "1\r\nx\r\n", 3, 1);     /* chunks without a last one */
+    f.step = 1000;
+    f.max_calls = 1000;
+    h.body = PROBE_BODY_CHUNKED;
+    assert_int_equal(probe_read_body(rd, &h, 200000), PROBE_IO_TIMEOUT);
+    assert_int_equal(f.calls, 200);
+    rd = fake_reader(&f, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 3, 1);
+    f.step = 1000;
+    f.max_calls = 1000;
+    h.body = PROBE_BODY_UNTIL_CLOSE;
+    assert_int_equal(probe_read_body(rd, &h, 0), PROBE_IO_TIMEOUT);     /* already past */
+    assert_int_equal(f.calls, 0);
+
+    /* Interim responses that come slower than the limit: the deadline. */
+    rd = fake_reader(&f, "HTTP/1.1 102\r\n\r\n", 1, 1);
+    f.step = 1000;
+    f.max_calls = 100;
+    probe_interim_init(&im);
+    assert_int_equal(probe_read_final(rd, 0, 0, 0, &im, &h, 50000, err, sizeof(err)),
+                     PROBE_IO_TIMEOUT);
+    assert_int_equal(f.calls, 50);
+    assert_int_equal(im.n_other, 3);           /* 16 bytes each, a byte per ms */
+}
+
+/* Empty lines without end, a head without end: errors, not waits. */
+static void read_size_limits(void **state)
+{
+    fake_t f;
+    probe_reader_t *rd;
+    probe_interim_t im;
+    probe_head_t h;
+    char err[200], *big;
+    size_t n;
+    (void)state;
+
+    rd = fake_reader(&f, "\r\n", 100, 1);
+    f.max_calls = 2 * PROBE_HEAD_MAX;
+    probe_interim_init(&im);
+    assert_int_equal(probe_read_final(rd, 0, 0, 0, &im, &h, 1, err, sizeof(err)),
+                     PROBE_IO_ERROR);
+    assert_non_null(strstr(err, "empty lines"));
+
+    rd = fake_reader(&f, "HTTP/1.1 200 OK\r\nX: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1000, 1);
+    f.max_calls = PROBE_HEAD_MAX;
+    assert_int_equal(probe_read_head(rd, 0, &h, 1, err, sizeof(err)), PROBE_IO_ERROR);
+    assert_non_null(strstr(err, "larger than 32768"));
+
+    /* A head of exactly PROBE_HEAD_MAX bytes is read, one more is not. */
+    big = malloc(PROBE_HEAD_MAX + 2);
+    assert_non_null(big);
+    n = (size_t)sprintf(big, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX: ");
+    memset(big + n, 'a', PROBE_HEAD_MAX - n - 4);
+    memcpy(big + PROBE_HEAD_MAX - 4, "\r\n\r\n", 5);
+    assert_int_equal(strlen(big), PROBE_HEAD_MAX);
+    rd = fake_reader(&f, big, 977, 0);
+    assert_int_equal(probe_read_head(rd, 0, &h, 1, err, sizeof(err)), PROBE_IO_OK);
+    assert_int_equal(h.status, 200);
+    memmove(big + n + 1, big + n, PROBE_HEAD_MAX - n + 1);
+    rd = fake_reader(&f, big, 977, 0);
+    assert_int_equal(probe_read_head(rd, 0, &h, 1, err, sizeof(err)), PROBE_IO_ERROR);
+    free(big);
+
+    /* Not HTTP at all, EOF in a head, a transport that returns nothing. */
+    rd = fake_reader(&f, "SSH-2.0-OpenSSH\r\n", 64, 0);
+    assert_int_equal(probe_read_head(rd, 0, &h, 1, err, sizeof(err)), PROBE_IO_ERROR);
+    assert_non_null(strstr(err, "HTTP/"));
+    rd = fake_reader(&f, "HTTP/1.1 200 OK\r\n", 64, 0);
+    assert_int_equal(probe_read_head(rd, 0, &h, 1, err, sizeof(err)), PROBE_IO_ERROR);
+    assert_non_null(strstr(err, "middle"));
+    rd = fake_reader(&f, "", 64, 0);
+    f.at_end = PROBE_IO_TIMEOUT;
+    assert_int_equal(probe_read_head(rd, 0, &h, 1, err, sizeof(err)), PROBE_IO_TIMEOUT);
+}
+
 /* ---- diagnoses ---- */
 
 static void diag_table(void **state)
@@ -580,6 +887,11 @@ int main(void)
         cmocka_unit_test(head_garbled),
         cmocka_unit_test(head_long_values_cut),
         cmocka_unit_test(chunked),
+        cmocka_unit_test(read_endless_interim_is_capped),
+        cmocka_unit_test(read_interim_limit_is_per_request),
+        cmocka_unit_test(read_counts_and_first_time),
+        cmocka_unit_test(read_deadline_holds_while_bytes_arrive),
+        cmocka_unit_test(read_size_limits),
         cmocka_unit_test(diag_table),
         cmocka_unit_test(verdicts),
         cmocka_unit_test(verdict_is_never_a_note),
