@@ -60,7 +60,7 @@ typedef struct {
     uint64_t total_calls;
 } fake_t;
 
-static probe_io_t fake_recv(void *ctx, char *dst, size_t len, size_t *got, int64_t deadline_us)
+static probe_io_t fz_recv(void *ctx, char *dst, size_t len, size_t *got, int64_t deadline_us)
 {
     fake_t *f = ctx;
     const char *room_start = f->rd->buf + f->rd->len;
@@ -99,7 +99,7 @@ static probe_io_t fake_recv(void *ctx, char *dst, size_t len, size_t *got, int64
     return PROBE_IO_OK;
 }
 
-static int64_t fake_now(void *ctx)
+static int64_t fz_now(void *ctx)
 {
     return ((const fake_t *)ctx)->now;
 }
@@ -207,8 +207,8 @@ static void play(const uint8_t *stream, size_t slen, uint8_t flags, size_t chunk
     f.now = T0_US;
     f.step = step;
     f.rd = rd;
-    t.recv = fake_recv;
-    t.now = fake_now;
+    t.recv = fz_recv;
+    t.now = fz_now;
     t.ctx = &f;
     probe_reader_init(rd, &t);
     probe_interim_init(&im);

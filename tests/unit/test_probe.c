@@ -146,7 +146,7 @@ static int parse(const char *s, int head_req, probe_head_t *h, char *err)
     return probe_parse_head(s, end ? end : len, head_req, h, err, 200);
 }
 
-static void head_end(void **state)
+static void head_end_cases(void **state)
 {
     (void)state;
     assert_int_equal(probe_head_end("HTTP/1.1 100 Continue\r\n\r\nHTTP", 29), 25);
@@ -881,7 +881,7 @@ int main(void)
         cmocka_unit_test(url_bad),
         cmocka_unit_test(url_long),
         cmocka_unit_test(methods),
-        cmocka_unit_test(head_end),
+        cmocka_unit_test(head_end_cases),
         cmocka_unit_test(head_basic),
         cmocka_unit_test(head_framing),
         cmocka_unit_test(head_garbled),
