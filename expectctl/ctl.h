@@ -76,11 +76,20 @@ int ctl_each_vhost(const expect_shm_t *h, const ctl_opts_t *o,
 uint32_t ctl_effective_policy(const expect_shm_vhost_snap_t *v);
 void ctl_format_time(char *buf, size_t len, uint64_t usec);
 
+/* ctl_live.c: is the segment served by a running httpd? */
+typedef enum { CTL_LIVE = 0, CTL_STALE, CTL_REPLACED } ctl_live_t;
+/* LIVE, or STALE / REPLACED (path now names other files) with a reason. */
+ctl_live_t ctl_liveness(const expect_shm_t *h, const char *path, char *why, size_t len);
+void ctl_sleep_ms(long ms);
+
 /* One file per verb family. */
 int ctl_stats(const expect_shm_t *h, const ctl_opts_t *o);
-int ctl_events(const expect_shm_t *h, const ctl_opts_t *o);
+int ctl_events(expect_shm_t *h, const ctl_opts_t *o);
 int ctl_policy(const expect_shm_t *h, const ctl_opts_t *o);
+/* set: write the override(s) (ctl_set), then, once main has made sure the
+ * generation that serves took them, print the result (ctl_set_report). */
 int ctl_set(expect_shm_t *h, const ctl_opts_t *o);
+int ctl_set_report(const expect_shm_t *h, const ctl_opts_t *o);
 int ctl_reset(expect_shm_t *h, const ctl_opts_t *o);
 /* ctl_probe.c: returns 0, CTL_EXIT_FAIL, CTL_EXIT_USAGE or a verdict's code. */
 int ctl_probe(const ctl_opts_t *o);

@@ -16,6 +16,11 @@
 #define FOLLOW_POLL_MS 200
 /* A slot still being written after this long belongs to a dead writer. */
 #define FOLLOW_PENDING_MS 2000
+/* How often a follower checks that the files at the path are still its own. */
+#define FOLLOW_CHECK_MS 1000
+
+/* The newest event shown, so that a reattached follower skips it. */
+static uint64_t last_shown_usec;
 
 static volatile sig_atomic_t stop_following;
 
@@ -100,6 +105,9 @@ static uint64_t print_range(const expect_shm_t *h, uint64_t from, uint64_t until
         size_t want = (until - from) < BATCH ? (size_t)(until - from) : BATCH;
         n = expect_shm_read_events(h, from, batch, want, wait_pending, &next);
         for (i = 0; i < n; i++) {
+            if (batch[i].time_usec > last_shown_usec) {
+                last_shown_usec = batch[i].time_usec;
+            }
             if (o->format == CTL_FMT_JSON) {
                 if (o->follow) {
                     print_event_json(&batch[i]);
@@ -123,19 +131,52 @@ static uint64_t print_range(const expect_shm_t *h, uint64_t from, uint64_t until
     return next;
 }
 
-static void sleep_ms(long ms)
+/*
+ * The follower's way onto a rebuilt segment (a graceful restart that grew
+ * the table or changed ExpectEventSlots, a stop and a start): once the
+ * files at the path are others, attach those when they are live, say so on
+ * stderr, and go on from their oldest event newer than the last one shown
+ * (a rebuild carries recent events over).  Returns 1 when reattached.
+ */
+static int reattach(expect_shm_t *h, const char *path, uint64_t *next, uint64_t after_usec)
 {
-    struct timespec ts;
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (ms % 1000) * 1000000L;
-    nanosleep(&ts, NULL);
+    static expect_shm_event_t one;
+    expect_shm_t fresh;
+    char why[512];
+    uint64_t head, n, got_next;
+
+    if (expect_shm_attach(&fresh, path, 0, why, sizeof(why)) != EXPECT_SHM_OK) {
+        return 0;
+    }
+    if (ctl_liveness(&fresh, path, why, sizeof(why)) != CTL_LIVE) {
+        expect_shm_detach(&fresh);
+        return 0;
+    }
+    expect_shm_detach(h);
+    *h = fresh;
+    head = expect_shm_ring_head(h);
+    n = head > h->ring_slots ? head - h->ring_slots : 0;
+    /* Skip what was carried over from the old segment and already shown. */
+    for (; n < head; n = got_next) {
+        if (expect_shm_read_events(h, n, &one, 1, 0, &got_next) == 1
+            && one.time_usec > after_usec) {
+            break;
+        }
+        if (got_next <= n) {
+            got_next = n + 1;
+        }
+    }
+    *next = n;
+    fprintf(stderr, "expectctl: %s was rebuilt (generation %u); following the new "
+            "segment\n", path, (unsigned)expect_shm_generation(h));
+    return 1;
 }
 
-int ctl_events(const expect_shm_t *h, const ctl_opts_t *o)
+int ctl_events(expect_shm_t *h, const ctl_opts_t *o)
 {
     uint64_t head = expect_shm_ring_head(h), from, next;
     int first = 1;
-    long waited = 0;
+    long waited = 0, since_check = 0;
 
     from = head > (uint64_t)o->count ? head - (uint64_t)o->count : 0;
     if (o->format == CTL_FMT_JSON && !o->follow) {
@@ -169,7 +210,16 @@ int ctl_events(const expect_shm_t *h, const ctl_opts_t *o)
                 break;
             }
         }
-        sleep_ms(FOLLOW_POLL_MS);
+        since_check += FOLLOW_POLL_MS;
+        if (since_check >= FOLLOW_CHECK_MS) {
+            since_check = 0;
+            if (!expect_shm_is_current(h, o->shm_path)
+                && reattach(h, o->shm_path, &next, last_shown_usec)) {
+                waited = 0;
+                continue;
+            }
+        }
+        ctl_sleep_ms(FOLLOW_POLL_MS);
     }
     return CTL_EXIT_OK;
 }

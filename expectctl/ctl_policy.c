@@ -36,44 +36,41 @@ static int write_failed(apr_status_t rv, const char *what)
 {
     fprintf(stderr, "expectctl: cannot %s: %s\n", what,
             rv == APR_EACCES ? "the control file is not writable (run as root)"
-                             : "invalid slot or value");
+            : rv == APR_ENOENT ? "the statistics file is missing or too short"
+                               : "invalid slot or value");
     return rv == APR_EACCES ? CTL_EXIT_PERM : CTL_EXIT_FAIL;
 }
 
 int ctl_set(expect_shm_t *h, const ctl_opts_t *o)
 {
-    expect_shm_vhost_snap_t v;
     uint32_t slot;
     apr_status_t rv;
-    char err[256];
+    char err[1024];
 
     if (o->set_all) {
         /* Every vhost the control file marks active, in one pass over it. */
         rv = expect_shm_set_override_all(h, o->set_value);
-        if (rv != APR_SUCCESS) {
-            return write_failed(rv, "set the policy");
-        }
-        return ctl_each_vhost(h, o, policy_line, NULL);
+        return rv == APR_SUCCESS ? CTL_EXIT_OK : write_failed(rv, "set the policy");
     }
     if (ctl_find_vhost(h, o->vhost, &slot, err, sizeof(err)) != 0) {
         fprintf(stderr, "expectctl: %s\n", err);
         return CTL_EXIT_FAIL;
     }
     rv = expect_shm_set_override(h, slot, o->set_value);
-    if (rv != APR_SUCCESS) {
-        return write_failed(rv, "set the policy");
-    }
-    if (expect_shm_snapshot(h, slot, &v) == 0) {
-        policy_line(&v, NULL);
-    }
-    return CTL_EXIT_OK;
+    return rv == APR_SUCCESS ? CTL_EXIT_OK : write_failed(rv, "set the policy");
+}
+
+/* All active vhosts after `set all`, else the one that was set. */
+int ctl_set_report(const expect_shm_t *h, const ctl_opts_t *o)
+{
+    return ctl_each_vhost(h, o, policy_line, NULL);
 }
 
 int ctl_reset(expect_shm_t *h, const ctl_opts_t *o)
 {
     uint32_t slot;
     apr_status_t rv;
-    char err[256];
+    char err[1024];
 
     if (o->vhost == NULL) {
         rv = expect_shm_reset_all(h);

@@ -22,36 +22,56 @@ uint32_t ctl_effective_policy(const expect_shm_vhost_snap_t *v)
 }
 
 /*
- * "name:port" matches exactly.  A bare "name" matches when exactly one
- * active vhost has that name on some port; two ports make it ambiguous.
+ * A row's name is "name:port", or "name:port@address" where two vhosts
+ * share name and port, or "...#N" where even the address is the same
+ * (see mod_expect.md).  What the user typed matches a row exactly, or it
+ * stops where a row's name goes on with ':' (no port given), '@' (no
+ * address) or '#' (no number).  One such row is taken; several are
+ * ambiguous, and the error names them.
  */
+static int extends(const char *name, const char *want, size_t wlen)
+{
+    const char *seps = strchr(want, '#') ? "" : strchr(want, '@') ? "#"
+                       : strchr(want, ':') ? "@#" : ":";
+
+    return strncmp(name, want, wlen) == 0 && name[wlen] != '\0'
+           && strchr(seps, name[wlen]) != NULL;
+}
+
 int ctl_find_vhost(const expect_shm_t *h, const char *want, uint32_t *slot,
                    char *err, size_t errlen)
 {
     uint32_t i, n = expect_shm_vhost_count(h), hits = 0;
-    size_t wlen = strlen(want);
-    int has_port = strchr(want, ':') != NULL;
+    size_t wlen = strlen(want), used = 0;
+    char key[EXPECT_SHM_NAME_LEN], list[512];
     expect_shm_vhost_snap_t v;
+    int w;
 
+    expect_shm_name_key(key, want);
+    list[0] = '\0';
     for (i = 0; i < n; i++) {
         if (expect_shm_snapshot(h, i, &v) != 0 || !ctl_vhost_visible(&v)) {
             continue;
         }
-        if (strcmp(v.name, want) == 0) {
+        if (strcmp(v.name, key) == 0) {
             *slot = i;
             return 0;
         }
-        if (!has_port && strncmp(v.name, want, wlen) == 0 && v.name[wlen] == ':') {
+        if (extends(v.name, want, wlen)) {
             *slot = i;
-            hits++;
+            if (hits++ < 8 && used < sizeof(list)) {
+                w = snprintf(list + used, sizeof(list) - used, "%s%s", hits > 1 ? ", " : "",
+                             v.name);
+                used += w > 0 ? (size_t)w : 0;
+            }
         }
     }
     if (hits == 1) {
         return 0;
     }
     if (hits > 1) {
-        snprintf(err, errlen, "'%s' is on several ports; name one as %s:PORT "
-                 "(expectctl policy lists them)", want, want);
+        snprintf(err, errlen, "'%s' is ambiguous: it names %u virtual hosts (%s%s); "
+                 "name one of them", want, (unsigned)hits, list, hits > 8 ? ", ..." : "");
     }
     else {
         snprintf(err, errlen, "no virtual host '%s' in the running configuration "
@@ -66,7 +86,7 @@ int ctl_each_vhost(const expect_shm_t *h, const ctl_opts_t *o,
 {
     expect_shm_vhost_snap_t v;
     uint32_t i, n = expect_shm_vhost_count(h), slot;
-    char err[256];
+    char err[1024];
 
     if (o->vhost != NULL) {
         if (ctl_find_vhost(h, o->vhost, &slot, err, sizeof(err)) != 0) {

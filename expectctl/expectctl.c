@@ -31,6 +31,11 @@ static void usage(FILE *f)
             EXPECT_DEFAULT_SHM);
 }
 
+/* How often a restart that replaces the files is followed, and how often
+ * set writes again into a configuration that changed under it. */
+#define ATTACH_TRIES 5
+#define SET_TRIES 10
+
 static const char *advice(expect_shm_err_t e)
 {
     switch (e) {
@@ -45,13 +50,113 @@ static const char *advice(expect_shm_err_t e)
     }
 }
 
+/*
+ * Attach what the verb needs: stats and events read counters and events,
+ * so both files, validated; policy, set and reset need the control file
+ * only, which httpd's children cannot write (so a damaged statistics file
+ * never locks root out).  Then make sure a running httpd serves it.
+ */
+static int attach_live(expect_shm_t *h, const ctl_opts_t *o)
+{
+    int writable = o->verb == CTL_VERB_SET || o->verb == CTL_VERB_RESET;
+    int both = o->verb == CTL_VERB_STATS || o->verb == CTL_VERB_EVENTS;
+    expect_shm_err_t e;
+    char why[512];
+    int tries;
+
+    for (tries = 0;; tries++) {
+        why[0] = '\0';
+        e = both ? expect_shm_attach(h, o->shm_path, 0, why, sizeof(why))
+                 : expect_shm_attach_control(h, o->shm_path, writable, why, sizeof(why));
+        if (e != EXPECT_SHM_OK) {
+            fprintf(stderr, "expectctl: %s: %s; %s\n", o->shm_path,
+                    why[0] ? why : "cannot attach", advice(e));
+            return (int)e;
+        }
+        switch (ctl_liveness(h, o->shm_path, why, sizeof(why))) {
+        case CTL_LIVE:
+            return CTL_EXIT_OK;
+        case CTL_REPLACED:
+            expect_shm_detach(h);
+            if (tries < ATTACH_TRIES) {
+                continue;   /* a restart put new files in place: take those */
+            }
+            break;
+        default:
+            expect_shm_detach(h);
+            break;
+        }
+        fprintf(stderr, "expectctl: %s: %s; %s\n", o->shm_path, why,
+                o->verb == CTL_VERB_SET || o->verb == CTL_VERB_RESET
+                    ? "nothing was changed" : "is httpd running with mod_expect?");
+        return CTL_EXIT_NOSEG;
+    }
+}
+
+/*
+ * set must reach the configuration that serves: a graceful restart may
+ * rebuild the segment, or re-mark its vhosts, while the overrides are being
+ * written.  Write while the control file says LIVE with generation G, then
+ * look again: still LIVE, still G, still the files at the path, and the
+ * restart that may have begun since had not yet copied anything (the
+ * parent marks RESTARTING before it reads a byte).  Otherwise write again,
+ * into whatever serves now.
+ */
+static int set_verified(expect_shm_t *h, const ctl_opts_t *o)
+{
+    expect_shm_liveness_t before, after;
+    int rc, tries;
+
+    for (tries = 0;; tries++) {
+        expect_shm_liveness(h, &before);
+        if ((rc = ctl_set(h, o)) != CTL_EXIT_OK) {
+            return rc;
+        }
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        expect_shm_liveness(h, &after);
+        if (after.state == EXPECT_SEG_LIVE && after.generation == before.generation
+            && before.state == EXPECT_SEG_LIVE && expect_shm_is_current(h, o->shm_path)) {
+            return ctl_set_report(h, o);
+        }
+        expect_shm_detach(h);
+        if (tries >= SET_TRIES) {
+            fprintf(stderr, "expectctl: %s: httpd kept restarting while the policy was "
+                    "being set; it may not have reached every virtual host: run the "
+                    "command again\n", o->shm_path);
+            return CTL_EXIT_FAIL;
+        }
+        if ((rc = attach_live(h, o)) != CTL_EXIT_OK) {
+            return rc;
+        }
+    }
+}
+
+static int run_on_segment(const ctl_opts_t *o)
+{
+    expect_shm_t h;
+    int rc;
+
+    if ((rc = attach_live(&h, o)) != CTL_EXIT_OK) {
+        return rc;
+    }
+    switch (o->verb) {
+    case CTL_VERB_STATS:  rc = ctl_stats(&h, o); break;
+    case CTL_VERB_EVENTS: rc = ctl_events(&h, o); break;
+    case CTL_VERB_POLICY: rc = ctl_policy(&h, o); break;
+    case CTL_VERB_SET:    rc = set_verified(&h, o); break;
+    case CTL_VERB_RESET:  rc = ctl_reset(&h, o); break;
+    default:              rc = CTL_EXIT_USAGE; break;
+    }
+    /* Safe after set_verified let go of it: a detached handle is zeroed. */
+    expect_shm_detach(&h);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     ctl_opts_t o;
-    expect_shm_t h;
-    expect_shm_err_t e;
-    char err[512], why[256];
-    int writable, rc;
+    char err[512];
+    int rc;
 
     if (ctl_parse_args(argc, argv, getenv("EXPECTCTL_SHM"), &o, err, sizeof(err)) != 0) {
         fprintf(stderr, "expectctl: %s\n", err);
@@ -78,25 +183,9 @@ int main(int argc, char **argv)
     if (o.shm_path == NULL) {
         o.shm_path = EXPECT_DEFAULT_SHM;
     }
-    writable = o.verb == CTL_VERB_SET || o.verb == CTL_VERB_RESET;
-    why[0] = '\0';
-    e = expect_shm_attach(&h, o.shm_path, writable, why, sizeof(why));
-    if (e != EXPECT_SHM_OK) {
-        fprintf(stderr, "expectctl: %s: %s; %s\n", o.shm_path,
-                why[0] ? why : "cannot attach", advice(e));
-        return (int)e;
-    }
-    switch (o.verb) {
-    case CTL_VERB_STATS:  rc = ctl_stats(&h, &o); break;
-    case CTL_VERB_EVENTS: rc = ctl_events(&h, &o); break;
-    case CTL_VERB_POLICY: rc = ctl_policy(&h, &o); break;
-    case CTL_VERB_SET:    rc = ctl_set(&h, &o); break;
-    case CTL_VERB_RESET:  rc = ctl_reset(&h, &o); break;
-    default:              rc = CTL_EXIT_USAGE; break;
-    }
+    rc = run_on_segment(&o);
     if (fflush(stdout) != 0 && rc == CTL_EXIT_OK) {
         rc = CTL_EXIT_FAIL;
     }
-    expect_shm_detach(&h);
     return rc;
 }

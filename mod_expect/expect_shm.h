@@ -145,8 +145,8 @@ int expect_shm_remove_if_same(const char *path, uint64_t dev, uint64_t ino);
 /* Both files of the handle's segment at path, each only if it is ours. */
 void expect_shm_remove(const expect_shm_t *h, const char *path);
 
-/* Slot of that vhost in the control file, or -1.  Names longer than the
- * record are compared truncated, the same way they are stored. */
+/* Slot of that vhost in the control file, or -1.  Names are compared by
+ * their key (expect_shm_name_key), the way they are stored. */
 int expect_shm_vhost_find(const expect_shm_t *h, const char *name);
 /* Find or add; APR_ENOSPC when the table is full, APR_EINVAL for "",
  * APR_EACCES when the control file or statistics is not writable here.
@@ -167,8 +167,36 @@ apr_status_t expect_shm_mark_active(expect_shm_t *h, uint32_t slot,
 apr_status_t expect_shm_copy_vhosts(expect_shm_t *dst, const expect_shm_t *src,
                                     int active_only);
 
+/* The configuration generation that last served the segment (control file). */
 uint32_t expect_shm_generation(const expect_shm_t *h);
-uint32_t expect_shm_bump_generation(expect_shm_t *h);
+
+/*
+ * Parent: publish in the control file that `pid` (started at `start`, see
+ * expect_ctl_header_t) serves the segment with configuration number
+ * `generation` (EXPECT_SEG_LIVE); or only change the state (RESTARTING
+ * when a new configuration is being read, RETIRED when none serves it).
+ * The control file must be writable here (between create or unseal and
+ * seal).
+ */
+apr_status_t expect_shm_publish_state(expect_shm_t *h, uint32_t state, uint32_t generation,
+                                      uint32_t pid, uint64_t start);
+apr_status_t expect_shm_mark_state(expect_shm_t *h, uint32_t state);
+
+/* What the control file says of the segment's liveness. */
+typedef struct {
+    uint32_t state;          /* EXPECT_SEG_* */
+    uint32_t server_pid;
+    uint32_t generation;
+    uint64_t state_usec;
+    uint64_t created_usec;
+    uint64_t server_start;
+} expect_shm_liveness_t;
+void expect_shm_liveness(const expect_shm_t *h, expect_shm_liveness_t *out);
+
+/* The key a vhost name is stored and looked up under: the name itself when
+ * it fits EXPECT_SHM_NAME_LEN, else a prefix, '~' and a hash of the whole
+ * name, so two long names never share a row.  dst: EXPECT_SHM_NAME_LEN. */
+void expect_shm_name_key(char *dst, const char *name);
 
 /* Unmap both files and close the write descriptor if open. */
 void expect_shm_detach(expect_shm_t *h);
@@ -269,6 +297,17 @@ expect_shm_err_t expect_shm_validate_pair(const void *buf, size_t len,
  */
 expect_shm_err_t expect_shm_attach(expect_shm_t *h, const char *path,
                                    int writable, char *why, size_t whylen);
+
+/*
+ * The control file alone, for policy, set and reset: a child that damages
+ * the statistics file it can write must not lock root out of the control
+ * plane.  Validates PATH.ctl only.  The statistics file is mapped for its
+ * counter table alone, placed by the control file's capacity, if it is
+ * long enough; its header is never read.  Without it, vhosts is NULL
+ * (snapshots carry zero counters, reset fails); hdr and ring are NULL.
+ */
+expect_shm_err_t expect_shm_attach_control(expect_shm_t *h, const char *path,
+                                           int writable, char *why, size_t whylen);
 
 /*
  * The reader over bytes already in memory (copies of both files, or a

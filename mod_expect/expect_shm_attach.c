@@ -101,8 +101,9 @@ static expect_shm_err_t check_file(const struct stat *st, const char *what,
         return EXPECT_SHM_EACCES;
     }
     if (!S_ISREG(st->st_mode)) {
-        expect_shm_set_why(why, whylen, "%s is not a regular file", what);
-        return EXPECT_SHM_ECORRUPT;
+        /* A directory or a device planted at the path: nothing httpd made. */
+        expect_shm_set_why(why, whylen, "%s is not a regular file: no segment there", what);
+        return EXPECT_SHM_ENOENT;
     }
     if (st->st_uid != 0 && st->st_uid != geteuid()) {
         expect_shm_set_why(why, whylen, "%s owned by uid %lu, neither root nor you; not trusted",
@@ -235,4 +236,64 @@ expect_shm_err_t expect_shm_attach(expect_shm_t *h, const char *path,
         nanosleep(&ts, NULL);
     }
     return rc == EXPECT_SHM_PAIR_MISMATCH ? EXPECT_SHM_ECORRUPT : (expect_shm_err_t)rc;
+}
+
+expect_shm_err_t expect_shm_attach_control(expect_shm_t *h, const char *path, int writable,
+                                           char *why, size_t whylen)
+{
+    char cpath[PATH_MAX], ignored[8];
+    struct stat st, cst;
+    expect_ctl_header_t cgeom;
+    expect_layout_t l;
+    void *base = NULL, *cbase = NULL;
+    size_t size = 0, csize = 0, need;
+    expect_shm_err_t rc;
+
+    expect_shm_zero_handle(h);
+    if (path == NULL || expect_shm_control_path(cpath, sizeof(cpath), path) != 0) {
+        expect_shm_set_why(why, whylen, "path too long");
+        return EXPECT_SHM_EOTHER;
+    }
+    /* A statistics file someone else planted is refused as attach does,
+     * though its bytes are not needed. */
+    if (lstat(path, &st) == 0
+        && (rc = check_file(&st, "segment", why, whylen)) == EXPECT_SHM_EACCES) {
+        return rc;
+    }
+    rc = map_file(cpath, "control file", sizeof(expect_ctl_header_t), writable,
+                  &cbase, &csize, &cst, why, whylen);
+    if (rc != EXPECT_SHM_OK) {
+        return rc;
+    }
+    if ((rc = expect_shm_validate_control(cbase, csize, why, whylen)) != EXPECT_SHM_OK) {
+        munmap(cbase, csize);
+        return rc;
+    }
+    memcpy(&cgeom, cbase, sizeof(cgeom));
+    /* The counter table's place follows from the capacity alone. */
+    if (expect_shm_layout(cgeom.capacity, 0, &l) == 0) {
+        need = (size_t)(l.vhosts_offset + (uint64_t)cgeom.capacity * sizeof(expect_shm_vhost_t));
+        if (map_file(path, "segment", need, writable, &base, &size, &st, ignored,
+                     sizeof(ignored)) != EXPECT_SHM_OK) {
+            base = NULL;   /* counters unavailable; the policy is not */
+        }
+    }
+    h->ctl_base = cbase;
+    h->ctl_size = csize;
+    h->ctl_hdr = cbase;
+    h->ctl = (expect_ctl_entry_t *)(void *)((char *)cbase + cgeom.entries_offset);
+    h->vhost_capacity = cgeom.capacity;
+    h->pair_token = cgeom.pair_token;
+    h->control_writable = writable ? EXPECT_CTL_MAPPED : EXPECT_CTL_RDONLY;
+    h->ctl_dev = (uint64_t)cst.st_dev;
+    h->ctl_ino = (uint64_t)cst.st_ino;
+    if (base != NULL) {
+        h->base = base;
+        h->size = size;
+        h->vhosts = (expect_shm_vhost_t *)(void *)((char *)base + l.vhosts_offset);
+        h->writable = writable ? 1 : 0;
+        h->dev = (uint64_t)st.st_dev;
+        h->ino = (uint64_t)st.st_ino;
+    }
+    return EXPECT_SHM_OK;
 }

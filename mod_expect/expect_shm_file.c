@@ -23,16 +23,6 @@
 
 #include "expect_shm_internal.h"
 
-static uint64_t now_usec(void)
-{
-    struct timespec ts;
-
-    if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
-        return 0;
-    }
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* A pairing token: random, never 0. */
 static uint64_t new_token(void)
 {
@@ -40,7 +30,7 @@ static uint64_t new_token(void)
 
     if (getrandom(&t, sizeof(t), GRND_NONBLOCK) != (ssize_t)sizeof(t)) {
         /* No entropy yet (early boot): unique enough for pairing. */
-        t = now_usec() ^ ((uint64_t)getpid() << 40) ^ (uint64_t)(uintptr_t)&t;
+        t = expect_shm_now_usec() ^ ((uint64_t)getpid() << 40) ^ (uint64_t)(uintptr_t)&t;
     }
     return t != 0 ? t : 1;
 }
@@ -210,7 +200,7 @@ apr_status_t expect_shm_create(expect_shm_t *h, const char *path,
     geom.event_size = (uint32_t)sizeof(expect_shm_event_t);
     geom.ring_slots = ring_slots;
     geom.pair_token = token;
-    geom.created_usec = now_usec();
+    geom.created_usec = expect_shm_now_usec();
     geom.creator_pid = (uint32_t)getpid();
     memcpy(base, &geom, sizeof(geom));
     __atomic_thread_fence(__ATOMIC_RELEASE);
@@ -232,6 +222,9 @@ apr_status_t expect_shm_create(expect_shm_t *h, const char *path,
     cgeom.creator_pid = geom.creator_pid;
     cgeom.pair_token = token;
     cgeom.created_usec = geom.created_usec;
+    cgeom.state = EXPECT_SEG_BUILDING;  /* until the parent publishes it */
+    cgeom.server_pid = geom.creator_pid;
+    cgeom.state_usec = geom.created_usec;
     if (init_control(cfd, &cl, vhost_capacity, &cgeom) != 0) {
         err = errno;
         expect_shm_set_why(why, whylen, "cannot write %s: %s", ctmp, strerror(err));
@@ -368,11 +361,13 @@ int expect_shm_is_current(const expect_shm_t *h, const char *path)
 {
     char cpath[PATH_MAX];
 
-    if (h == NULL || h->base == NULL || h->ctl_base == NULL || path == NULL
+    if (h == NULL || h->ctl_base == NULL || path == NULL
         || expect_shm_control_path(cpath, sizeof(cpath), path) != 0) {
         return 0;
     }
-    return same_file(path, h->dev, h->ino) && same_file(cpath, h->ctl_dev, h->ctl_ino);
+    /* A handle of expect_shm_attach_control may map no statistics file. */
+    return (h->base == NULL || same_file(path, h->dev, h->ino))
+           && same_file(cpath, h->ctl_dev, h->ctl_ino);
 }
 
 int expect_shm_remove_if_same(const char *path, uint64_t dev, uint64_t ino)

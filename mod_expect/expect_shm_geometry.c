@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "expect_shm_internal.h"
@@ -124,4 +125,14 @@ void expect_shm_fill_handle(expect_shm_t *h, void *base, size_t size,
     h->vhost_capacity = geom->vhost_capacity;
     h->ring_slots = geom->ring_slots;
     h->pair_token = geom->pair_token;
+}
+
+uint64_t expect_shm_now_usec(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
+        return 0;
+    }
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }

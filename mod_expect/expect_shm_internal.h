@@ -30,6 +30,8 @@ void expect_shm_set_why(char *why, size_t whylen, const char *fmt, ...)
 int expect_shm_layout(uint32_t cap, uint32_t slots, expect_layout_t *l);
 int expect_shm_ctl_layout(uint32_t cap, expect_ctl_layout_t *l);
 void expect_shm_zero_handle(expect_shm_t *h);
+/* Wall clock, microseconds since the epoch (0 if unreadable). */
+uint64_t expect_shm_now_usec(void);
 /* Point the handle's shortcuts into mappings whose geometry is trusted. */
 void expect_shm_fill_handle(expect_shm_t *h, void *base, size_t size,
                             const expect_shm_header_t *geom,

@@ -43,7 +43,11 @@
 
 #define EXPECT_SHM_MAGIC          "MODEXPCT"   /* statistics file; 8 bytes, no NUL */
 #define EXPECT_CTL_MAGIC          "MODEXCTL"   /* control file; 8 bytes, no NUL */
-#define EXPECT_SHM_LAYOUT_VERSION 2u           /* both files */
+/* Overridable only so that the upgrade test can build a module and an
+ * expectctl of another layout; never set it otherwise. */
+#ifndef EXPECT_SHM_LAYOUT_VERSION
+#define EXPECT_SHM_LAYOUT_VERSION 3u           /* both files */
+#endif
 #define EXPECT_SHM_CTL_SUFFIX     ".ctl"       /* control file = PATH + this */
 /* Layout granularity.  Regions are also aligned to the real page size at
  * creation when that is larger. */
@@ -104,7 +108,24 @@ typedef struct {
     uint32_t creator_pid;
     uint64_t pair_token;        /* equals the statistics file's */
     uint64_t created_usec;
+    /* Liveness, for expectctl to tell a segment some httpd serves from one
+     * left behind: written by the parent only, `state` last. */
+    uint32_t state;             /* EXPECT_SEG_* */
+    uint32_t server_pid;        /* the httpd parent that last served it */
+    uint32_t generation;        /* bumped by each configuration that serves it */
+    uint32_t reserved0;
+    uint64_t state_usec;        /* when state last changed */
+    uint64_t server_start;      /* server_pid's start time (/proc/PID/stat
+                                   field 22, clock ticks since boot; 0 if
+                                   unknown): a reused pid has another */
+    uint64_t reserved1;
 } expect_ctl_header_t;
+
+/* Control header `state`. */
+#define EXPECT_SEG_BUILDING   0u  /* never published with this value */
+#define EXPECT_SEG_LIVE       1u  /* served by server_pid's current configuration */
+#define EXPECT_SEG_RESTARTING 2u  /* server_pid is reading a new configuration */
+#define EXPECT_SEG_RETIRED    3u  /* no configuration serves it any more */
 
 /* One vhost slot's policy facts: authoritative, sealed from children. */
 typedef struct {
@@ -183,7 +204,7 @@ typedef struct {
 
 /* The layout is the wire format: pin the sizes this build writes. */
 _Static_assert(sizeof(expect_shm_header_t) == 96, "statistics header size");
-_Static_assert(sizeof(expect_ctl_header_t) == 64, "control header size");
+_Static_assert(sizeof(expect_ctl_header_t) == 104, "control header size");
 _Static_assert(sizeof(expect_shm_vhost_t) == 96, "vhost record size");
 _Static_assert(sizeof(expect_ctl_entry_t) == 144, "control entry size");
 _Static_assert(sizeof(expect_shm_event_t) == 1120, "event record size");

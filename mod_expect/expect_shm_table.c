@@ -71,10 +71,39 @@ uint32_t expect_shm_vhost_count(const expect_shm_t *h)
     return n > h->vhost_capacity ? h->vhost_capacity : n;
 }
 
-/* Stored names are truncated; compare against the name as it is stored. */
-static void stored_name(char *dst, const char *name)
+/* FNV-1a, 64 bits: stable across builds and hosts, which a stored key
+ * must be (expectctl computes the same key from what the user typed). */
+static uint64_t name_hash(const char *s)
 {
-    expect_shm_strlcpy(dst, EXPECT_SHM_NAME_LEN, name);
+    uint64_t h = 0xcbf29ce484222325ull;
+
+    for (; *s != '\0'; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+void expect_shm_name_key(char *dst, const char *name)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t len = strlen(name), keep, i;
+    uint64_t h;
+
+    if (len < EXPECT_SHM_NAME_LEN) {
+        expect_shm_strlcpy(dst, EXPECT_SHM_NAME_LEN, name);
+        return;
+    }
+    /* Too long to store: a prefix, '~' and the whole name's hash, so that
+     * two names that share the prefix never share a row. */
+    keep = EXPECT_SHM_NAME_LEN - 1 - 1 - 16;
+    memcpy(dst, name, keep);
+    dst[keep] = '~';
+    h = name_hash(name);
+    for (i = 0; i < 16; i++) {
+        dst[keep + 1 + i] = hex[(h >> (60 - 4 * i)) & 0xf];
+    }
+    dst[EXPECT_SHM_NAME_LEN - 1] = '\0';
 }
 
 int expect_shm_vhost_find(const expect_shm_t *h, const char *name)
@@ -85,7 +114,7 @@ int expect_shm_vhost_find(const expect_shm_t *h, const char *name)
     if (name == NULL) {
         return -1;
     }
-    stored_name(key, name);
+    expect_shm_name_key(key, name);
     for (i = 0; i < n; i++) {
         if (strncmp(h->ctl[i].name, key, EXPECT_SHM_NAME_LEN) == 0) {
             return (int)i;
@@ -132,7 +161,7 @@ apr_status_t expect_shm_vhost_add(expect_shm_t *h, const char *name, uint32_t *s
     memset(&e, 0, sizeof(e));
     e.override = EXPECT_OVERRIDE_NONE;
     e.configured_policy = EXPECT_POLICY_DEFAULT;
-    stored_name(e.name, name);
+    expect_shm_name_key(e.name, name);
     expect_shm_zero_counters(&h->vhosts[n]);
     if ((rv = ctl_write(h, &h->ctl[n], &e, sizeof(e))) != APR_SUCCESS
         || (rv = ctl_set32(h, &h->ctl_hdr->count, n + 1)) != APR_SUCCESS) {
@@ -227,18 +256,68 @@ apr_status_t expect_shm_copy_vhosts(expect_shm_t *dst, const expect_shm_t *src,
 
 uint32_t expect_shm_generation(const expect_shm_t *h)
 {
-    if (h == NULL || h->hdr == NULL) {
+    if (h == NULL || h->ctl_hdr == NULL) {
         return 0;
     }
-    return __atomic_load_n(&h->hdr->generation, __ATOMIC_RELAXED);
+    return __atomic_load_n(&h->ctl_hdr->generation, __ATOMIC_ACQUIRE);
 }
 
-uint32_t expect_shm_bump_generation(expect_shm_t *h)
+apr_status_t expect_shm_publish_state(expect_shm_t *h, uint32_t state, uint32_t generation,
+                                      uint32_t pid, uint64_t start)
 {
-    if (h == NULL || h->hdr == NULL || !h->writable) {
-        return 0;
+    expect_ctl_header_t *c;
+    apr_status_t rv;
+
+    if (h == NULL || h->ctl_hdr == NULL || state > EXPECT_SEG_RETIRED) {
+        return APR_EINVAL;
     }
-    return __atomic_add_fetch(&h->hdr->generation, 1, __ATOMIC_RELAXED);
+    c = h->ctl_hdr;
+    /* Everything a reader checks against the state is in place before the
+     * state that makes it count (mark_state writes that last). */
+    if ((rv = ctl_set32(h, &c->generation, generation)) != APR_SUCCESS
+        || (rv = ctl_set32(h, &c->server_pid, pid)) != APR_SUCCESS
+        || (rv = ctl_write(h, &c->server_start, &start, sizeof(start))) != APR_SUCCESS
+        || (rv = expect_shm_mark_state(h, state)) != APR_SUCCESS) {
+        return rv;
+    }
+    /* The statistics header's copy is informational (children can write it). */
+    if (h->hdr != NULL && h->writable) {
+        __atomic_store_n(&h->hdr->generation, generation, __ATOMIC_RELAXED);
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t expect_shm_mark_state(expect_shm_t *h, uint32_t state)
+{
+    expect_ctl_header_t *c;
+    uint64_t now = expect_shm_now_usec();
+    apr_status_t rv;
+
+    if (h == NULL || h->ctl_hdr == NULL || state > EXPECT_SEG_RETIRED) {
+        return APR_EINVAL;
+    }
+    c = h->ctl_hdr;
+    if ((rv = ctl_write(h, &c->state_usec, &now, sizeof(now))) != APR_SUCCESS) {
+        return rv;
+    }
+    return ctl_set32(h, &c->state, state);
+}
+
+void expect_shm_liveness(const expect_shm_t *h, expect_shm_liveness_t *out)
+{
+    const expect_ctl_header_t *c;
+
+    memset(out, 0, sizeof(*out));
+    if (h == NULL || h->ctl_hdr == NULL) {
+        return;
+    }
+    c = h->ctl_hdr;
+    out->state = __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
+    out->server_pid = __atomic_load_n(&c->server_pid, __ATOMIC_RELAXED);
+    out->generation = __atomic_load_n(&c->generation, __ATOMIC_RELAXED);
+    out->state_usec = __atomic_load_n(&c->state_usec, __ATOMIC_RELAXED);
+    out->created_usec = __atomic_load_n(&c->created_usec, __ATOMIC_RELAXED);
+    out->server_start = __atomic_load_n(&c->server_start, __ATOMIC_RELAXED);
 }
 
 
@@ -253,7 +332,7 @@ int expect_shm_snapshot(const expect_shm_t *h, uint32_t slot,
         return -1;
     }
     e = &h->ctl[slot];
-    vh = &h->vhosts[slot];
+    vh = h->vhosts != NULL ? &h->vhosts[slot] : NULL;
     memset(out, 0, sizeof(*out));
     out->slot = slot;
     out->flags = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
@@ -268,6 +347,9 @@ int expect_shm_snapshot(const expect_shm_t *h, uint32_t slot,
     }
     memcpy(out->name, e->name, sizeof(out->name));
     out->name[sizeof(out->name) - 1] = '\0';
+    if (vh == NULL) {
+        return 0;   /* a control-only handle: no counters */
+    }
     for (c = 0; c < EXPECT_CTR_COUNT; c++) {
         out->ctr[c] = __atomic_load_n(&vh->ctr[c], __ATOMIC_RELAXED);
     }
@@ -321,6 +403,9 @@ apr_status_t expect_shm_reset(expect_shm_t *h, uint32_t slot)
     if (h == NULL || slot >= expect_shm_vhost_count(h)) {
         return APR_EINVAL;
     }
+    if (h->vhosts == NULL) {
+        return APR_ENOENT;
+    }
     if (!h->writable) {
         return APR_EACCES;
     }
@@ -335,6 +420,9 @@ apr_status_t expect_shm_reset_all(expect_shm_t *h)
 
     if (h == NULL) {
         return APR_EINVAL;
+    }
+    if (h->vhosts == NULL) {
+        return APR_ENOENT;
     }
     if (!h->writable) {
         return APR_EACCES;

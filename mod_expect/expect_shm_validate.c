@@ -160,6 +160,10 @@ expect_shm_err_t expect_shm_validate_control(const void *buf, size_t len,
         expect_shm_set_why(why, whylen, "control file: entry table out of range");
         return EXPECT_SHM_ECORRUPT;
     }
+    if (hd.state > EXPECT_SEG_RETIRED) {
+        expect_shm_set_why(why, whylen, "control file: state %u unknown", hd.state);
+        return EXPECT_SHM_ECORRUPT;
+    }
     if (hd.count > hd.capacity) {
         expect_shm_set_why(why, whylen, "control file: %u vhosts in a table of %u",
                 hd.count, hd.capacity);

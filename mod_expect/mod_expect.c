@@ -8,6 +8,10 @@
  * httpd; this file only translates a request_rec into its input and
  * applies its outcome.
  */
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "httpd.h"
 #include "http_config.h"
 #include "http_core.h"
@@ -21,6 +25,51 @@
 #include "mod_expect_stats.h"
 #include "mod_expect_status.h"
 
+#ifndef EXPECT_VERSION
+#define EXPECT_VERSION "0.0.0"
+#endif
+
+/*
+ * What apache2 -t can tell of ExpectShmFile's directory, as sshd's
+ * StrictModes does: it exists, it is a directory, and nobody but root (or
+ * the user httpd starts as) can write it.  In a directory others can
+ * write, any local user could plant PATH.new or PATH.ctl and stop httpd
+ * from building its segment.
+ */
+static const char *check_shm_dir(cmd_parms *cmd, const char *path)
+{
+    char *dir = apr_pstrdup(cmd->pool, path), *slash = strrchr(dir, '/');
+    struct stat st;
+
+    if (slash == NULL) {
+        return NULL;  /* ap_server_root_relative made it absolute */
+    }
+    *(slash == dir ? slash + 1 : slash) = '\0';
+    if (stat(dir, &st) != 0) {
+        return apr_psprintf(cmd->pool, "%s: the directory %s of %s %s", cmd->cmd->name,
+                            dir, path, errno == ENOENT ? "does not exist"
+                                                       : "cannot be examined");
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return apr_psprintf(cmd->pool, "%s: %s (the directory of %s) is not a directory",
+                            cmd->cmd->name, dir, path);
+    }
+    if (st.st_uid != 0 && st.st_uid != geteuid()) {
+        return apr_psprintf(cmd->pool, "%s: the directory %s is owned by uid %lu; it must "
+                            "belong to root, so that no other user can plant files in it",
+                            cmd->cmd->name, dir, (unsigned long)st.st_uid);
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        return apr_psprintf(cmd->pool, "%s: the directory %s is writable by %s (mode %04o); "
+                            "any user who can write it could stop httpd from building its "
+                            "segment: use a directory only root can write, such as the "
+                            "runtime directory", cmd->cmd->name, dir,
+                            (st.st_mode & S_IWOTH) ? "every user" : "its group",
+                            (unsigned)(st.st_mode & 07777));
+    }
+    return NULL;
+}
+
 static const char *set_shm_file(cmd_parms *cmd, void *dconf, const char *arg)
 {
     expect_srv_conf *conf = expect_srv_config(cmd->server);
@@ -33,7 +82,7 @@ static const char *set_shm_file(cmd_parms *cmd, void *dconf, const char *arg)
     if (conf->shm_path == NULL) {
         return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, arg);
     }
-    return NULL;
+    return check_shm_dir(cmd, conf->shm_path);
 }
 
 static const char *set_event_slots(cmd_parms *cmd, void *dconf, const char *arg)
@@ -424,16 +473,29 @@ static int expect_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 static int expect_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
+    const char *where, *path;
+    int rc;
+
     (void)plog;
+    where = !judged_early ? apr_psprintf(ptemp, "fixups for all %d servers", judged_fixups)
+            : !judged_fixups ? apr_psprintf(ptemp, "translate_name for all %d servers "
+                                             "(ExpectJudge early)", judged_early)
+            : apr_psprintf(ptemp, "fixups for %d servers and in translate_name "
+                           "for %d (ExpectJudge early)", judged_fixups, judged_early);
     /* Logged here, not in check_config: the error log is open now. */
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, EXPLOGNO(0015)
-                 "judging Expect: 100-continue in %s",
-                 !judged_early ? apr_psprintf(ptemp, "fixups for all %d servers", judged_fixups)
-                 : !judged_fixups ? apr_psprintf(ptemp, "translate_name for all %d servers "
-                                                 "(ExpectJudge early)", judged_early)
-                 : apr_psprintf(ptemp, "fixups for %d servers and in translate_name "
-                                "for %d (ExpectJudge early)", judged_fixups, judged_early));
-    return expect_stats_post_config(pconf, ptemp, s);
+                 "judging Expect: 100-continue in %s", where);
+    rc = expect_stats_post_config(pconf, ptemp, s);
+    /* One line per start and restart, for whoever reads the log later (the
+     * first, throw-away pass of the configuration says nothing). */
+    if (rc == OK && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        path = expect_stats_path();
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, EXPLOGNO(0003)
+                     "mod_expect " EXPECT_VERSION " serving: segment %s, %d vhosts, "
+                     "judging in %s", path ? path : "none (no statistics)",
+                     judged_fixups + judged_early, where);
+    }
+    return rc;
 }
 
 static const command_rec expect_cmds[] = {

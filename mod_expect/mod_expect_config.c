@@ -5,6 +5,9 @@
  */
 #include "httpd.h"
 #include "http_config.h"
+#include "ap_listen.h"
+#include "apr_hash.h"
+#include "apr_strings.h"
 
 #include "mod_expect_config.h"
 
@@ -78,4 +81,97 @@ const expect_shm_t *expect_config_segment(void)
 void expect_config_set_segment(const expect_shm_t *shm)
 {
     segment = shm;
+}
+
+static apr_port_t vhost_port(const server_rec *s)
+{
+    if (s->addrs != NULL && s->addrs->host_port != 0) {
+        return s->addrs->host_port;
+    }
+    if (s->port != 0) {
+        return s->port;
+    }
+    if (ap_listeners != NULL && ap_listeners->bind_addr != NULL) {
+        return ap_listeners->bind_addr->port;
+    }
+    return 0;
+}
+
+/* The vhost's first address as apache2 -S shows it; "*" for a wildcard
+ * or the main server. */
+static const char *vhost_addr(apr_pool_t *p, const server_rec *s)
+{
+    char *ip = NULL;
+
+    if (!s->is_virtual || s->addrs == NULL || s->addrs->host_addr == NULL
+        || apr_sockaddr_ip_get(&ip, s->addrs->host_addr) != APR_SUCCESS || ip == NULL
+        || strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "::") == 0) {
+        return "*";
+    }
+    return s->addrs->host_addr->family == APR_INET6 ? apr_pstrcat(p, "[", ip, "]", NULL) : ip;
+}
+
+/* How often each name occurs among the servers, by the current names. */
+static apr_hash_t *count_names(apr_pool_t *ptemp, server_rec *s)
+{
+    apr_hash_t *seen = apr_hash_make(ptemp);
+    int *n;
+
+    for (; s != NULL; s = s->next) {
+        const char *name = expect_srv_config(s)->name;
+        n = apr_hash_get(seen, name, APR_HASH_KEY_STRING);
+        if (n == NULL) {
+            n = apr_pcalloc(ptemp, sizeof(*n));
+            apr_hash_set(seen, name, APR_HASH_KEY_STRING, n);
+        }
+        (*n)++;
+    }
+    return seen;
+}
+
+void expect_config_name_vhosts(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s)
+{
+    apr_hash_t *seen, *numbered;
+    server_rec *v, **order;
+    int *n, i, nservers = 0;
+
+    for (v = s; v != NULL; v = v->next) {
+        expect_srv_conf *sc = expect_srv_config(v);
+        sc->name = apr_psprintf(p, "%s:%u",
+                                v->server_hostname ? v->server_hostname : "localhost",
+                                (unsigned)vhost_port(v));
+    }
+    /* Two IP-based vhosts may share name and port: add the address. */
+    seen = count_names(ptemp, s);
+    for (v = s; v != NULL; v = v->next) {
+        expect_srv_conf *sc = expect_srv_config(v);
+        n = apr_hash_get(seen, sc->name, APR_HASH_KEY_STRING);
+        if (*n > 1) {
+            sc->name = apr_pstrcat(p, sc->name, "@", vhost_addr(ptemp, v), NULL);
+        }
+    }
+    /* Still the same (the same address too): number them in configuration
+     * order, which is the main server and then httpd's list reversed. */
+    seen = count_names(ptemp, s);
+    numbered = apr_hash_make(ptemp);
+    for (v = s; v != NULL; v = v->next) {
+        nservers++;
+    }
+    order = apr_palloc(ptemp, sizeof(*order) * nservers);
+    order[0] = s;
+    for (i = nservers - 1, v = s->next; v != NULL; v = v->next) {
+        order[i--] = v;
+    }
+    for (i = 0; i < nservers; i++) {
+        expect_srv_conf *sc = expect_srv_config(order[i]);
+        n = apr_hash_get(seen, sc->name, APR_HASH_KEY_STRING);
+        if (*n > 1) {
+            int *k = apr_hash_get(numbered, sc->name, APR_HASH_KEY_STRING);
+            if (k == NULL) {
+                k = apr_pcalloc(ptemp, sizeof(*k));
+                apr_hash_set(numbered, sc->name, APR_HASH_KEY_STRING, k);
+            }
+            sc->name = apr_psprintf(p, "%s#%d", sc->name, ++*k);
+        }
+    }
 }

@@ -68,6 +68,14 @@ static inline const expect_dir_conf *expect_dir_config(const ap_conf_vector_t *v
 expect_policy_t expect_configured_policy(const expect_dir_conf *dc);
 int expect_configured_strict(const expect_dir_conf *dc);
 
+/*
+ * Give every server its row name, unambiguous among them: "name:port" as
+ * apache2 -S shows it; "name:port@address" where two share that; and
+ * "#N" after it, in configuration order, where even the address is the
+ * same.  Names too long for a row are keyed by the core (never merged).
+ */
+void expect_config_name_vhosts(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s);
+
 /* This generation's segment (set in post_config by the statistics glue),
  * or NULL if there is none.  Children inherit it with the address space. */
 const expect_shm_t *expect_config_segment(void);

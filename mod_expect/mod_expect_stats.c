@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "httpd.h"
@@ -19,6 +20,7 @@
 
 #include "mod_expect_config.h"
 #include "mod_expect_stats.h"
+#include "expect_proc.h"
 
 APLOG_USE_MODULE(expect);
 
@@ -51,27 +53,6 @@ static expect_state *state;
 /* Markers in r->request_config telling log_transaction that we said 417. */
 static const char mark_policy[] = "policy";
 static const char mark_strict[] = "strict";
-
-static apr_port_t vhost_port(const server_rec *s)
-{
-    if (s->addrs != NULL && s->addrs->host_port != 0) {
-        return s->addrs->host_port;
-    }
-    if (s->port != 0) {
-        return s->port;
-    }
-    if (ap_listeners != NULL && ap_listeners->bind_addr != NULL) {
-        return ap_listeners->bind_addr->port;
-    }
-    return 0;
-}
-
-static const char *vhost_name(apr_pool_t *p, const server_rec *s)
-{
-    return apr_psprintf(p, "%s:%u",
-                        s->server_hostname ? s->server_hostname : "localhost",
-                        (unsigned)vhost_port(s));
-}
 
 /* How many of this config's vhost names the segment does not hold yet. */
 static uint32_t names_missing(const expect_shm_t *shm, server_rec *s)
@@ -133,8 +114,8 @@ static apr_status_t assign_slots(expect_shm_t *shm, server_rec *s, apr_pool_t *p
 
 /*
  * A rebuilt segment (table outgrown, ExpectEventSlots or ExpectShmFile
- * changed) continues the old one: same generation count, and the newest
- * events that fit, re-pointed at the renumbered vhost slots.
+ * changed) continues the old one: the newest events that fit, re-pointed
+ * at the renumbered vhost slots (the generation count goes on too).
  */
 static void carry_over(expect_state *st, const expect_state *old, apr_pool_t *ptemp)
 {
@@ -145,7 +126,6 @@ static void carry_over(expect_state *st, const expect_state *old, apr_pool_t *pt
     size_t got, i;
     int slot;
 
-    st->shm.hdr->generation = expect_shm_generation(&old->shm);
     if (n == 0) {
         return;
     }
@@ -158,20 +138,40 @@ static void carry_over(expect_state *st, const expect_state *old, apr_pool_t *pt
     }
 }
 
-/*
- * Runs in the parent at each stop and restart; only a stop removes the
- * files, so counters and overrides outlive graceful and plain restarts.
- * Only the files this state maps are removed: after `-k graceful-stop`
- * and a new `-k start`, the old parent exits last and must not delete the
- * new server's segment.
- */
-static apr_status_t remove_at_exit(void *data)
+/* Change the segment's state in its control file (reopened for pwrite()
+ * and sealed again): a no-op when the files at path are no longer ours. */
+static void mark_state(expect_state *st, uint32_t seg_state)
 {
-    const expect_state *st = data;
+    if (expect_shm_unseal(&st->shm, st->path) == APR_SUCCESS) {
+        expect_shm_mark_state(&st->shm, seg_state);
+        expect_shm_seal(&st->shm);
+    }
+}
 
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING
-        && st->creator == getpid()) {
+/*
+ * Runs in the parent at each stop and restart.  A restart marks the
+ * segment RESTARTING: if the new configuration still loads mod_expect, its
+ * post_config publishes it LIVE again; if not, expectctl sees a segment
+ * no configuration took back, and calls it stale.  Only a stop removes
+ * the files (after marking them RETIRED, in case removal fails), so
+ * counters and overrides outlive graceful and plain restarts.  Only the
+ * files this state maps are touched: after `-k graceful-stop` and a new
+ * `-k start`, the old parent exits last and must not touch the new
+ * server's segment.
+ */
+static apr_status_t segment_cleanup(void *data)
+{
+    expect_state *st = data;
+
+    if (st->creator != getpid() || st->shm.base == NULL) {
+        return APR_SUCCESS;
+    }
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING) {
+        mark_state(st, EXPECT_SEG_RETIRED);
         expect_shm_remove(&st->shm, st->path);
+    }
+    else {
+        mark_state(st, EXPECT_SEG_RESTARTING);
     }
     return APR_SUCCESS;
 }
@@ -200,6 +200,26 @@ static int reusable(const expect_state *old, const char *path, uint32_t ring,
            <= old->shm.vhost_capacity;
 }
 
+/*
+ * A segment that cannot be made costs the statistics, never the service:
+ * the policies are enforced as configured (no runtime overrides), and
+ * expectctl finds no live segment.  A previous one still at the path is
+ * marked RETIRED, so expectctl calls it stale instead of live.
+ */
+static int without_statistics(server_rec *s, expect_state *prev, apr_status_t rv,
+                              const char *what, const char *path, const char *why)
+{
+    ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "%s %s%s%s; mod_expect goes on enforcing "
+                 "the configured policies without statistics or runtime overrides "
+                 "(check ExpectShmFile and its directory)", what, path, *why ? ": " : "", why);
+    if (prev != NULL && prev->shm.base != NULL) {
+        mark_state(prev, EXPECT_SEG_RETIRED);
+    }
+    state = NULL;
+    expect_config_set_segment(NULL);
+    return OK;
+}
+
 int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     const expect_srv_conf *mc = expect_srv_config(s);
@@ -207,7 +227,8 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
     void *data = NULL;
     expect_state *old, *st;
     const char *path, *key;
-    uint32_t ring, nvhosts = 0, capacity;
+    uint32_t ring, nvhosts = 0, capacity, generation;
+    uint64_t started;
     server_rec *v;
     char why[256];
     apr_status_t rv;
@@ -231,10 +252,10 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
             sc = apr_pmemdup(pconf, mc, sizeof(*sc));
             ap_set_module_config(v->module_config, &expect_module, sc);
         }
-        sc->name = vhost_name(pconf, v);
         sc->slot = -1;
         nvhosts++;
     }
+    expect_config_name_vhosts(pconf, ptemp, s);
 
     key = state_key(ptemp);   /* apr_pool_userdata_set() copies it */
     apr_pool_userdata_get(&data, key, proc);
@@ -245,8 +266,8 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
          * Names and flags go into the control file with pwrite() through a
          * descriptor that is closed again before any child is forked. */
         st = old;
+        generation = expect_shm_generation(&st->shm);
         rv = assign_slots(&st->shm, s, ptemp, nvhosts);
-        expect_shm_seal(&st->shm);
     }
     else {
         capacity = 2 * (nvhosts + (old ? expect_shm_vhost_count(&old->shm) : 0));
@@ -259,12 +280,10 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
         /* Replaces whatever is at path, such as a segment left by a crash. */
         rv = expect_shm_create(&st->shm, path, capacity, ring, why, sizeof(why));
         if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, EXPLOGNO(0010)
-                         "cannot create the statistics segment %s: %s "
-                         "(set ExpectShmFile to a path in a directory root can write)",
-                         path, why);
-            return HTTP_INTERNAL_SERVER_ERROR;
+            return without_statistics(s, old, rv, EXPLOGNO(0010)
+                                      "cannot create the statistics segment", path, why);
         }
+        generation = old != NULL ? expect_shm_generation(&old->shm) : 0;
         if (old != NULL && old->shm.base != NULL) {
             /* Growing, moving or replacing: carry counters and overrides by
              * name, then let go of the old mapping (old children keep their
@@ -272,28 +291,41 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
             expect_shm_copy_vhosts(&st->shm, &old->shm, 1);
             carry_over(st, old, ptemp);
             if (strcmp(old->path, path) != 0) {
+                mark_state(old, EXPECT_SEG_RETIRED);
                 expect_shm_remove(&old->shm, old->path);
             }
             expect_shm_detach(&old->shm);
         }
         rv = assign_slots(&st->shm, s, ptemp, nvhosts);
-        expect_shm_seal(&st->shm);
         apr_pool_userdata_set(st, key, apr_pool_cleanup_null, proc);
     }
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, EXPLOGNO(0011)
-                     "cannot set up the statistics segment %s", path);
-        return HTTP_INTERNAL_SERVER_ERROR;
+    if (rv == APR_SUCCESS) {
+        /* With the pid, the start time names this parent: expectctl is not
+         * fooled by a reused pid. */
+        if (expect_proc_start_time(0, &started) != 0) {
+            started = 0;
+        }
+        rv = expect_shm_publish_state(&st->shm, EXPECT_SEG_LIVE, generation + 1,
+                                      (uint32_t)getpid(), started);
     }
-    expect_shm_bump_generation(&st->shm);
+    expect_shm_seal(&st->shm);
+    if (rv != APR_SUCCESS) {
+        return without_statistics(s, st, rv, EXPLOGNO(0011)
+                                  "cannot set up the statistics segment", path, "");
+    }
     state = st;
     expect_config_set_segment(&st->shm);
-    apr_pool_cleanup_register(pconf, st, remove_at_exit, apr_pool_cleanup_null);
+    apr_pool_cleanup_register(pconf, st, segment_cleanup, apr_pool_cleanup_null);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, EXPLOGNO(0012)
                  "statistics segment %s: %u vhosts, %u event slots, generation %u",
                  path, (unsigned)nvhosts, (unsigned)ring,
                  (unsigned)expect_shm_generation(&st->shm));
     return OK;
+}
+
+const char *expect_stats_path(void)
+{
+    return state != NULL ? state->path : NULL;
 }
 
 static int server_slot(const server_rec *s)

@@ -14,6 +14,9 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
 expect_policy_t expect_stats_override(const request_rec *r);
 /* Count a decision, and mark a 417 of ours for log_transaction. */
 void expect_stats_decided(request_rec *r, const expect_outcome_t *out);
+/* This generation's segment path; NULL when the server runs without
+ * statistics. */
+const char *expect_stats_path(void);
 /* Count a 417, whoever produced it, and record its event. */
 int expect_stats_log_transaction(request_rec *r);
 

@@ -133,6 +133,12 @@ static unsigned char *pair_image(const expect_shm_t *h, size_t *len)
     cd.created_usec = FIXED_USEC;
     cd.creator_pid = 4242;
     cd.pair_token = FIXED_TOKEN;
+    /* Published, as a serving parent leaves it. */
+    cd.state = EXPECT_SEG_LIVE;
+    cd.server_pid = 4242;
+    cd.generation = 1;
+    cd.state_usec = FIXED_USEC;
+    cd.server_start = 0;
     memcpy(img + 4 + h->size, &cd, sizeof(cd));
     return img;
 }

@@ -121,7 +121,7 @@ static void test_layout(void **state)
     struct stat st;
 
     assert_int_equal(sizeof(expect_shm_header_t), 96);
-    assert_int_equal(sizeof(expect_ctl_header_t), 64);
+    assert_int_equal(sizeof(expect_ctl_header_t), 104);
     assert_int_equal(sizeof(expect_shm_vhost_t), 96);
     assert_int_equal(sizeof(expect_ctl_entry_t), 144);
     assert_int_equal(sizeof(expect_shm_event_t), 1120);
@@ -131,7 +131,7 @@ static void test_layout(void **state)
     assert_int_equal(offsetof(expect_ctl_header_t, layout_version), 8);
     assert_int_equal(offsetof(expect_ctl_entry_t, override), 0);
     assert_int_equal(offsetof(expect_shm_event_t, seq), 0);
-    assert_int_equal(EXPECT_SHM_LAYOUT_VERSION, 2);
+    assert_int_equal(EXPECT_SHM_LAYOUT_VERSION, 3);
     assert_memory_not_equal(EXPECT_SHM_MAGIC, EXPECT_CTL_MAGIC, 8);
 
     assert_int_equal(expect_shm_size(0, 10), 0);
@@ -214,13 +214,21 @@ static void test_create_attach_roundtrip(void **state)
     expect_shm_count(expect_shm_vhost(&h, b), EXPECT_CTR_EXPECT);
     expect_shm_count(expect_shm_vhost(&h, b), EXPECT_CTR_EXPECT);
     expect_shm_count(expect_shm_vhost(&h, b), EXPECT_CTR_REJECTED);
-    assert_int_equal(expect_shm_bump_generation(&h), 1);
+    assert_int_equal(expect_shm_publish_state(&h, EXPECT_SEG_LIVE, 1, 4242, 77), APR_SUCCESS);
 
     assert_int_equal(expect_shm_attach(&r, fx->path, 0, why, sizeof(why)), EXPECT_SHM_OK);
     assert_int_equal(expect_shm_vhost_count(&r), 2);
     assert_int_equal(r.vhost_capacity, 4);
     assert_int_equal(r.ring_slots, 8);
     assert_int_equal(expect_shm_generation(&r), 1);
+    {
+        expect_shm_liveness_t l;
+        expect_shm_liveness(&r, &l);
+        assert_int_equal(l.state, EXPECT_SEG_LIVE);
+        assert_int_equal(l.server_pid, 4242);
+        assert_int_equal(l.server_start, 77);
+        assert_true(l.state_usec >= l.created_usec && l.created_usec > 0);
+    }
     assert_int_equal(expect_shm_vhost_find(&r, "b.example:443"), 1);
     assert_int_equal(expect_shm_vhost_find(&r, "b.example:80"), -1);
     assert_int_equal(expect_shm_snapshot(&r, 1, &snap), 0);
@@ -271,7 +279,10 @@ static void test_vhost_table(void **state)
     assert_int_equal(expect_shm_vhost_add(&h, longname, &s), APR_SUCCESS);
     assert_int_equal(strlen(h.ctl[s].name), EXPECT_SHM_NAME_LEN - 1);
     assert_int_equal(expect_shm_vhost_find(&h, longname), (int)s);
-    assert_int_equal(expect_shm_vhost_find(&h, other), (int)s);
+    /* Two long names that share all a row can hold never share a row:
+     * the key is a prefix, '~' and a hash of the whole name. */
+    assert_int_equal(expect_shm_vhost_find(&h, other), -1);
+    assert_int_equal(h.ctl[s].name[EXPECT_SHM_NAME_LEN - 18], '~');
     assert_int_equal(expect_shm_vhost_add(&h, "two:80", &s2), APR_SUCCESS);
     assert_int_equal(expect_shm_vhost_add(&h, "three:80", &s2), APR_ENOSPC);
     assert_int_equal(expect_shm_vhost_find(&h, "three:80"), -1);
@@ -429,10 +440,10 @@ static void test_validate_damage(void **state)
     RESTORE();
 
     image_hdr(&im)->layout_version = 7;
-    expect_corrupt(&im, im.len, "layout version 7, expected 2");
+    expect_corrupt(&im, im.len, "layout version 7, expected 3");
     RESTORE();
     image_hdr(&im)->layout_version = 1;   /* the old single-file layout */
-    expect_corrupt(&im, im.len, "layout version 1, expected 2");
+    expect_corrupt(&im, im.len, "layout version 1, expected 3");
     RESTORE();
 
     image_hdr(&im)->header_size = 64;
@@ -522,7 +533,7 @@ static void test_validate_control_damage(void **state)
     expect_ctl_corrupt(&im, im.len, "bad magic");
     RESTORE();
     ctl_hdr(&im)->layout_version = 1;
-    expect_ctl_corrupt(&im, im.len, "layout version 1, expected 2");
+    expect_ctl_corrupt(&im, im.len, "layout version 1, expected 3");
     RESTORE();
     ctl_hdr(&im)->header_size = 112;
     expect_ctl_corrupt(&im, im.len, "header size");
@@ -608,8 +619,9 @@ static void test_attach_errors(void **state)
     assert_non_null(strstr(why, "symbolic link"));
     assert_null(r.base);
 
-    /* A directory is not a segment. */
-    assert_int_equal(expect_shm_attach(&r, fx->dir, 0, why, sizeof(why)), EXPECT_SHM_ECORRUPT);
+    /* A directory is not a segment: none there (planted, not damaged). */
+    assert_int_equal(expect_shm_attach(&r, fx->dir, 0, why, sizeof(why)), EXPECT_SHM_ENOENT);
+    assert_non_null(strstr(why, "not a regular file"));
 
     /* A truncated copy of a good segment. */
     snprintf(p, sizeof(p), "%s/short.shm", fx->dir);
@@ -648,9 +660,9 @@ static void test_attach_errors(void **state)
         assert_int_equal(expect_shm_attach(&r, q, 0, why, sizeof(why)), EXPECT_SHM_EACCES);
         assert_non_null(strstr(why, "symbolic link"));
         assert_int_equal(unlink(cq), 0);
-        /* A directory. */
+        /* A directory planted there: no control file (3). */
         assert_int_equal(mkdir(cq, 0700), 0);
-        assert_int_equal(expect_shm_attach(&r, q, 0, why, sizeof(why)), EXPECT_SHM_ECORRUPT);
+        assert_int_equal(expect_shm_attach(&r, q, 0, why, sizeof(why)), EXPECT_SHM_ENOENT);
         assert_int_equal(rmdir(cq), 0);
         /* Another segment's control file: a mismatched pair (5). */
         snprintf(cp, sizeof(cp), "%s/other.shm", fx->dir);

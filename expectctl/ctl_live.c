@@ -1,0 +1,110 @@
+/*
+ * ctl_live.c - is the segment live?  expectctl presents a segment only
+ * while a running httpd serves it: its control file (which only root
+ * writes) says LIVE, and the parent process it names is running and is
+ * the same process (its start time matches, so a reused pid does not
+ * count).  A restart in progress is waited out briefly.  Anything else is
+ * a stale segment, reported with who served it last and when.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "expect_proc.h"
+
+/* How long a restart (RESTARTING) is waited for, and how often looked at. */
+#define RESTART_WAIT_MS 3000
+#define RESTART_POLL_MS 50
+
+/* 1: pid runs and is the process that started at `start` (when known);
+ * 0: it does not; the answer errs towards 1 when /proc cannot tell. */
+static int server_running(uint32_t pid, uint64_t start)
+{
+    uint64_t now_start;
+
+    if (pid == 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
+        return 0;
+    }
+    if (start == 0) {
+        return 1;
+    }
+    if (expect_proc_start_time((pid_t)pid, &now_start) != 0) {
+        return errno == ENOENT ? 0 : 1;
+    }
+    return now_start == start;
+}
+
+void ctl_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* When the statistics file was last written, for the stale message. */
+static void last_written(const char *path, char *buf, size_t len)
+{
+    struct stat st;
+
+    if (path == NULL || stat(path, &st) != 0) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    ctl_format_time(buf, len, (uint64_t)st.st_mtim.tv_sec * 1000000u
+                                  + (uint64_t)st.st_mtim.tv_nsec / 1000u);
+}
+
+ctl_live_t ctl_liveness(const expect_shm_t *h, const char *path, char *why, size_t len)
+{
+    expect_shm_liveness_t l;
+    char when[40], written[40];
+    long waited = 0;
+
+    for (;;) {
+        if (path != NULL && !expect_shm_is_current(h, path)) {
+            snprintf(why, len, "the segment was replaced while being read");
+            return CTL_REPLACED;
+        }
+        expect_shm_liveness(h, &l);
+        /* A restart, or new files not yet published: wait a little. */
+        if ((l.state != EXPECT_SEG_RESTARTING && l.state != EXPECT_SEG_BUILDING)
+            || waited >= RESTART_WAIT_MS
+            || !server_running(l.server_pid, l.server_start)) {
+            break;
+        }
+        ctl_sleep_ms(RESTART_POLL_MS);
+        waited += RESTART_POLL_MS;
+    }
+    ctl_format_time(when, sizeof(when), l.state_usec);
+    last_written(path, written, sizeof(written));
+    if (!server_running(l.server_pid, l.server_start)) {
+        snprintf(why, len, "stale segment: httpd pid %lu, which served it, is no longer "
+                 "running (state changed %s, statistics last written %s)",
+                 (unsigned long)l.server_pid, when, written);
+        return CTL_STALE;
+    }
+    switch (l.state) {
+    case EXPECT_SEG_LIVE:
+        return CTL_LIVE;
+    case EXPECT_SEG_RESTARTING:
+        snprintf(why, len, "stale segment: httpd pid %lu began a restart at %s and no "
+                 "configuration has taken the segment back (mod_expect is no longer "
+                 "loaded, or the restart is still running; statistics last written %s)",
+                 (unsigned long)l.server_pid, when, written);
+        return CTL_STALE;
+    case EXPECT_SEG_RETIRED:
+        snprintf(why, len, "stale segment: httpd pid %lu stopped serving it at %s "
+                 "(statistics last written %s)", (unsigned long)l.server_pid, when,
+                 written);
+        return CTL_STALE;
+    default:
+        snprintf(why, len, "segment still being built by httpd pid %lu (since %s)",
+                 (unsigned long)l.server_pid, when);
+        return CTL_STALE;
+    }
+}
