@@ -199,7 +199,9 @@ cat >/etc/apache2/sites-available/zz-expect-check.conf <<EOF
 <VirtualHost 127.0.0.1:$PORT>
     ServerName reject.test
     DocumentRoot /var/www/html
-    ExpectPolicy reject
+    <IfModule expect_module>
+        ExpectPolicy reject
+    </IfModule>
 </VirtualHost>
 EOF
 a2ensite -q zz-expect-check >/dev/null
@@ -296,9 +298,11 @@ for f in /etc/apache2/mods-enabled/expect.load /etc/apache2/mods-enabled/expect.
     if [ -e "$f" ] || [ -L "$f" ]; then fail "the purge left $f"; fi
 done
 leftovers >"$WORK/after"
+apache2ctl configtest 2>"$WORK/configtest.log" \
+    || { cat "$WORK/configtest.log"; fail "apache2's configuration does not parse after the purge"; }
 new=$(comm -13 "$WORK/before" "$WORK/after")
 [ -z "$new" ] || fail "the purge left, under /etc, /usr and /var: $new"
-ok "the purge removed its $(grep -c . "$WORK/files") paths, the enablement links, the maintainer state and the segment"
+ok "the purge removed its $(grep -c . "$WORK/files") paths, the enablement links, the maintainer state and the segment; apache2's configuration still parses"
 
 step "stopping apache2"
 stop_apache2
