@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the Debian packages mod_expect needs to build, test and demo.
 # --dev adds what the sanitizer, valgrind and fuzzing targets need;
-# --bench what make bench and make check-perf need.
+# --bench what make bench and make check-perf need;
+# --package what make check-package needs to build and lint the .deb.
 # Installs only what is missing; needs root (or sudo) only then.
 set -e
 
@@ -15,6 +16,11 @@ fi
 # (mod_security2) and the timing tools used by `make bench`.
 if [ "${1:-}" = "--bench" ]; then
     PACKAGES="$PACKAGES wrk libapache2-mod-security2 hyperfine valgrind curl"
+fi
+# --package: dpkg-buildpackage, debhelper and lintian.  dh_apache2 comes with
+# apache2-dev (which provides the virtual dh-apache2), already listed.
+if [ "${1:-}" = "--package" ]; then
+    PACKAGES="$PACKAGES build-essential dpkg-dev debhelper fakeroot lintian"
 fi
 
 missing=""

@@ -1,7 +1,11 @@
-"""`make install DESTDIR=...` stages the module, expectctl, the man page and
-the Debian files; the staged module passes `apache2 -t`; and expectctl finds
-a server's segment at the compiled-in default with no -s at all."""
+"""`make install DESTDIR=...` stages the module, expectctl (and its bindir
+link), the man page, the docs, the bash completion and the Debian files; the
+staged module passes `apache2 -t`; configure's --prefix, --sbindir, --mandir
+and --docdir move every file but the module, which goes where apxs says, and
+`make uninstall` removes all of it; and expectctl finds a server's segment
+at the compiled-in default with no -s at all."""
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -27,12 +31,20 @@ def staged(tmp_path_factory):
 
 
 def test_install_stages_everything(staged):
-    libexec, sbin = apxs("LIBEXECDIR"), apxs("SBINDIR")
+    # The defaults when configure is given no directory: /usr/sbin and
+    # /usr/share/man, as before; the module where apxs says.
+    libexec, sbin = apxs("LIBEXECDIR"), "/usr/sbin"
     for rel in (f"{libexec}/mod_expect.so", f"{sbin}/expectctl",
                 "/usr/share/man/man8/expectctl.8",
+                "/usr/share/doc/mod_expect/README.md",
+                "/usr/share/doc/mod_expect/mod_expect.md",
+                "/usr/share/bash-completion/completions/expectctl",
                 "/etc/apache2/mods-available/expect.load",
                 "/etc/apache2/mods-available/expect.conf"):
         assert os.path.isfile(staged + rel), rel
+    # probe for every user: /usr/bin/expectctl, a relative link to sbin's.
+    link = staged + "/usr/bin/expectctl"
+    assert os.path.islink(link) and os.readlink(link) == "../sbin/expectctl"
     with open(staged + "/etc/apache2/mods-available/expect.load") as f:
         assert f.read().strip() == f"LoadModule expect_module {libexec}/mod_expect.so"
     assert os.access(f"{staged}{sbin}/expectctl", os.X_OK)
@@ -56,6 +68,65 @@ def test_staged_module_passes_configtest(staged):
         assert res.returncode == 0 and "Syntax OK" in res.stderr, res.stderr
     finally:
         h.cleanup()
+
+
+def _files(root):
+    """Every file and symlink under root, as absolute paths inside root."""
+    out = set()
+    for d, dirs, files in os.walk(root):
+        for n in files + [x for x in dirs if os.path.islink(os.path.join(d, x))]:
+            out.add("/" + os.path.relpath(os.path.join(d, n), root))
+    return out
+
+
+def test_configure_dirs_and_uninstall(tmp_path):
+    """A copy of the built tree, configured with other directories, installs
+    exactly where it is told (into a DESTDIR), says where each file went,
+    and `make uninstall` takes every file back out."""
+    tree = tmp_path / "tree"
+    shutil.copytree(REPO, tree, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", "__pycache__", "autom4te.cache", "debian"))
+    conf = subprocess.run(
+        ["./configure", "-q", "--prefix=/opt/x", "--sbindir=/opt/x/admin",
+         "--mandir=/opt/x/manuals", "--docdir=/opt/x/manuals/doc"],
+        cwd=tree, capture_output=True, text=True, timeout=300)
+    assert conf.returncode == 0, conf.stdout + conf.stderr
+    stage = str(tmp_path / "stage")
+    res = subprocess.run(["make", "-s", "install", f"DESTDIR={stage}"], cwd=tree,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    libexec = apxs("LIBEXECDIR")
+    want = {
+        f"{libexec}/mod_expect.so",            # apxs's, whatever the prefix
+        "/opt/x/admin/expectctl",              # --sbindir
+        "/opt/x/bin/expectctl",                # bindir from --prefix: the link
+        "/opt/x/manuals/man8/expectctl.8",     # --mandir
+        "/opt/x/share/bash-completion/completions/expectctl",  # datadir from --prefix
+        "/etc/apache2/mods-available/expect.load",
+        "/etc/apache2/mods-available/expect.conf",
+    } | {f"/opt/x/manuals/doc/{d}" for d in (   # --docdir
+        "README.md", "mod_expect.md", "TROUBLESHOOTING.md", "SECURITY.md",
+        "PERFORMANCE.md", "CLIENTS.md")}
+    got = _files(stage)
+    assert got == want, f"missing {sorted(want - got)}, unexpected {sorted(got - want)}"
+    # make install names each file it installed, as staged.
+    for f in want:
+        assert stage + f in res.stdout, f"{f} not in make install's output:\n{res.stdout}"
+    link = stage + "/opt/x/bin/expectctl"
+    assert os.readlink(link) == "../admin/expectctl"
+    out = subprocess.run([link, "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("expectctl ")
+    with open(stage + "/etc/apache2/mods-available/expect.load") as f:
+        assert f.read().strip() == f"LoadModule expect_module {libexec}/mod_expect.so"
+
+    res = subprocess.run(["make", "-s", "uninstall", f"DESTDIR={stage}"], cwd=tree,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert _files(stage) == set(), f"left after make uninstall: {sorted(_files(stage))}"
+    for f in want:
+        assert f"removed {stage}{f}" in res.stdout, f
+    # The doc directory is the package's own: uninstall removes it too.
+    assert not os.path.exists(stage + "/opt/x/manuals/doc")
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the default runtime dir is root's")

@@ -1,0 +1,313 @@
+#!/bin/bash
+# make check-package: the Debian package end to end, on this machine's own
+# apache2.  Builds libapache2-mod-expect from a copy of the tree (the work
+# tree stays clean), runs lintian (any error or warning fails), installs the
+# .deb with apt-get, makes the system apache2 listen on 127.0.0.1 only and
+# starts it, uses expectctl as root and as nobody, then purges the package
+# and checks that nothing of it is left.  The machine's /etc/apache2 and
+# /var/lib/apache2 are copied first and put back at the end, pass or fail,
+# and an apache2 that was running is started again.
+#
+# Needs root: without it, it says so and skips.  Run it where changing the
+# system apache2 for a minute is fine: CI, a container, a chroot.
+# KEEP_PACKAGE_WORK=1 keeps the build directory (the .deb, the logs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PKG=libapache2-mod-expect
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "check-package: SKIPPED: not root.  It installs $PKG into the system's"
+    echo "  apache2 and purges it again; run it as root (CI does), in a throwaway"
+    echo "  container or chroot if this machine matters."
+    exit 0
+fi
+
+passed=0
+ok()   { passed=$((passed + 1)); echo "ok $passed - $*"; }
+fail() { echo "check-package: FAIL: $*" >&2; echo "check-package: $passed passed, 1 failed"; exit 1; }
+step() { echo "== check-package: $*"; }
+installed() { dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null | grep -q 'ok installed'; }
+apt() {
+    DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=300 "$@"
+}
+
+step "dependencies"
+build/install-deps.sh --package
+if installed; then
+    fail "$PKG is already installed; this check would purge it (remove it first)"
+fi
+
+WORK=$(mktemp -d)
+STATE=$WORK/state
+mkdir -p "$WORK/src" "$STATE"
+
+# Everything below that changes the machine is undone here, whatever
+# happened: stop our apache2, purge the package, put the configuration back.
+STARTED=no
+WAS_RUNNING=no
+cleanup() {
+    local rc=$?
+    set +e
+    trap - EXIT
+    if [ "$STARTED" = yes ]; then
+        stop_apache2
+    fi
+    if installed; then
+        echo "check-package: purging $PKG left behind by a failure"
+        apt purge "$PKG" >/dev/null 2>&1 || dpkg --purge "$PKG" >/dev/null 2>&1
+    fi
+    if [ -d "$STATE/etc-apache2" ]; then
+        rm -rf /etc/apache2 && cp -a "$STATE/etc-apache2" /etc/apache2
+        if ! diff -r --no-dereference "$STATE/etc-apache2" /etc/apache2 >/dev/null; then
+            echo "check-package: /etc/apache2 could not be restored; the copy is in $STATE" >&2
+            KEEP_PACKAGE_WORK=1
+            rc=1
+        fi
+    fi
+    if [ -d "$STATE/var-lib-apache2" ]; then
+        rm -rf /var/lib/apache2 && cp -a "$STATE/var-lib-apache2" /var/lib/apache2
+    fi
+    if [ "$WAS_RUNNING" = yes ]; then
+        echo "check-package: starting the apache2 that was running before"
+        apache2ctl start || rc=1
+    fi
+    if [ "${KEEP_PACKAGE_WORK:-}" = 1 ]; then
+        echo "check-package: kept $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The system apache2's own paths (APACHE_PID_FILE, APACHE_RUN_DIR, ...).
+set +u
+# shellcheck disable=SC1091
+. /etc/apache2/envvars
+set -u
+SEGMENT=$APACHE_RUN_DIR/mod_expect.shm
+
+apache2_pid() {
+    local pid
+    pid=$(cat "$APACHE_PID_FILE" 2>/dev/null) || return 1
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+stop_apache2() {
+    local pid
+    pid=$(apache2_pid) || return 0
+    # After the purge the configuration no longer loads mod_expect, so
+    # apache2ctl can parse it; a signal does the same if it cannot.
+    apache2ctl stop >/dev/null 2>&1 || kill -TERM "$pid"
+    for _ in $(seq 150); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+}
+
+# ---- build ------------------------------------------------------------------
+step "building the package in $WORK"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    # Tracked files plus new ones not ignored: what a commit of this tree holds.
+    git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
+        if [ -e "$f" ]; then printf '%s\0' "$f"; fi
+    done | xargs -0 cp --parents -t "$WORK/src"
+else
+    cp -a . "$WORK/src"
+    if [ -f "$WORK/src/Makefile" ]; then make -s -C "$WORK/src" distclean >/dev/null; fi
+fi
+VERSION=$(dpkg-parsechangelog -l debian/changelog -S Version)
+ARCH=$(dpkg --print-architecture)
+DEB=$WORK/${PKG}_${VERSION}_${ARCH}.deb
+if ! (cd "$WORK/src" && dpkg-buildpackage -us -uc -b) >"$WORK/build.log" 2>&1; then
+    tail -40 "$WORK/build.log"
+    fail "dpkg-buildpackage failed (log above)"
+fi
+[ -f "$DEB" ] || fail "dpkg-buildpackage made no $(basename "$DEB")"
+ok "dpkg-buildpackage -us -uc -b built $(basename "$DEB")"
+
+UPSTREAM=$(sed -n 's/^AC_INIT(\[mod_expect\], *\[\([^]]*\)\].*/\1/p' configure.ac)
+[ "$VERSION" = "$UPSTREAM" ] || fail "debian/changelog says $VERSION, configure.ac $UPSTREAM"
+ok "the package version $VERSION is configure.ac's"
+
+if grep -nE '(^|[^-])warning:' "$WORK/build.log"; then
+    fail "the package build has compiler warnings (above)"
+fi
+ok "the package build (Debian's hardening flags) has no compiler warning"
+
+dpkg-deb -c "$DEB" | awk '{print $6}' | sed 's|^\./|/|' >"$WORK/contents"
+for f in /usr/lib/apache2/modules/mod_expect.so \
+         /etc/apache2/mods-available/expect.load \
+         /etc/apache2/mods-available/expect.conf \
+         /etc/apache2/conf-available/expect-metrics.conf \
+         /usr/sbin/expectctl /usr/bin/expectctl \
+         /usr/share/man/man8/expectctl.8.gz \
+         /usr/share/bash-completion/completions/expectctl \
+         /usr/share/doc/$PKG/copyright /usr/share/doc/$PKG/README.md.gz \
+         /usr/share/doc/$PKG/mod_expect.md.gz /usr/share/doc/$PKG/TROUBLESHOOTING.md.gz; do
+    grep -qxF "$f" "$WORK/contents" || fail "the package lacks $f"
+done
+ok "the package holds the module, its Debian files, expectctl, the man page, completion and docs"
+
+# ---- lintian ----------------------------------------------------------------
+step "lintian"
+lintian --display-info --fail-on error,warning "$WORK/${PKG}_${VERSION}_${ARCH}.changes" \
+    >"$WORK/lintian.log" 2>&1 || lrc=$?
+grep -v 'running with root privileges' "$WORK/lintian.log" || true
+[ "${lrc:-0}" -eq 0 ] || fail "lintian reports errors or warnings (above)"
+ok "lintian: no error, no warning"
+
+# ---- install ------------------------------------------------------------------
+step "recording the machine's apache2"
+while read -r f; do
+    if [ -e "$f" ] && [ ! -d "$f" ]; then
+        fail "$f exists before the install (a make install?); remove it first (make uninstall)"
+    fi
+done <"$WORK/contents"
+cp -a /etc/apache2 "$STATE/etc-apache2"
+if [ -d /var/lib/apache2 ]; then cp -a /var/lib/apache2 "$STATE/var-lib-apache2"; fi
+if apache2_pid >/dev/null; then
+    WAS_RUNNING=yes
+    echo "check-package: the system apache2 is running: stopping it for the check"
+    stop_apache2
+fi
+NAMES=(-name 'mod_expect*' -o -name 'expectctl*' -o -name 'expect.load' -o -name 'expect.conf'
+       -o -name 'expect-metrics.conf' -o -name "$PKG*" -o -name expect -o -name expect-metrics)
+leftovers() { find /etc /usr /var -xdev \( "${NAMES[@]}" \) 2>/dev/null | sort; }
+leftovers >"$WORK/before"
+
+step "installing $(basename "$DEB")"
+apt install --no-install-recommends "$DEB" >"$WORK/install.log" 2>&1 \
+    || { cat "$WORK/install.log"; fail "apt-get install failed"; }
+installed || fail "$PKG is not installed after apt-get install"
+[ "$(readlink /etc/apache2/mods-enabled/expect.load)" = ../mods-available/expect.load ] \
+    || fail "the install did not enable the module (mods-enabled/expect.load)"
+[ -L /etc/apache2/mods-enabled/expect.conf ] || fail "mods-enabled/expect.conf missing"
+a2query -q -m expect || fail "a2query -m expect: not enabled"
+a2query -q -c expect-metrics || fail "a2query -c expect-metrics: not enabled"
+ok "apt-get install enabled the module (a2query -m expect) and expect-metrics"
+
+# ---- the system apache2, on loopback only ------------------------------------------
+PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+echo "Listen 127.0.0.1:$PORT" >/etc/apache2/ports.conf
+cat >/etc/apache2/sites-available/zz-expect-check.conf <<EOF
+<VirtualHost 127.0.0.1:$PORT>
+    ServerName check.test
+    DocumentRoot /var/www/html
+</VirtualHost>
+<VirtualHost 127.0.0.1:$PORT>
+    ServerName reject.test
+    DocumentRoot /var/www/html
+    <IfModule expect_module>
+        ExpectPolicy reject
+    </IfModule>
+</VirtualHost>
+EOF
+a2ensite -q zz-expect-check >/dev/null
+apache2ctl configtest 2>"$WORK/configtest.log" || { cat "$WORK/configtest.log"; fail "apache2ctl configtest"; }
+step "starting the system apache2 on 127.0.0.1:$PORT"
+if [ -d /run/systemd/system ]; then
+    echo "check-package: systemd is running; apache2ctl start goes through it"
+fi
+apache2ctl start
+STARTED=yes
+for _ in $(seq 200); do
+    if [ -e "$SEGMENT" ] && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
+    sleep 0.1
+done
+[ -e "$SEGMENT" ] || fail "apache2 made no segment at $SEGMENT"
+ok "apache2ctl start: the packaged module made its segment at $SEGMENT"
+
+# ---- expectctl as root: no flags, the default segment ------------------------
+step "expectctl as root"
+[ "$(command -v expectctl)" = /usr/sbin/expectctl ] || fail "root's expectctl is $(command -v expectctl)"
+out=$(expectctl stats) || fail "expectctl stats exited $?"
+echo "$out"
+# Every virtual host apache2 -S lists, as name:port.
+apache2ctl -S 2>/dev/null | sed -n \
+    -e 's/^ *port \([0-9]*\) namevhost \([^ ]*\) .*/\2:\1/p' \
+    -e 's/^[^ ]*:\([0-9*]*\) *\([^ ()]*\) (.*/\2:\1/p' | sort -u >"$WORK/vhosts"
+grep -qx "check.test:$PORT" "$WORK/vhosts" || fail "apache2ctl -S parsing: no check.test:$PORT"
+while read -r v; do
+    grep -q "^$v " <<<"$out" || fail "expectctl stats does not list $v (apache2ctl -S does)"
+done <"$WORK/vhosts"
+ok "expectctl stats (no flags) lists the $(wc -l <"$WORK/vhosts") live vhosts of apache2ctl -S"
+
+head -c 4096 /dev/zero >"$WORK/body"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: reject.test' -H 'Expect: 100-continue' \
+       --data-binary "@$WORK/body" "http://127.0.0.1:$PORT/")
+[ "$code" = 417 ] || fail "an upload to reject.test got $code, not 417"
+n=$(expectctl stats "reject.test:$PORT" --json \
+    | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["vhosts"][0]["r417"]["mod_expect"])')
+[ "$n" = 1 ] || fail "expectctl stats counts $n 417s from mod_expect on reject.test, not 1"
+ok "ExpectPolicy reject answers 417 and expectctl stats counts it"
+
+metrics=$(curl -s -w '\n%{http_code}' "http://127.0.0.1:$PORT/expect-metrics")
+[ "${metrics##*$'\n'}" = 200 ] || fail "/expect-metrics answered ${metrics##*$'\n'}"
+grep -q "^mod_expect_417_responses_total{vhost=\"reject.test:$PORT\",producer=\"mod_expect\"} 1" <<<"$metrics" \
+    || fail "/expect-metrics lacks reject.test's 417: $metrics"
+ok "conf-available/expect-metrics.conf serves /expect-metrics to a local client"
+
+words=$(bash --norc --noprofile -c '
+    . /usr/share/bash-completion/completions/expectctl
+    COMP_LINE="expectctl set "; COMP_POINT=${#COMP_LINE}
+    COMP_WORDS=(expectctl set ""); COMP_CWORD=2
+    _expectctl; printf "%s\n" "${COMPREPLY[@]}"')
+grep -qx "check.test:$PORT" <<<"$words" || fail "completion of 'expectctl set ' lacks check.test:$PORT: $words"
+ok "the installed bash completion offers the live vhosts"
+
+# ---- expectctl as nobody: probe by its plain name, the segment refused ----------
+step "expectctl as nobody"
+as_nobody() { su nobody -s /bin/sh -c "PATH=/usr/local/bin:/usr/bin:/bin; export PATH; $1"; }
+where=$(as_nobody 'command -v expectctl') || true
+[ "$where" = /usr/bin/expectctl ] || fail "nobody's PATH (no sbin) finds expectctl at '$where'"
+rc=0
+out=$(as_nobody "expectctl probe http://127.0.0.1:$PORT/") || rc=$?
+echo "$out" | tail -3
+[ "$rc" -eq 0 ] || fail "expectctl probe as nobody exited $rc"
+grep -q '^verdict: ' <<<"$out" || fail "probe as nobody printed no verdict"
+ok "nobody runs 'expectctl probe http://127.0.0.1:$PORT/' by its plain name (exit 0)"
+rc=0
+err=$(as_nobody 'expectctl stats' 2>&1) || rc=$?
+echo "$err"
+[ "$rc" -eq 4 ] || fail "expectctl stats as nobody exited $rc, not 4"
+grep -q 'run expectctl as root' <<<"$err" || fail "expectctl stats as nobody does not say to run it as root"
+ok "expectctl stats as nobody: exit 4, 'run expectctl as root'"
+
+# ---- purge -----------------------------------------------------------------------
+step "purging $PKG"
+dpkg -L "$PKG" >"$WORK/files"
+apt purge "$PKG" >"$WORK/purge.log" 2>&1 || { cat "$WORK/purge.log"; fail "apt-get purge failed"; }
+status=$(dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null || true)
+case $status in
+    ""|*not-installed) ;;
+    *) fail "after the purge dpkg says $PKG is '$status'" ;;
+esac
+while read -r f; do
+    case $f in /etc/*|/usr/*|/var/*) ;; *) continue ;; esac
+    if [ -L "$f" ] || { [ -e "$f" ] && [ ! -d "$f" ]; }; then
+        fail "the purge left $f"
+    fi
+    if [ -d "$f" ] && ! dpkg-query -S "$f" >/dev/null 2>&1; then
+        fail "the purge left the directory $f, which no other package owns"
+    fi
+done <"$WORK/files"
+for f in /etc/apache2/mods-enabled/expect.load /etc/apache2/mods-enabled/expect.conf \
+         /etc/apache2/conf-enabled/expect-metrics.conf "$SEGMENT" "$SEGMENT.ctl"; do
+    if [ -e "$f" ] || [ -L "$f" ]; then fail "the purge left $f"; fi
+done
+leftovers >"$WORK/after"
+apache2ctl configtest 2>"$WORK/configtest.log" \
+    || { cat "$WORK/configtest.log"; fail "apache2's configuration does not parse after the purge"; }
+new=$(comm -13 "$WORK/before" "$WORK/after")
+[ -z "$new" ] || fail "the purge left, under /etc, /usr and /var: $new"
+ok "the purge removed its $(grep -c . "$WORK/files") paths, the enablement links, the maintainer state and the segment; apache2's configuration still parses"
+
+step "stopping apache2"
+stop_apache2
+STARTED=no
+if [ -e "$SEGMENT" ] || [ -e "$SEGMENT.ctl" ]; then fail "a segment file is back after the stop"; fi
+ok "apache2 stopped; no segment file"
+
+echo "check-package: $passed passed, 0 failed"

@@ -1,0 +1,117 @@
+"""expectctl's bash completion (expectctl/expectctl.bash-completion): bash
+sources the script, the test sets COMP_WORDS, COMP_CWORD, COMP_LINE and
+COMP_POINT as bash does when TAB is pressed, calls the completion function
+and reads COMPREPLY.  Verbs, each verb's options, set's values, and virtual
+host names from `expectctl policy`, both from a stand-in that prints its
+format and from a live server's segment."""
+import os
+import subprocess
+import textwrap
+
+import pytest
+
+from httpd_harness import Httpd, expectctl_path, serving
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SCRIPT = os.path.join(REPO, "expectctl", "expectctl.bash-completion")
+
+# Calls the completion for the line in $1 (the cursor at its end) and prints
+# COMPREPLY, one entry per line.
+DRIVER = textwrap.dedent("""\
+    source "$SCRIPT"
+    complete -p expectctl >/dev/null || { echo "not registered" >&2; exit 3; }
+    COMP_LINE=$1
+    COMP_POINT=${#COMP_LINE}
+    read -r -a COMP_WORDS <<< "$COMP_LINE"
+    case $COMP_LINE in *' ') COMP_WORDS+=(""); esac
+    COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
+    _expectctl
+    printf '%s\\n' "${COMPREPLY[@]}"
+""")
+
+
+def complete(line, path=None):
+    env = dict(os.environ, SCRIPT=SCRIPT)
+    if path:
+        env["PATH"] = path + os.pathsep + env.get("PATH", "")
+    res = subprocess.run(["bash", "--norc", "--noprofile", "-c", DRIVER, "complete", line],
+                         capture_output=True, text=True, env=env, timeout=30)
+    assert res.returncode == 0, res.stderr
+    return [w for w in res.stdout.split("\n") if w]
+
+
+VERBS = ["stats", "events", "policy", "set", "reset", "probe"]
+
+
+@pytest.mark.parametrize("line,want", [
+    ("expectctl ", VERBS),
+    ("expectctl st", ["stats"]),
+    ("expectctl p", ["policy", "probe"]),
+    ("expectctl -", ["-s", "--help", "--version"]),
+    ("expectctl -s /tmp/seg ", VERBS),           # -s takes its PATH, then the verb
+    ("expectctl stats --", ["--json", "--prometheus"]),
+    ("expectctl events -", ["-s", "-n", "--follow", "--json"]),
+    ("expectctl events -n ", []),                # a number: nothing to offer
+    ("expectctl probe --", ["--timeout", "--json", "--method", "--size",
+                            "--insecure", "--connect"]),
+    ("expectctl probe http://127.0.0.1/ --method P", ["POST", "PUT", "PATCH"]),
+    ("expectctl set all ", ["continue", "reject", "ignore", "default"]),
+    ("expectctl set all re", ["reject"]),
+    ("expectctl set all reject ", []),           # set takes two arguments
+])
+def test_verbs_and_options(line, want):
+    assert complete(line) == want
+
+
+@pytest.fixture
+def fake_ctl(tmp_path):
+    """An `expectctl` that prints `policy` lines in expectctl's format and
+    records the -s it was given."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "seen-s"
+    stub = bindir / "expectctl"
+    stub.write_text(textwrap.dedent(f"""\
+        #!/bin/sh
+        if [ "$1" = -s ]; then echo "$2" > {log}; shift 2; fi
+        [ "$1" = policy ] || exit 2
+        echo "uploads.example:443 effective=reject configured=continue override=reject strict=off"
+        echo "uploads.example:80 effective=continue configured=continue override=- strict=off"
+        echo "legacy.example:80 effective=reject configured=reject override=- strict=on"
+        """))
+    stub.chmod(0o755)
+    return str(bindir), log
+
+
+def test_vhost_names_from_policy(fake_ctl):
+    path, log = fake_ctl
+    names = ["uploads.example:443", "uploads.example:80", "legacy.example:80"]
+    assert complete("expectctl stats ", path) == names
+    assert complete("expectctl policy l", path) == ["legacy.example:80"]
+    assert complete("expectctl reset up", path) == names[:2]
+    assert complete("expectctl set ", path) == ["all"] + names
+    # A name holds a colon, which bash's word splitting breaks at: the
+    # completion offers what follows it.
+    assert complete("expectctl set uploads.example:4", path) == ["443"]
+    assert complete("expectctl set uploads.example:", path) == ["443", "80"]
+    assert not log.exists()
+    # -s PATH is passed on to the policy call.
+    assert complete("expectctl -s /srv/seg.shm policy leg", path) == ["legacy.example:80"]
+    assert log.read_text().strip() == "/srv/seg.shm"
+    # events takes no VHOST.
+    assert complete("expectctl events ", path) == []
+
+
+def test_vhost_names_from_live_segment():
+    """The real expectctl against a running server: `policy`'s output is
+    what the completion parses."""
+    conf = "".join(f"<VirtualHost 127.0.0.1:@PORT@>\nServerName {n}\n</VirtualHost>\n"
+                   for n in ("alpha.test", "beta.test"))
+    h = Httpd(conf, name="completion")
+    with serving(h):
+        ctl = expectctl_path()
+        words = complete(f"{ctl} -s {h.shm} set ")
+        assert words[0] == "all"
+        assert f"alpha.test:{h.port}" in words and f"beta.test:{h.port}" in words
+        assert complete(f"{ctl} -s {h.shm} stats be") == [f"beta.test:{h.port}"]
+        assert complete(f"{ctl} -s {h.shm} set beta.test:") == [str(h.port)]

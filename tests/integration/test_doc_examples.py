@@ -1,0 +1,186 @@
+"""Every configuration example and every expectctl command the docs show works
+when pasted.
+
+Configuration: every ```apache block of README.md and docs/*.md is appended,
+as it stands, to a minimal configuration that loads mod_expect (the
+harness's Httpd, plus authz_host as on a stock Debian apache2) and must pass
+`apache2 -t`.  ${APACHE_LOG_DIR} becomes that
+server's log directory; any other ${VARIABLE} fails the test until it is
+given a value here.  The configuration files the project ships
+(mod_expect/expect.conf, debian/*.conf) get the same check.
+
+A block that cannot stand alone is marked, on the line just before its
+fence, with an HTML comment (invisible on a rendered page) that says why:
+
+    <!-- example: fragment: goes inside a <VirtualHost> -->
+
+Such a block is not checked.  Keep them rare: at most MAX_FRAGMENTS, each
+with a reason.
+
+Commands: every line of a ```sh block in README.md that starts with
+`expectctl ` runs against a live server, with `-s` naming that server's
+segment; whatever follows ` # ` is a comment.  Each NAME:PORT the commands
+name is a virtual host of that server, and `probe URL` asks that server
+(same path).  The exit code must be 0, or N where the comment says
+`(exit N)`.
+"""
+import glob
+import os
+import re
+import shlex
+from urllib.parse import urlsplit
+
+import pytest
+
+from httpd_harness import Httpd, expectctl, serving
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+MAX_FRAGMENTS = 2
+FRAGMENT = re.compile(r"^<!--\s*example:\s*fragment:\s*(\S.*?)\s*-->$")
+FENCE = re.compile(r"^```(\S*)\s*$")
+
+
+def doc_files():
+    return [os.path.join(REPO, "README.md")] + sorted(glob.glob(os.path.join(REPO, "docs", "*.md")))
+
+
+def code_blocks(path, lang):
+    """(line number of the opening fence, text, fragment reason or None) of
+    each fenced block of the given language."""
+    with open(path) as f:
+        lines = f.read().split("\n")
+    blocks, i = [], 0
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        start, j = i, i + 1
+        while j < len(lines) and not lines[j].startswith("```"):
+            j += 1
+        if m.group(1) == lang:
+            prev = next((lines[k].strip() for k in range(start - 1, -1, -1)
+                         if lines[k].strip()), "")
+            fm = FRAGMENT.match(prev)
+            blocks.append((start + 1, "\n".join(lines[start + 1:j]) + "\n",
+                           fm.group(1) if fm else None))
+        i = j + 1
+    return blocks
+
+
+def apache_examples():
+    out = []
+    for path in doc_files():
+        for line, text, fragment in code_blocks(path, "apache"):
+            out.append((f"{os.path.relpath(path, REPO)}:{line}", text, fragment))
+    return out
+
+
+EXAMPLES = apache_examples()
+SHIPPED = ["mod_expect/expect.conf"] + sorted(
+    os.path.relpath(p, REPO) for p in glob.glob(os.path.join(REPO, "debian", "*.conf")))
+
+
+def configtest(text):
+    # The modules a stock Debian apache2 has enabled that examples lean on:
+    # authz_host for Require ip/local (log_config is built in).
+    h = Httpd("", modules=("authz_host",), name="doc-example")
+    try:
+        body = text.replace("${APACHE_LOG_DIR}", h.logs)
+        unknown = re.findall(r"\$\{\w+\}", body)
+        assert not unknown, f"no value for {unknown}: add one to test_doc_examples.py"
+        h.write_config(body)
+        return h.configtest()
+    finally:
+        h.cleanup()
+
+
+def test_examples_found():
+    """The extractor sees the docs' examples (README has one, the reference
+    more), and fragments stay rare and explained."""
+    where = {e[0].split(":")[0] for e in EXAMPLES}
+    assert "README.md" in where and "docs/mod_expect.md" in where, where
+    fragments = [e for e in EXAMPLES if e[2] is not None]
+    assert len(fragments) <= MAX_FRAGMENTS, [e[0] for e in fragments]
+
+
+@pytest.mark.parametrize("where,text,fragment", EXAMPLES, ids=[e[0] for e in EXAMPLES])
+def test_apache_example_passes_configtest(where, text, fragment):
+    if fragment is not None:
+        pytest.skip(f"fragment: {fragment}")
+    res = configtest(text)
+    assert res.returncode == 0 and "Syntax OK" in res.stderr, \
+        f"{where}: apache2 -t fails on the example:\n{text}\n{res.stderr}"
+
+
+@pytest.mark.parametrize("rel", SHIPPED)
+def test_shipped_config_passes_configtest(rel):
+    with open(os.path.join(REPO, rel)) as f:
+        text = f.read()
+    res = configtest(text)
+    assert res.returncode == 0 and "Syntax OK" in res.stderr, f"{rel}:\n{res.stderr}"
+
+
+def test_configtest_catches_end_of_line_comment():
+    """What this file guards against: Apache has no end-of-line comments, so
+    the README's old example stopped apache2 -t."""
+    res = configtest("ExpectPolicy reject          # clients retry without Expect\n")
+    assert res.returncode != 0 and "ExpectPolicy" in res.stderr, res.stderr
+
+
+def test_fragment_marker_is_read(tmp_path):
+    doc = tmp_path / "doc.md"
+    doc.write_text("text\n\n<!-- example: fragment: inside a vhost -->\n```apache\n"
+                   "ExpectPolicy reject\n```\n\n```apache\nExpectStrict On\n```\n"
+                   "```sh\nexpectctl stats\n```\n")
+    blocks = code_blocks(str(doc), "apache")
+    assert [(b[1], b[2]) for b in blocks] == [("ExpectPolicy reject\n", "inside a vhost"),
+                                              ("ExpectStrict On\n", None)]
+
+
+# ---- expectctl commands of README.md ------------------------------------------------
+
+def readme_commands():
+    out = []
+    for line, text, _ in code_blocks(os.path.join(REPO, "README.md"), "sh"):
+        for k, cmd in enumerate(text.split("\n")):
+            if cmd.startswith("expectctl "):
+                code, _, comment = cmd.partition(" #")
+                m = re.search(r"\(exit (\d+)\)", comment)
+                out.append((line + 1 + k, code.strip(), int(m.group(1)) if m else 0))
+    return out
+
+
+COMMANDS = readme_commands()
+
+
+@pytest.fixture(scope="module")
+def live():
+    """A server with every NAME:PORT the commands name as a virtual host
+    (only its own port listens), and a reflector for probe."""
+    vhosts = sorted({m for _, c, _ in COMMANDS
+                     for m in re.findall(r"\b([a-z0-9.-]+\.[a-z]+):(\d+)\b", c)})
+    body = "<Location />\n    SetHandler reflector\n</Location>\n" + "".join(
+        f"<VirtualHost 127.0.0.1:{port}>\n    ServerName {name}\n</VirtualHost>\n"
+        for name, port in vhosts)
+    h = Httpd(body, name="doc-commands")
+    with serving(h):
+        yield h
+
+
+def test_commands_found():
+    verbs = {shlex.split(c)[1] for _, c, _ in COMMANDS}
+    assert {"stats", "events", "policy", "set", "reset", "probe"} <= verbs, verbs
+
+
+@pytest.mark.parametrize("line,cmd,want", COMMANDS,
+                         ids=[f"README.md:{c[0]}" for c in COMMANDS])
+def test_readme_command_runs(live, line, cmd, want):
+    args = shlex.split(cmd)[1:]
+    for i, a in enumerate(args):
+        if a.startswith(("http://", "https://")):
+            u = urlsplit(a)
+            args[i] = f"http://127.0.0.1:{live.port}{u.path or '/'}"
+    res = expectctl(*args, shm=live.shm, timeout=60)
+    assert res.returncode == want, \
+        f"README.md:{line}: {cmd} exited {res.returncode}, not {want}\n{res.stdout}\n{res.stderr}"
