@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "expect_shm.h"
 
@@ -38,7 +39,8 @@ typedef enum {
  * (whether a vhost exists is known only once the segment is attached). */
 typedef struct {
     ctl_verb_t verb;
-    const char *shm_path;    /* -s, else $EXPECTCTL_SHM, else the default */
+    const char *shm_path;    /* -s, else $EXPECTCTL_SHM; NULL: see ctl_segment_path */
+    const char *instance;    /* -i NAME: the Debian instance apache2-NAME */
     const char *vhost;       /* NULL: all */
     ctl_format_t format;
     long count;              /* events -n */
@@ -65,6 +67,15 @@ typedef struct {
 int ctl_parse_args(int argc, char **argv, const char *env_shm,
                    ctl_opts_t *o, char *err, size_t errlen);
 const char *ctl_verb_synopsis(size_t i);  /* NULL past the end */
+
+/* ctl_paths.c: where the segment is (see there). */
+const char *ctl_runtime_dir(void);
+int ctl_instance_name_ok(const char *name);
+/* -s / $EXPECTCTL_SHM, else -i, else the default; -1 if it does not fit. */
+int ctl_segment_path(const ctl_opts_t *o, char *buf, size_t len);
+/* Print the other instances' segments, one per line (out NULL: only
+ * count them); returns how many. */
+int ctl_list_instances(FILE *out);
 
 /* ctl_vhosts.c: resolve a VHOST argument to a slot among active vhosts. */
 int ctl_find_vhost(const expect_shm_t *h, const char *want, uint32_t *slot,

@@ -111,7 +111,7 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
 {
     const char *pos[3] = {NULL, NULL, NULL};
     const char *probe_opt = NULL;   /* the first probe-only option seen */
-    int npos = 0, i, saw_n = 0;
+    int npos = 0, i, saw_n = 0, saw_s = 0;
     size_t v;
 
     memset(o, 0, sizeof(*o));
@@ -137,6 +137,14 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
                 return args_fail(err, errlen, "-s needs a path", NULL);
             }
             o->shm_path = argv[i];
+            saw_s = 1;
+        }
+        else if (strcmp(a, "-i") == 0) {
+            if (++i >= argc || !ctl_instance_name_ok(argv[i])) {
+                return args_fail(err, errlen, "-i needs an instance name such as 'two' "
+                                 "(for apache2-two)", i < argc ? argv[i] : NULL);
+            }
+            o->instance = argv[i];
         }
         else if (strcmp(a, "--json") == 0) {
             if (o->format != CTL_FMT_TEXT) {
@@ -248,6 +256,12 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
         break;
     default:
         break;
+    }
+    if (o->instance != NULL) {
+        if (saw_s) {
+            return args_fail(err, errlen, "choose one of -s and -i", NULL);
+        }
+        o->shm_path = NULL;   /* -i says more than $EXPECTCTL_SHM */
     }
     if (o->verb == CTL_VERB_SET) {
         if (npos != 3) {

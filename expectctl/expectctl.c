@@ -4,12 +4,10 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "ctl.h"
 
-#ifndef EXPECT_DEFAULT_SHM
-#define EXPECT_DEFAULT_SHM "/var/run/apache2/mod_expect.shm"
-#endif
 #ifndef EXPECT_VERSION
 #define EXPECT_VERSION "0.0.0"
 #endif
@@ -23,12 +21,13 @@ static void usage(FILE *f)
     for (i = 0; (syn = ctl_verb_synopsis(i)) != NULL; i++) {
         fprintf(f, "  %s\n", syn);
     }
-    fprintf(f, "\n  -s PATH      the segment (default: $EXPECTCTL_SHM, else %s)\n"
+    fprintf(f, "\n  -s PATH      the segment (default: $EXPECTCTL_SHM, else %s/mod_expect.shm)\n"
+               "  -i NAME      the segment of the Debian instance apache2-NAME (%s-NAME)\n"
                "  --help, --version\n\n"
                "exit codes: 0 ok, 1 failure, 2 usage, 3 no segment, 4 permission denied,\n"
                "            5 corrupt or incompatible segment;\n"
                "            probe: 0 healthy, 10-18 the verdict's problem (see expectctl(8))\n",
-            EXPECT_DEFAULT_SHM);
+            ctl_runtime_dir(), ctl_runtime_dir());
 }
 
 /* How often a restart that replaces the files is followed, and how often
@@ -155,8 +154,8 @@ static int run_on_segment(const ctl_opts_t *o)
 int main(int argc, char **argv)
 {
     ctl_opts_t o;
-    char err[512];
-    int rc;
+    char err[512], path[1024];
+    int rc, explicit_path = 1;
 
     if (ctl_parse_args(argc, argv, getenv("EXPECTCTL_SHM"), &o, err, sizeof(err)) != 0) {
         fprintf(stderr, "expectctl: %s\n", err);
@@ -181,9 +180,22 @@ int main(int argc, char **argv)
         return rc;
     }
     if (o.shm_path == NULL) {
-        o.shm_path = EXPECT_DEFAULT_SHM;
+        explicit_path = o.instance != NULL;
+        if (ctl_segment_path(&o, path, sizeof(path)) != 0) {
+            fprintf(stderr, "expectctl: the segment's path is too long\n");
+            return CTL_EXIT_USAGE;
+        }
+        o.shm_path = path;
     }
     rc = run_on_segment(&o);
+    if (rc == CTL_EXIT_NOSEG && !explicit_path && access(o.shm_path, F_OK) != 0) {
+        /* The default is absent: say which instances do have a segment. */
+        if (ctl_list_instances(NULL) > 0) {
+            fprintf(stderr, "expectctl: other httpd instances have a segment:\n");
+            ctl_list_instances(stderr);
+            fprintf(stderr, "expectctl: name one with -i NAME or -s PATH\n");
+        }
+    }
     if (fflush(stdout) != 0 && rc == CTL_EXIT_OK) {
         rc = CTL_EXIT_FAIL;
     }

@@ -51,10 +51,14 @@ static void check_ok(const ctl_opts_t *o, int argc, char **argv, const char *env
         FZ_ASSERT(saw_help);
         return;
     }
-    /* -s needs a non-empty value; the path is -s's, else the env's, else NULL. */
+    /* -s needs a non-empty value; the path is -s's, else the env's, else
+     * NULL; -i NAME (a valid instance name from argv) leaves it NULL. */
     FZ_ASSERT(o->shm_path == NULL || o->shm_path[0] != '\0');
     FZ_ASSERT(o->shm_path == NULL || o->shm_path == env || points_into(o->shm_path, argv, argc));
-    if (env != NULL && env[0] != '\0' && o->shm_path != env) {
+    FZ_ASSERT(o->instance == NULL
+              || (o->shm_path == NULL && points_into(o->instance, argv, argc)
+                  && ctl_instance_name_ok(o->instance)));
+    if (env != NULL && env[0] != '\0' && o->shm_path != env && o->instance == NULL) {
         FZ_ASSERT(points_into(o->shm_path, argv, argc));
     }
     FZ_ASSERT(o->count >= 1 && o->count <= (long)EXPECT_SHM_MAX_RING_SLOTS);

@@ -61,7 +61,7 @@ INC="-I$ROOT/mod_expect -I$ROOT/expectctl -I$HERE $APR_CFLAGS"
 
 # Every core source (plain C over APR); the module's glue is not fuzzed here.
 CORE=$(cd "$ROOT" && echo mod_expect/expect_*.c)
-CTL="expectctl/ctl_args.c expectctl/ctl_vhosts.c expectctl/ctl_stats.c expectctl/ctl_live.c \
+CTL="expectctl/ctl_args.c expectctl/ctl_vhosts.c expectctl/ctl_stats.c expectctl/ctl_live.c expectctl/ctl_paths.c \
 expectctl/ctl_events.c expectctl/ctl_policy.c"
 # probe's parsers and read loops: no sockets, no OpenSSL.
 PROBE="expectctl/probe_parse.c expectctl/probe_read.c"
@@ -70,7 +70,7 @@ srcs_for() {
         fuzz_shm)    echo "$CORE $CTL" ;;
         fuzz_format) echo "$CORE expectctl/ctl_vhosts.c" ;;
         fuzz_policy) echo "mod_expect/expect_policy.c" ;;
-        fuzz_args)   echo "$CORE expectctl/ctl_args.c" ;;
+        fuzz_args)   echo "$CORE expectctl/ctl_args.c expectctl/ctl_paths.c" ;;
         fuzz_probe)  echo "$PROBE" ;;
     esac
 }

@@ -181,6 +181,16 @@ def test_readme_command_runs(live, line, cmd, want):
         if a.startswith(("http://", "https://")):
             u = urlsplit(a)
             args[i] = f"http://127.0.0.1:{live.port}{u.path or '/'}"
-    res = expectctl(*args, shm=live.shm, timeout=60)
+    if "-i" in args:
+        # -i NAME: the instance's runtime directory is the default one with
+        # "-NAME"; point that at the live server's.
+        rundir = os.path.join(live.root, "rundir")
+        link = f"{rundir}-{args[args.index('-i') + 1]}"
+        if not os.path.lexists(link):
+            os.symlink(live.logs, link)
+        env = {k: v for k, v in os.environ.items() if k != "EXPECTCTL_SHM"}
+        res = expectctl(*args, env=dict(env, EXPECTCTL_RUNDIR=rundir), timeout=60)
+    else:
+        res = expectctl(*args, shm=live.shm, timeout=60)
     assert res.returncode == want, \
         f"README.md:{line}: {cmd} exited {res.returncode}, not {want}\n{res.stdout}\n{res.stderr}"

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -59,6 +60,32 @@ static void env_and_flag_precedence(void **state)
     assert_int_equal(parse_args(&o, err, "", "policy", NULL), 0);
     assert_null(o.shm_path);
     assert_int_equal(parse_args(&o, err, NULL, "-s", NULL), -1);
+}
+
+/* -i NAME: a Debian instance; beats $EXPECTCTL_SHM, conflicts with -s. */
+static void instance_forms(void **state)
+{
+    ctl_opts_t o;
+    char err[256], path[256];
+    (void)state;
+    assert_int_equal(parse_args(&o, err, "/env.shm", "-i", "two", "stats", NULL), 0);
+    assert_string_equal(o.instance, "two");
+    assert_null(o.shm_path);
+    setenv("EXPECTCTL_RUNDIR", "/run/apache2", 1);
+    assert_int_equal(ctl_segment_path(&o, path, sizeof(path)), 0);
+    assert_string_equal(path, "/run/apache2-two/mod_expect.shm");
+    o.instance = NULL;
+    assert_int_equal(ctl_segment_path(&o, path, sizeof(path)), 0);
+    assert_string_equal(path, "/run/apache2/mod_expect.shm");
+    unsetenv("EXPECTCTL_RUNDIR");
+    assert_int_equal(parse_args(&o, err, NULL, "-s", "/x.shm", "-i", "two", "stats", NULL), -1);
+    assert_non_null(strstr(err, "one of -s and -i"));
+    assert_int_equal(parse_args(&o, err, NULL, "-i", "../x", "stats", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "-i", "", "stats", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "-i", NULL), -1);
+    assert_true(ctl_instance_name_ok("web-2.a_b"));
+    assert_false(ctl_instance_name_ok("-x"));
+    assert_false(ctl_instance_name_ok("a/b"));
 }
 
 static void events_forms(void **state)
@@ -205,6 +232,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(stats_forms),
         cmocka_unit_test(env_and_flag_precedence),
+        cmocka_unit_test(instance_forms),
         cmocka_unit_test(events_forms),
         cmocka_unit_test(set_forms),
         cmocka_unit_test(misc_forms),
