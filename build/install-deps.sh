@@ -2,26 +2,38 @@
 # Install the Debian packages mod_expect needs to build, test and demo.
 # --dev adds what the sanitizer, valgrind and fuzzing targets need;
 # --bench what make bench and make check-perf need;
-# --package what make check-package needs to build and lint the .deb.
-# Installs only what is missing; needs root (or sudo) only then.
+# --package what make check-package needs to build and lint the .deb;
+# --clients the real clients that tests/integration/test_clients.py runs
+# against each policy (make check-clients): about 600 MB with Java and Go.
+# Options combine.  Installs only what is missing; needs root (or sudo)
+# only then.
 set -e
 
 PACKAGES="apache2 apache2-dev autoconf make gcc pkg-config libcmocka-dev libssl-dev openssl \
 python3 python3-pytest curl prometheus util-linux valgrind man-db \
 nghttp2-client php-cli php-curl nodejs"
-if [ "${1:-}" = "--dev" ]; then
-    PACKAGES="$PACKAGES clang libclang-rt-14-dev"
-fi
-# --bench adds the load generator, the alternatives it compares against
-# (mod_security2) and the timing tools used by `make bench`.
-if [ "${1:-}" = "--bench" ]; then
-    PACKAGES="$PACKAGES wrk libapache2-mod-security2 hyperfine valgrind curl"
-fi
-# --package: dpkg-buildpackage, debhelper and lintian.  dh_apache2 comes with
-# apache2-dev (which provides the virtual dh-apache2), already listed.
-if [ "${1:-}" = "--package" ]; then
-    PACKAGES="$PACKAGES build-essential dpkg-dev debhelper fakeroot lintian"
-fi
+for opt in "$@"; do
+    case "$opt" in
+    --dev)
+        PACKAGES="$PACKAGES clang libclang-rt-14-dev" ;;
+    # The load generator, the alternatives it compares against
+    # (mod_security2) and the timing tools used by `make bench`.
+    --bench)
+        PACKAGES="$PACKAGES wrk libapache2-mod-security2 hyperfine valgrind curl" ;;
+    # dpkg-buildpackage, debhelper and lintian.  dh_apache2 comes with
+    # apache2-dev (which provides the virtual dh-apache2), already listed.
+    --package)
+        PACKAGES="$PACKAGES build-essential dpkg-dev debhelper fakeroot lintian" ;;
+    # Go and Java programs are compiled offline from the standard library;
+    # git pushes through git-http-backend.
+    --clients)
+        PACKAGES="$PACKAGES golang-go openjdk-17-jdk-headless python3-requests \
+python3-botocore ruby git libwww-perl wget" ;;
+    *)
+        echo "install-deps: unknown option $opt (--dev, --bench, --package, --clients)" >&2
+        exit 2 ;;
+    esac
+done
 
 missing=""
 for p in $PACKAGES; do
