@@ -18,6 +18,7 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "mod_core.h"
 #include "apr_strings.h"
 
 #include "mod_expect_config.h"
@@ -268,6 +269,7 @@ static const char *set_strict(cmd_parms *cmd, void *dconf, int flag)
  * saved registers cost the others nothing.
  */
 static int expect_judge(request_rec *r, int phase) __attribute__((noinline));
+static void explain_rejection(request_rec *r, expect_why_t why) __attribute__((noinline));
 
 static int expect_fixups(request_rec *r)
 {
@@ -339,6 +341,7 @@ static int expect_judge(request_rec *r, int phase)
          * discarded by lingering close instead of being parsed as a request.
          */
         r->connection->keepalive = AP_CONN_CLOSE;
+        explain_rejection(r, out.why);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, EXPLOGNO(0001)
                       "rejecting Expect: 100-continue on %s %s (%s)",
                       r->method, r->uri,
@@ -350,6 +353,53 @@ static int expect_judge(request_rec *r, int phase)
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, EXPLOGNO(0002)
                   "Expect: 100-continue on %s %s: %s", r->method, r->uri, name);
     return DECLINED;
+}
+
+/*
+ * The body of mod_expect's own 417s, in the form of httpd's error pages.
+ * httpd's canned 417 text is written for core's refusal of an unknown
+ * expectation: it echoes "Expect: 100-continue" and then says that only
+ * 100-continue is supported, which tells a client rejected by policy
+ * nothing it can act on.  Static text: nothing from the request is echoed.
+ */
+#define EXPLAIN_HEAD DOCTYPE_HTML_2_0 \
+    "<html><head>\n<title>417 Expectation Failed</title>\n</head><body>\n" \
+    "<h1>Expectation Failed</h1>\n"
+#define EXPLAIN_TAIL "</body></html>\n"
+
+static const char explain_policy[] = EXPLAIN_HEAD
+    "<p>This URL does not accept requests with <code>Expect: 100-continue</code>.\n"
+    "None of the request body was read.\n"
+    "Send the request again without the <code>Expect</code> header.</p>\n"
+    EXPLAIN_TAIL;
+
+static const char explain_strict[] = EXPLAIN_HEAD
+    "<p>This request has no body, so it must not send\n"
+    "<code>Expect: 100-continue</code> (RFC 9110, section 10.1.1),\n"
+    "and this URL refuses requests that do.\n"
+    "Send the request again without the <code>Expect</code> header.</p>\n"
+    EXPLAIN_TAIL;
+
+/*
+ * Give the 417 that text, unless something else already says what it
+ * should be.  A text set with ap_custom_response() belongs to the request
+ * and would win over the ErrorDocument of the request's configuration, so
+ * it is set only when ap_response_code_string() finds no ErrorDocument 417
+ * (nor another module's custom response) for this request: the one ap_die()
+ * would use.  "ErrorDocument 417 default" finds none, and gets this text.
+ * ap_custom_response() marks a string that is neither a path nor a URL as
+ * a text by prefixing a double quote (so ours must not start with one);
+ * ap_send_error_response() strips it and sends the rest as the body, with
+ * its error pages' Content-Type, text/html; charset=iso-8859-1.  Nothing
+ * here touches r->expecting_100 or reads the body.
+ */
+static void explain_rejection(request_rec *r, expect_why_t why)
+{
+    if (ap_response_code_string(r, ap_index_of_response(HTTP_EXPECTATION_FAILED)) != NULL) {
+        return;
+    }
+    ap_custom_response(r, HTTP_EXPECTATION_FAILED,
+                       why == EXPECT_WHY_STRICT ? explain_strict : explain_policy);
 }
 
 /*

@@ -15,8 +15,9 @@ BACKEND_CONF = """
 """
 
 # Three policies on three name-based vhosts, a stricter <Location> inside
-# the lenient one, a denied <Location> in two of them, and two proxied
-# vhosts in front of the backend.
+# the lenient one, a denied <Location> in two of them, ErrorDocument 417s
+# (a page, a text, and "default" undoing the page), and two proxied vhosts
+# in front of the backend.
 POLICY_CONF = """
 <VirtualHost 127.0.0.1:@PORT@>
     ServerName continue.test
@@ -47,6 +48,13 @@ POLICY_CONF = """
     <Location /errdoc>
         SetHandler reflector
         ErrorDocument 417 /errdocs/417.html
+    </Location>
+    <Location /errdoc/default>
+        ErrorDocument 417 default
+    </Location>
+    <Location /errtext>
+        SetHandler reflector
+        ErrorDocument 417 "a custom 417 text"
     </Location>
 </VirtualHost>
 <VirtualHost 127.0.0.1:@PORT@>

@@ -8,6 +8,7 @@ the body and a pipelined request to prove that neither is parsed (no
 desync).
 """
 import socket
+import time
 from dataclasses import dataclass, field, replace
 
 import pytest
@@ -103,6 +104,11 @@ ROWS = [
         "close", decision="reject"),
     Row("errordocument-417", R, "/errdoc", "final", 417, False, "close",
         decision="reject", body_has=b"custom 417 page"),
+    Row("errordocument-417-text", R, "/errtext", "final", 417, False, "close",
+        decision="reject", body_has=b"a custom 417 text"),
+    Row("errordocument-417-default", R, "/errdoc/default", "final", 417, False, "close",
+        decision="reject", body_has=b"does not accept",
+        note="ErrorDocument 417 default undoes the page: mod_expect's text again"),
     # --- mod_proxy_http in front of a backend httpd -------------------------------
     Row("proxy-continue", PC, "/echo", "100", 200, True, "keep", decision="continue"),
     Row("proxy-reject", PR, "/echo", "final", 417, False, "close", decision="reject"),
@@ -239,6 +245,77 @@ def test_proxy_continue_relays_backend_100(policy_server, backend):
 def test_errordocument_is_not_rejected_again(policy_server):
     run_row(policy_server, next(r for r in ROWS if r.id == "errordocument-417"))
     assert "Additionally, a 417" not in policy_server.read_error_log()
+
+
+# httpd's error-page frame, which mod_expect's own 417 keeps.
+PAGE_FRAME = (b'<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n'
+              b"<title>417 Expectation Failed</title>\n</head><body>\n"
+              b"<h1>Expectation Failed</h1>\n<p>")
+# httpd's canned 417 text, written for core's refusal of an unknown
+# expectation; said of a 100-continue rejection, it contradicts itself.
+STOCK_417 = b"Only the 100-continue expectation is supported"
+POLICY_WORDS = (b"does not accept requests with <code>Expect: 100-continue</code>",
+                b"Send the request again without the <code>Expect</code> header")
+STRICT_WORDS = (b"This request has no body, so it must not send",
+                b"Send the request again without the <code>Expect</code> header")
+# The rows mod_expect rejects with its own text: what each must say.
+EXPLAINED = {
+    "reject-cl": POLICY_WORDS,
+    "reject-chunked": POLICY_WORDS,
+    "mixed-case-reject": POLICY_WORDS,
+    "location-reject-in-continue-vhost": POLICY_WORDS,
+    "proxy-reject": POLICY_WORDS,
+    "get-bodyless-strict-on": STRICT_WORDS,
+    "post-cl0-strict-on": STRICT_WORDS,
+}
+
+
+@pytest.mark.parametrize("row_id", sorted(EXPLAINED))
+def test_mod_expect_417_explains_itself(policy_server, row_id):
+    """mod_expect's 417 says what happened and what to do, in the frame and
+    with the Content-Type of httpd's error pages; run_row has already
+    checked that no 100 came, no body byte was read and the connection
+    closed without parsing what followed."""
+    row = for_phase(next(r for r in ROWS if r.id == row_id), policy_server.phase)
+    resp = run_row(policy_server, row)
+    assert resp.status == 417 and resp.closes(), resp
+    assert resp.header("content-type") == "text/html; charset=iso-8859-1", resp.headers
+    assert resp.body.startswith(PAGE_FRAME), resp.body
+    assert resp.body.endswith(b"</p>\n</body></html>\n"), resp.body
+    for words in EXPLAINED[row_id]:
+        assert words in resp.body, resp.body
+    assert STOCK_417 not in resp.body, resp.body
+    # The policy's text is not the strict one, nor the other way round.
+    other = STRICT_WORDS if EXPLAINED[row_id] is POLICY_WORDS else POLICY_WORDS
+    assert other[0] not in resp.body, resp.body
+    assert int(resp.header("content-length")) == len(resp.body), resp.headers
+
+
+@pytest.mark.parametrize("row_id", ["errordocument-417", "errordocument-417-text"])
+def test_errordocument_417_overrides_the_explanation(policy_server, row_id):
+    """A configured ErrorDocument 417, a page or a text, is what the client
+    gets; mod_expect's text only stands in where none is configured."""
+    row = next(r for r in ROWS if r.id == row_id)
+    resp = run_row(policy_server, row)
+    assert resp.body == {"errordocument-417": b"custom 417 page\n",
+                         "errordocument-417-text": b"a custom 417 text"}[row_id], resp.body
+
+
+@pytest.mark.parametrize("row_id", ["unknown-list", "two-expect-headers", "unknown-bodyless"])
+def test_core_417_keeps_httpd_stock_text(policy_server, row_id):
+    """Core answers an unknown expectation before any module runs: its 417
+    is httpd's own page, and it is still counted as produced by core."""
+    mark = policy_server.log_mark()
+    before = policy_server.vhost_stats(C)["r417"]["core"]
+    resp = run_row(policy_server, next(r for r in ROWS if r.id == row_id))
+    assert STOCK_417 in resp.body, resp.body
+    assert POLICY_WORDS[0] not in resp.body and STRICT_WORDS[0] not in resp.body
+    assert "AH00570" in policy_server.error_log_since(mark)
+    # Counted after the response went out: give log_transaction a moment.
+    deadline = time.time() + 5
+    while policy_server.vhost_stats(C)["r417"]["core"] != before + 1:
+        assert time.time() < deadline, policy_server.vhost_stats(C)
+        time.sleep(0.05)
 
 
 def test_core_417_logged_as_core(policy_server):
