@@ -31,10 +31,10 @@ static const expect_client_t clients[] = {
      "lang/python#3.11.7 md/pyimpl#CPython cfg/retry-mode#legacy botocore/1.43.11",
      "by itself on every S3 upload (botocore's add_expect_header); waits 1 s for the 100",
      "417 before the body, reported as An error occurred () (a ClientError with an "
-     "empty error code); no retry",
+     "empty error code), no retry",
      LOSES,
-     "none: aws-cli has no setting for it; upload with boto3 and the handler "
-     "unregistered, or fix the server",
+     "none: aws-cli has no setting for it (upload with boto3 and the handler "
+     "unregistered, or fix the server)",
      "ignore costs it 1 s per upload"},
     {"boto3", "Boto3 (on botocore)",
      EXPECT_CLIENT_MATCH_SUBSTRING, "Boto3/",
@@ -43,7 +43,7 @@ static const expect_client_t clients[] = {
      "by itself on every S3 PUT and POST with a body (botocore's add_expect_header); "
      "waits 1 s for the 100",
      "417 before the body, raised as ClientError with status 417 and an empty error "
-     "code; no retry",
+     "code, no retry",
      LOSES,
      "s3.meta.events.unregister('before-call.s3', botocore.handlers.add_expect_header)",
      "ignore costs it 1 s per upload"},
@@ -53,7 +53,7 @@ static const expect_client_t clients[] = {
      "by itself on every S3 PUT and POST with a body (add_expect_header); waits 1 s "
      "for the 100",
      "417 before the body, raised as ClientError with status 417 and an empty error "
-     "code; no retry",
+     "code, no retry",
      M | LOSES,
      "client.meta.events.unregister('before-call.s3', "
      "botocore.handlers.add_expect_header)",
@@ -65,7 +65,7 @@ static const expect_client_t clients[] = {
      "GuzzleHttp/6.5.5 curl/7.88.1 PHP/8.2.36",
      "by itself on a body over 1 MB or of unknown size (its expect option); libcurl "
      "waits 1 s for the 100",
-     "417 before the body, thrown as ClientException (http_errors on); no retry",
+     "417 before the body, thrown as ClientException (http_errors on), no retry",
      LOSES,
      "the request option 'expect' => false",
      "ignore costs it 1 s per upload"},
@@ -75,8 +75,8 @@ static const expect_client_t clients[] = {
      "libcurl adds it by itself to a CURLOPT_POSTFIELDS body over 1 MB; waits 1 s "
      "for the 100 (PHP cURL sends no User-Agent by default: matched only when the "
      "application names PHP/ in its own)",
-     "417 before the body, returned to the application: curl_exec() does not fail, so "
-     "unless the code checks CURLINFO_HTTP_CODE the upload is lost silently; no retry",
+     "417 before the body, returned to the application, no retry: curl_exec() does not "
+     "fail, so unless the code checks CURLINFO_HTTP_CODE the upload is lost silently",
      M | LOSES,
      "curl_setopt($ch, CURLOPT_HTTPHEADER, ['Expect:'])",
      "ignore costs it 1 s per upload"},
@@ -84,8 +84,8 @@ static const expect_client_t clients[] = {
      EXPECT_CLIENT_MATCH_PREFIX, "curl/",
      "curl/7.88.1",
      "by itself on a body over 1 MB; waits 1 s for the 100 (--expect100-timeout)",
-     "417 before the body; exits 0 unless -f is given, so a script sees success; "
-     "no retry",
+     "417 before the body, no retry, and exit status 0 unless -f is given: a script "
+     "sees success",
      M | LOSES,
      "-H 'Expect:' (--expect100-timeout 0.2 only shortens the wait)",
      "ignore costs it 1 s per upload"},
@@ -93,7 +93,7 @@ static const expect_client_t clients[] = {
      EXPECT_CLIENT_MATCH_SUBSTRING, "curl/",
      "PycURL/7.45.2 libcurl/7.88.1 OpenSSL/3.0.11 zlib/1.2.13",
      "libcurl adds it by itself to a body over 1 MB; waits 1 s for the 100",
-     "417 before the body, returned as the response; no retry",
+     "417 before the body, returned as the response, no retry",
      LOSES,
      "an empty Expect: in CURLOPT_HTTPHEADER, in the binding's syntax",
      "ignore costs it 1 s per upload"},
@@ -115,7 +115,7 @@ static const expect_client_t clients[] = {
      "only when the application sets the header (streaming mode); waits 5 s for the "
      "100 when no read timeout is set",
      "getOutputStream() throws ProtocolException: Server rejected operation, and "
-     "getResponseCode() says 417; no retry",
+     "getResponseCode() says 417, no retry",
      M | LOSES,
      "do not set the Expect request property (Java never adds it)",
      "ignore costs it 5 s per upload"},
@@ -126,7 +126,7 @@ static const expect_client_t clients[] = {
      "only when the application sets the header; waits Transport.ExpectContinueTimeout "
      "(with 0, it does not wait)",
      "417 returned as the response, the body unsent (with ExpectContinueTimeout 0, a "
-     "race: up to all of it); no retry",
+     "race: up to all of it), no retry",
      M | LOSES,
      "do not set the Expect header (Go never adds it); ExpectContinueTimeout only "
      "changes the wait",
@@ -138,7 +138,7 @@ static const expect_client_t clients[] = {
      "python-requests/2.28.1",
      "never by itself; with the header set it does not wait: the head and the body "
      "go together",
-     "pushes the whole body, then returns the 417; no retry",
+     "pushes the whole body, then returns the 417, no retry",
      M | LOSES | BODY,
      "do not set the Expect header (requests never adds it)",
      "reject saves no bandwidth with it: it sends the whole body anyway"},
@@ -147,7 +147,7 @@ static const expect_client_t clients[] = {
      "python-urllib3/1.26.12",
      "never by itself; with the header set it does not wait (it is http.client "
      "underneath, as in requests)",
-     "pushes the whole body, then returns the 417; no retry",
+     "pushes the whole body, then returns the 417, no retry",
      LOSES | BODY,
      "do not set the Expect header (urllib3 never adds it)",
      "reject saves no bandwidth with it: it sends the whole body anyway"},
@@ -156,7 +156,7 @@ static const expect_client_t clients[] = {
      "Python-urllib/3.11",
      "never by itself; with the header set it does not wait (it is http.client "
      "underneath)",
-     "pushes the whole body, then raises HTTPError 417; no retry",
+     "pushes the whole body, then raises HTTPError 417, no retry",
      LOSES | BODY,
      "do not set the Expect header (urllib never adds it)",
      "reject saves no bandwidth with it: it sends the whole body anyway"},
@@ -165,7 +165,7 @@ static const expect_client_t clients[] = {
      "none: http.client sends no User-Agent by default, so its 417s get the generic fix",
      "never by itself; with the header set it does not wait: the head and the body "
      "go together, and a 100 is skipped",
-     "pushes the whole body, then returns the 417; no retry",
+     "pushes the whole body, then returns the 417, no retry",
      M | LOSES | BODY,
      "do not set the Expect header (http.client never adds it)",
      "reject saves no bandwidth with it: it sends the whole body anyway"},
@@ -177,7 +177,7 @@ static const expect_client_t clients[] = {
      "on .NET Framework (HttpWebRequest, and HttpClient over it) by itself on a POST "
      "or PUT with a body, and waits 350 ms; on .NET (Core) only with ExpectContinue = "
      "true",
-     "fails with (417) Expectation Failed (WebException or HttpRequestException); "
+     "fails with (417) Expectation Failed (WebException or HttpRequestException), "
      "no retry",
      LOSES,
      "ServicePointManager.Expect100Continue = false, or "
@@ -188,7 +188,7 @@ static const expect_client_t clients[] = {
      "Mozilla/5.0 (Windows NT; Windows NT 10.0; en-US) WindowsPowerShell/5.1.19041.3570",
      "Windows PowerShell 5.1 (on HttpWebRequest) by itself on a POST or PUT with a "
      "body, and waits 350 ms; PowerShell 7 only when told",
-     "the cmdlet fails with (417) Expectation Failed; no retry",
+     "the cmdlet fails with (417) Expectation Failed, no retry",
      LOSES,
      "[System.Net.ServicePointManager]::Expect100Continue = $false before the cmdlet",
      "ignore costs it its expect timeout per upload"},
@@ -199,7 +199,7 @@ static const expect_client_t clients[] = {
      "none: Node's http sends no User-Agent by default, so its 417s get the generic fix",
      "never by itself; with the header set the application decides when the body goes "
      "(on 'continue', and after a timer if it is wise)",
-     "417 arrives on 'response', the body unsent if it waited; no retry",
+     "417 arrives on 'response', the body unsent if it waited, no retry",
      M | LOSES,
      "do not set the Expect header; if you must, send the body after a timer too",
      "ignore breaks code that sends the body only on 'continue'"},
@@ -223,7 +223,7 @@ static const expect_client_t clients[] = {
      EXPECT_CLIENT_MATCH_PREFIX, "node-fetch",
      "node-fetch/1.0 (+https://github.com/bitinn/node-fetch)",
      "never by itself; with the header set it writes the body at once, without waiting",
-     "pushes the body, then resolves with status 417; no retry",
+     "pushes the body, then resolves with status 417, no retry",
      LOSES | BODY,
      "do not set the Expect header (node-fetch never adds it)",
      "reject saves no bandwidth with it: it sends the body anyway"},
@@ -231,7 +231,7 @@ static const expect_client_t clients[] = {
      EXPECT_CLIENT_MATCH_PREFIX, "axios/",
      "axios/1.6.8",
      "never by itself; with the header set it writes the body at once, without waiting",
-     "pushes the body, then rejects with Request failed with status code 417; no retry",
+     "pushes the body, then rejects with Request failed with status code 417, no retry",
      LOSES | BODY,
      "do not set the Expect header (axios never adds it)",
      "reject saves no bandwidth with it: it sends the body anyway"},
@@ -241,8 +241,8 @@ static const expect_client_t clients[] = {
      "Ruby",
      "never by itself; with the header set it waits continue_timeout for the 100, or "
      "without one sends the body at once",
-     "with continue_timeout, 417 before the body; without, after pushing all of it; "
-     "no retry",
+     "with continue_timeout, 417 before the body, without it after pushing all of "
+     "it, no retry",
      M | LOSES,
      "do not set the Expect header (Net::HTTP never adds it)",
      "ignore costs it continue_timeout per upload"},
@@ -251,7 +251,7 @@ static const expect_client_t clients[] = {
      "libwww-perl/6.68",
      "never by itself; with the header set it waits 2 s for the 100, and then never "
      "sends the body (an internal 500)",
-     "417 before the body, returned as the response; no retry",
+     "417 before the body, returned as the response, no retry",
      M | LOSES,
      "do not set the Expect header (LWP never adds it)",
      "ignore breaks it: without a 100 it never sends the body"},
@@ -260,7 +260,7 @@ static const expect_client_t clients[] = {
      "git/2.39.5",
      "by itself on a push larger than http.postBuffer (sent chunked) to a server that "
      "offered Negotiate; libcurl waits 1 s for the 100",
-     "error: RPC failed; HTTP 417, the push fails; no retry",
+     "error: RPC failed; HTTP 417, the push fails, no retry",
      M | LOSES,
      "git config http.postBuffer 524288000 (above the pack size: no chunked push, "
      "no Expect)",
@@ -270,7 +270,7 @@ static const expect_client_t clients[] = {
      "Wget/1.21.3",
      "never by itself; given the header with --header it sends the head and the body "
      "at once",
-     "pushes most or all of the body, then ERROR 417 (exit 8); no retry",
+     "pushes most or all of the body, then ERROR 417 (exit 8), no retry",
      M | LOSES | BODY,
      "do not pass --header 'Expect: 100-continue' (wget never adds it)",
      "reject saves no bandwidth with it: it sends the body anyway"},
@@ -509,7 +509,7 @@ size_t expect_client_fix(char *dst, size_t dstsize, const expect_client_t *c, ui
         return client_done(&b);
     }
     client_put(&b, client_cause(reason));
-    client_put(&b, "; client ");
+    client_put(&b, ". Client ");
     client_put(&b, c->family);
     if ((c->flags & EXPECT_CLIENT_HANGS) && (c->flags & EXPECT_CLIENT_LOSES_UPLOAD)) {
         client_put(&b, " is known to hang and lose the upload on a 417");
@@ -522,9 +522,9 @@ size_t expect_client_fix(char *dst, size_t dstsize, const expect_client_t *c, ui
     }
     client_put(&b, ": ");
     client_put(&b, c->on_417);
-    client_put(&b, "; its switch: ");
+    client_put(&b, ". Its switch: ");
     client_put(&b, c->client_fix);
-    client_put(&b, "; server: ");
+    client_put(&b, ". Server: ");
     client_put_server(&b, c, reason);
     return client_done(&b);
 }
