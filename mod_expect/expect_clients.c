@@ -203,7 +203,7 @@ static const expect_client_t clients[] = {
      M | LOSES,
      "do not set the Expect header; if you must, send the body after a timer too",
      "ignore breaks code that sends the body only on 'continue'"},
-    {"node-fetch-builtin", "Node.js fetch (undici, Node 21 and later)",
+    {"node-fetch-builtin", "Node.js fetch (undici inside Node)",
      EXPECT_CLIENT_MATCH_EXACT, "node",
      "node",
      "never: fetch refuses the header (expect header not supported)",
@@ -211,7 +211,7 @@ static const expect_client_t clients[] = {
      0,
      "nothing to do: it never sends Expect",
      "any policy works for it"},
-    {"undici", "undici (Node.js fetch up to Node 20)",
+    {"undici", "undici (the library, and older Node.js fetch)",
      EXPECT_CLIENT_MATCH_PREFIX, "undici",
      "undici",
      "never: it refuses the header (expect header not supported)",
@@ -485,6 +485,23 @@ size_t expect_client_server_fix(char *dst, size_t dstsize, const expect_client_t
     return client_done(&b);
 }
 
+const char *expect_client_harm(const expect_client_t *c)
+{
+    if (c == NULL) {
+        return NULL;
+    }
+    if ((c->flags & EXPECT_CLIENT_HANGS) && (c->flags & EXPECT_CLIENT_LOSES_UPLOAD)) {
+        return "known to hang and lose the upload on a 417";
+    }
+    if (c->flags & EXPECT_CLIENT_HANGS) {
+        return "known to hang on a 417";
+    }
+    if (c->flags & EXPECT_CLIENT_LOSES_UPLOAD) {
+        return "known to lose the upload on a 417";
+    }
+    return NULL;
+}
+
 static const char *client_cause(uint32_t reason)
 {
     switch (reason) {
@@ -504,6 +521,7 @@ static const char *client_cause(uint32_t reason)
 size_t expect_client_fix(char *dst, size_t dstsize, const expect_client_t *c, uint32_t reason)
 {
     client_buf_t b = {dst, dstsize, 0};
+    const char *harm = expect_client_harm(c);
 
     if (c == NULL) {
         return client_done(&b);
@@ -511,14 +529,9 @@ size_t expect_client_fix(char *dst, size_t dstsize, const expect_client_t *c, ui
     client_put(&b, client_cause(reason));
     client_put(&b, ". Client ");
     client_put(&b, c->family);
-    if ((c->flags & EXPECT_CLIENT_HANGS) && (c->flags & EXPECT_CLIENT_LOSES_UPLOAD)) {
-        client_put(&b, " is known to hang and lose the upload on a 417");
-    }
-    else if (c->flags & EXPECT_CLIENT_HANGS) {
-        client_put(&b, " is known to hang on a 417");
-    }
-    else if (c->flags & EXPECT_CLIENT_LOSES_UPLOAD) {
-        client_put(&b, " is known to lose the upload on a 417");
+    if (harm != NULL) {
+        client_put(&b, " is ");
+        client_put(&b, harm);
     }
     client_put(&b, ": ");
     client_put(&b, c->on_417);

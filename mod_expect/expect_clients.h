@@ -32,7 +32,8 @@ typedef enum {
  * network before the 417 stops it: reject saves no bandwidth. */
 #define EXPECT_CLIENT_SENDS_BODY   0x4u
 /* The behaviour was measured by tests/integration/test_clients.py
- * (docs/CLIENTS.md); otherwise it is the client's documented one. */
+ * (docs/CLIENTS.md); otherwise it comes from the client's documentation
+ * or source. */
 #define EXPECT_CLIENT_MEASURED     0x8u
 
 typedef struct {
@@ -58,6 +59,10 @@ const expect_client_t *expect_client_match(const char *user_agent);
 /* The table, in matching order: entry i, NULL past the end. */
 const expect_client_t *expect_client_at(size_t i);
 size_t expect_client_count(void);
+
+/* "known to hang and lose the upload on a 417", "known to hang on a 417",
+ * "known to lose the upload on a 417", or NULL: what its flags say. */
+const char *expect_client_harm(const expect_client_t *c);
 
 /*
  * The client whose fix belongs to a recorded 417: only when the request's

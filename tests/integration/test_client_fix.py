@@ -4,6 +4,7 @@ server-side policy for it, in `expectctl events` (text and --json); an
 unknown client gets the generic fix, and httpd core's unknown-expectation
 417 keeps its own."""
 import json
+import os
 import time
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from httpd_harness import Httpd, expectctl, serving
 from rawhttp import Conn
 
+IS_ROOT = os.geteuid() == 0
 JAVA_UA = "Java-http-client/17.0.15"
 UNKNOWN_UA = "client-fix-test/1.0"
 # expect_reason_text(EXPECT_REASON_POLICY), unchanged for unknown clients.
@@ -111,3 +113,86 @@ def test_text_names_the_java_fix(server):
     # the fix adds no quote: each line keeps its three quoted fields
     for line in (java, unknown, core):
         assert line.count('"') == 6, line
+
+
+# ---- expectctl clients ----------------------------------------------------------
+
+def clients_json(*args, **kw):
+    res = expectctl("clients", *args, "--json", **kw)
+    return res, json.loads(res.stdout)
+
+
+def test_clients_needs_no_segment(tmp_path):
+    missing = str(tmp_path / "no.shm")
+    env = dict(os.environ, EXPECTCTL_SHM=missing)
+    res = expectctl("clients", env=env)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
+    for family in ("Java HttpClient", "curl", "botocore", "git", "Wget", "libwww-perl"):
+        assert family in res.stdout
+    assert "expectContinue(false)" in res.stdout
+    assert "<If '%{HTTP_USER_AGENT} =~ m#^Java-http-client/#i'>" in res.stdout
+    assert expectctl("clients", shm=missing).returncode == 0
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to switch to nobody")
+def test_clients_as_any_user():
+    res = expectctl("clients", "--json", as_user="nobody")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["format"] == "mod_expect.clients"
+
+
+def test_clients_json_table():
+    res, doc = clients_json()
+    assert res.returncode == 0, res.stderr
+    assert doc["format"] == "mod_expect.clients" and doc["version"] == 1
+    assert doc["user_agent"] is None
+    keys = [c["key"] for c in doc["clients"]]
+    assert len(keys) == len(set(keys)) >= 20
+    # the first match wins: aws-cli and Boto3 before botocore, Java's
+    # HttpClient before Java/
+    assert keys.index("aws-cli") < keys.index("boto3") < keys.index("botocore")
+    assert keys.index("java-httpclient") < keys.index("java-urlconnection")
+    by = {c["key"]: c for c in doc["clients"]}
+    java = by["java-httpclient"]
+    assert java["hangs_on_417"] is True and java["loses_upload_on_417"] is True
+    assert java["measured"] is True and java["match"] == "prefix"
+    assert "expectContinue(false)" in java["client_fix"]
+    assert by["curl"]["hangs_on_417"] is False
+    assert by["python-requests"]["sends_body_before_417"] is True
+    assert "add_expect_header" in by["botocore"]["client_fix"]
+    # no User-Agent by default: listed, never matched
+    for key in ("python-http-client", "dotnet", "node-http"):
+        assert by[key]["match"] == "none" and by[key]["pattern"] is None
+        assert by[key]["condition"] is None
+
+
+def test_clients_lookup():
+    res, doc = clients_json("aws-cli/2.15.0 Python/3.11.6 Linux/6.1.0 botocore/2.4.5")
+    assert res.returncode == 0
+    assert [c["key"] for c in doc["clients"]] == ["aws-cli"]
+    res, doc = clients_json("Mozilla/5.0 (X11; Linux x86_64)")
+    assert res.returncode == 1 and doc["clients"] == []
+    res = expectctl("clients", JAVA_UA)
+    assert res.returncode == 0
+    assert res.stdout.startswith("Java HttpClient") and "known to hang" in res.stdout
+    res = expectctl("clients", "evil\x1b[2J")
+    assert res.returncode == 1 and "\x1b" not in res.stdout and "\\x1b[2J" in res.stdout
+
+
+def test_recommended_policy_works():
+    """The <If> that `clients` recommends, pasted into a vhost with
+    ExpectPolicy reject, gives that client its 100 and no one else."""
+    _, doc = clients_json()
+    by = {c["key"]: c for c in doc["clients"]}
+    blocks = "".join(
+        f"    <If '{by[k]['condition']}'>\n        ExpectPolicy continue\n    </If>\n"
+        for k in ("java-httpclient", "botocore", "node-fetch-builtin"))
+    conf = CONF.replace("    ExpectPolicy reject\n", "    ExpectPolicy reject\n" + blocks)
+    with serving(Httpd(conf, name="client-if")) as h:
+        assert expect_request(h.port, JAVA_UA) == 200
+        assert expect_request(h.port, "Botocore/1.29.27 Python/3.11.2 Linux/6.1.0") == 200
+        assert expect_request(h.port, "node") == 200
+        assert expect_request(h.port, "nodejs/1") == 417
+        assert expect_request(h.port, "Java/17.0.15") == 417
+        assert expect_request(h.port, UNKNOWN_UA) == 417
