@@ -5,6 +5,7 @@ unknown client gets the generic fix, and httpd core's unknown-expectation
 417 keeps its own."""
 import json
 import os
+import sys
 import time
 
 import pytest
@@ -196,3 +197,33 @@ def test_recommended_policy_works():
         assert expect_request(h.port, "nodejs/1") == 417
         assert expect_request(h.port, "Java/17.0.15") == 417
         assert expect_request(h.port, UNKNOWN_UA) == 417
+
+
+# The table's measured entries and the real-client matrix's way of
+# uploading that each stands for (tests/clients/client_matrix.py, whose
+# expectations test_clients.py checks against the real clients).
+MEASURED = {
+    "curl": "curl", "php-curl": "php", "node-http": "node", "go": "go",
+    "java-httpclient": "java-httpclient", "java-urlconnection": "java-urlconnection",
+    "python-http-client": "python-httpclient", "python-requests": "requests-expect",
+    "botocore": "botocore", "ruby": "ruby", "libwww-perl": "lwp", "git": "git",
+    "wget": "wget",
+}
+
+
+def test_measured_entries_agree_with_the_matrix():
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    "..", "clients"))
+    import client_matrix as cm
+    _, doc = clients_json()
+    measured = {c["key"]: c for c in doc["clients"] if c["measured"]}
+    assert set(measured) == set(MEASURED)
+    for key, entry in measured.items():
+        under_reject = cm.BY_KEY[MEASURED[key]].behaviour["reject"]
+        pushed = under_reject["pushed"]
+        pushed = pushed if isinstance(pushed, tuple) else (pushed,)
+        assert entry["hangs_on_417"] == (under_reject["outcome"] == "hangs"), key
+        # no client retries: each one that gets a 417 loses the upload
+        assert not under_reject["retried"], key
+        assert entry["loses_upload_on_417"] == (under_reject["outcome"] != "ok"), key
+        assert entry["sends_body_before_417"] == ("all" in pushed and "none" not in pushed), key
