@@ -227,3 +227,16 @@ def test_measured_entries_agree_with_the_matrix():
         assert not under_reject["retried"], key
         assert entry["loses_upload_on_417"] == (under_reject["outcome"] != "ok"), key
         assert entry["sends_body_before_417"] == ("all" in pushed and "none" not in pushed), key
+
+
+def test_troubleshooting_example_is_current(server):
+    """docs/TROUBLESHOOTING.md shows a Java event's line: its fix is what
+    expectctl prints now."""
+    doc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                       "docs", "TROUBLESHOOTING.md")
+    with open(doc) as f:
+        shown = [line for line in f.read().splitlines()
+                 if line.startswith(f'... ua="{JAVA_UA}" by=mod_expect: ')]
+    assert len(shown) == 1
+    java = events(server, 3)[0]
+    assert shown[0].split(" by=mod_expect: ", 1)[1] == java["fix"]
