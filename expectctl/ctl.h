@@ -32,7 +32,8 @@ typedef enum {
     CTL_VERB_RESET,
     CTL_VERB_HELP,
     CTL_VERB_VERSION,
-    CTL_VERB_PROBE
+    CTL_VERB_PROBE,
+    CTL_VERB_CLIENTS
 } ctl_verb_t;
 
 /* Everything the command line said, checked for shape but not for meaning
@@ -54,6 +55,8 @@ typedef struct {
     long size;               /* --size: declared body length */
     int insecure;            /* --insecure: do not verify the TLS certificate */
     const char *connect;     /* --connect: address to use instead of the URL's host */
+    /* clients: needs no segment either */
+    const char *user_agent;  /* clients USER-AGENT: the entry it matches; NULL: all */
 } ctl_opts_t;
 
 #define CTL_EVENTS_DEFAULT 20
@@ -104,5 +107,8 @@ int ctl_set_report(const expect_shm_t *h, const ctl_opts_t *o);
 int ctl_reset(expect_shm_t *h, const ctl_opts_t *o);
 /* ctl_probe.c: returns 0, CTL_EXIT_FAIL, CTL_EXIT_USAGE or a verdict's code. */
 int ctl_probe(const ctl_opts_t *o);
+/* ctl_clients.c: the client table, or the entry o->user_agent matches
+ * (CTL_EXIT_FAIL when none does). */
+int ctl_clients(const ctl_opts_t *o);
 
 #endif /* EXPECTCTL_CTL_H */

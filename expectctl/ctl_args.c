@@ -26,6 +26,8 @@ static const ctl_verb_def verbs[] = {
      "            [--insecure] [--connect ADDR]\n"
      "                                          how a server, or the chain in front of it,\n"
      "                                          handles Expect: 100-continue (no segment needed)"},
+    {"clients", CTL_VERB_CLIENTS, "clients [USER-AGENT] [--json]           what each client does with 100-continue and\n"
+     "                                          a 417, and its own switch (no segment needed)"},
     {NULL, CTL_VERB_NONE, NULL}
 };
 
@@ -234,6 +236,14 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
                         NULL);
         }
         break;
+    case CTL_VERB_CLIENTS:
+        if (o->format == CTL_FMT_PROMETHEUS || o->follow || saw_n) {
+            return args_fail(err, errlen, "clients takes only --json", NULL);
+        }
+        if (npos > 2) {
+            return args_fail(err, errlen, "too many arguments (quote the User-Agent)", pos[2]);
+        }
+        break;
     case CTL_VERB_STATS:
         if (o->follow) {
             return args_fail(err, errlen, "--follow is for events", NULL);
@@ -274,6 +284,10 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
         }
         o->set_all = strcmp(pos[1], "all") == 0;
         o->vhost = o->set_all ? NULL : pos[1];
+        return 0;
+    }
+    if (o->verb == CTL_VERB_CLIENTS) {
+        o->user_agent = npos == 2 ? pos[1] : NULL;
         return 0;
     }
     if (o->verb == CTL_VERB_PROBE) {

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "expect_clients.h"
 #include "expect_format.h"
 
 #define BATCH 256
@@ -30,8 +31,28 @@ static void on_signal(int sig)
     stop_following = 1;
 }
 
+/*
+ * The fix of an event: the client's own (its switch, whether it hangs or
+ * loses the upload, the policy for it) when its User-Agent is known and it
+ * sent 100-continue, else the reason's generic one.  The table's strings
+ * are ASCII without quotes or controls, so they need no escaping beyond
+ * what the writers do anyway.
+ */
+static const char *event_fix(const expect_shm_event_t *e, const expect_client_t **client,
+                             char *buf, size_t len)
+{
+    *client = expect_client_for_event(e->producer, e->reason, e->expect, e->user_agent);
+    if (*client == NULL) {
+        return expect_reason_text(e->reason);
+    }
+    expect_client_fix(buf, len, *client, e->reason);
+    return buf;
+}
+
 static void print_event_text(const expect_shm_event_t *e)
 {
+    char fix[2048];
+    const expect_client_t *client;
     char when[40];
 
     ctl_format_time(when, sizeof(when), e->time_usec);
@@ -56,12 +77,15 @@ static void print_event_text(const expect_shm_event_t *e)
     }
     printf(" ua=\"");
     expect_fput_text(stdout, e->user_agent);
-    printf("\" by=%s: %s\n", expect_producer_name(e->producer),
-           expect_reason_text(e->reason));
+    printf("\" by=%s: ", expect_producer_name(e->producer));
+    expect_fput_text(stdout, event_fix(e, &client, fix, sizeof(fix)));
+    putchar('\n');
 }
 
 static void print_event_json(const expect_shm_event_t *e)
 {
+    char fix[2048];
+    const expect_client_t *client;
     char when[40];
 
     ctl_format_time(when, sizeof(when), e->time_usec);
@@ -89,7 +113,19 @@ static void print_event_json(const expect_shm_event_t *e)
     printf(", \"status\": %u, \"producer\": \"%s\", \"reason\": \"%s\", \"fix\": ",
            (unsigned)e->status, expect_producer_name(e->producer),
            expect_reason_key(e->reason));
-    expect_fput_json_string(stdout, expect_reason_text(e->reason));
+    expect_fput_json_string(stdout, event_fix(e, &client, fix, sizeof(fix)));
+    /* Fields added for the client table ("client" is the address). */
+    printf(", \"client_key\": ");
+    if (client != NULL) {
+        expect_fput_json_string(stdout, client->key);
+        printf(", \"client_family\": ");
+        expect_fput_json_string(stdout, client->family);
+        printf(", \"client_fix\": ");
+        expect_fput_json_string(stdout, client->client_fix);
+    }
+    else {
+        printf("null, \"client_family\": null, \"client_fix\": null");
+    }
     printf("}");
 }
 

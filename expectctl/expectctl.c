@@ -179,6 +179,14 @@ int main(int argc, char **argv)
         }
         return rc;
     }
+    if (o.verb == CTL_VERB_CLIENTS) {
+        /* The table is compiled in: no segment, no root. */
+        rc = ctl_clients(&o);
+        if (fflush(stdout) != 0 && rc == CTL_EXIT_OK) {
+            rc = CTL_EXIT_FAIL;
+        }
+        return rc;
+    }
     if (o.shm_path == NULL) {
         explicit_path = o.instance != NULL;
         if (ctl_segment_path(&o, path, sizeof(path)) != 0) {

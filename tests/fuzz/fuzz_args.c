@@ -91,9 +91,17 @@ static void check_ok(const ctl_opts_t *o, int argc, char **argv, const char *env
         FZ_ASSERT(o->size >= 0 && o->size <= CTL_PROBE_SIZE_MAX);
         FZ_ASSERT(o->format != CTL_FMT_PROMETHEUS && !o->follow);
         break;
+    case CTL_VERB_CLIENTS:
+        /* At most one User-Agent, a positional from argv; no VHOST. */
+        FZ_ASSERT(o->user_agent == NULL || points_into(o->user_agent, argv, argc));
+        FZ_ASSERT(o->user_agent == NULL || is_positional(o->user_agent));
+        FZ_ASSERT(o->vhost == NULL);
+        FZ_ASSERT(o->format != CTL_FMT_PROMETHEUS && !o->follow);
+        break;
     default:
         fz_fail("unexpected verb %d", (int)o->verb);
     }
+    FZ_ASSERT(o->verb == CTL_VERB_CLIENTS || o->user_agent == NULL);
     if (o->verb == CTL_VERB_SET) {
         FZ_ASSERT(o->set_value == EXPECT_OVERRIDE_NONE
                   || o->set_value <= (uint32_t)EXPECT_POLICY_IGNORE);

@@ -1,7 +1,8 @@
 /*
  * fuzz_format.c - libFuzzer harness for expect_format.c: the text escaper
  * (with its measuring and truncating modes), the text, JSON and
- * Prometheus label writers, and the reason/producer names.
+ * Prometheus label writers, and the reason/producer names; and for
+ * expect_clients.c: the string as a User-Agent and as an Expect value.
  *
  * Input: byte 0 picks a destination size for the truncation check, bytes
  * 1-4 a reason/producer code, bytes 5-12 a time for ctl_format_time; the
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "expect_clients.h"
 #include "expect_format.h"
 #include "fuzz_check.h"
 
@@ -233,6 +235,81 @@ static void check_name(const char *name)
     FZ_ASSERT(fz_text_clean(name, strlen(name), 0));
 }
 
+static unsigned char ref_fold(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+/* Does the pattern occur in ua at offset at, ignoring ASCII case? */
+static int ref_at(const char *ua, size_t at, const char *pat)
+{
+    size_t i, n = strlen(pat);
+
+    if (strlen(ua) < at + n) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (ref_fold((unsigned char)ua[at + i]) != ref_fold((unsigned char)pat[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int ref_matches(const expect_client_t *c, const char *ua)
+{
+    size_t at;
+
+    switch (c->match) {
+    case EXPECT_CLIENT_MATCH_PREFIX:
+        return ref_at(ua, 0, c->pattern);
+    case EXPECT_CLIENT_MATCH_EXACT:
+        return ref_at(ua, 0, c->pattern) && strlen(ua) == strlen(c->pattern);
+    case EXPECT_CLIENT_MATCH_SUBSTRING:
+        for (at = 0; ua[at] != '\0'; at++) {
+            if (ref_at(ua, at, c->pattern)) {
+                return 1;
+            }
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/*
+ * The string as a User-Agent: the match is the first entry a reference
+ * matcher accepts, or NULL when none does; the event's client needs an
+ * Expect of exactly 100-continue; every fix is one clean line without a
+ * quote, measured as written, truncated safely.
+ */
+static void check_clients(const char *ua, uint32_t code)
+{
+    const expect_client_t *got = expect_client_match(ua), *c, *want = NULL;
+    char fix[2048], small[24];
+    size_t i, n;
+
+    for (i = 0; (c = expect_client_at(i)) != NULL && want == NULL; i++) {
+        if (ua[0] != '\0' && ref_matches(c, ua)) {
+            want = c;
+        }
+    }
+    FZ_ASSERT(got == want);
+    FZ_ASSERT(expect_client_for_event(EXPECT_PRODUCER_MOD_EXPECT, EXPECT_REASON_POLICY,
+                                      "100-continue", ua) == want);
+    FZ_ASSERT(expect_client_for_event(EXPECT_PRODUCER_CORE, EXPECT_REASON_CORE_UNKNOWN,
+                                      "100-continue", ua) == NULL);
+    /* the string as the Expect value of a known client's request */
+    c = expect_client_for_event(code & 3, code >> 8 & 7, ua, "curl/7.88.1");
+    FZ_ASSERT(c == NULL || c == expect_client_match("curl/7.88.1"));
+    c = got != NULL ? got : expect_client_at(code % expect_client_count());
+    n = expect_client_fix(fix, sizeof(fix), c, code & 7);
+    FZ_ASSERT(n > 0 && n < sizeof(fix) && strlen(fix) == n);
+    FZ_ASSERT(fz_text_clean(fix, n, 0) && strchr(fix, '"') == NULL);
+    FZ_ASSERT(expect_client_fix(small, sizeof(small), c, code & 7) == n);
+    FZ_ASSERT(strlen(small) == sizeof(small) - 1 && memcmp(small, fix, sizeof(small) - 1) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint8_t hdr[HDR] = {0};
@@ -275,6 +352,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(o);
     }
 
+    check_clients(s, code);
     check_name(expect_reason_text(code));
     check_name(expect_reason_key(code));
     check_name(expect_producer_name(code));

@@ -40,7 +40,7 @@ def complete(line, path=None):
     return [w for w in res.stdout.split("\n") if w]
 
 
-VERBS = ["stats", "events", "policy", "set", "reset", "probe"]
+VERBS = ["stats", "events", "policy", "set", "reset", "probe", "clients"]
 
 
 @pytest.mark.parametrize("line,want", [
@@ -55,6 +55,9 @@ VERBS = ["stats", "events", "policy", "set", "reset", "probe"]
     ("expectctl probe --", ["--timeout", "--json", "--method", "--size",
                             "--insecure", "--connect"]),
     ("expectctl probe http://127.0.0.1/ --method P", ["POST", "PUT", "PATCH"]),
+    ("expectctl c", ["clients"]),
+    ("expectctl clients -", ["--json"]),
+    ("expectctl clients ", []),                  # a User-Agent: nothing to offer
     ("expectctl set all ", ["continue", "reject", "ignore", "default"]),
     ("expectctl set all re", ["reject"]),
     ("expectctl set all reject ", []),           # set takes two arguments

@@ -170,7 +170,7 @@ def live():
 
 def test_commands_found():
     verbs = {shlex.split(c)[1] for _, c, _ in COMMANDS}
-    assert {"stats", "events", "policy", "set", "reset", "probe"} <= verbs, verbs
+    assert {"stats", "events", "policy", "set", "reset", "probe", "clients"} <= verbs, verbs
 
 
 @pytest.mark.parametrize("line,cmd,want", COMMANDS,

@@ -37,10 +37,11 @@ VG = [VALGRIND, "-q", "--error-exitcode=99", "--leak-check=full",
 @pytest.fixture(scope="module")
 def server():
     with serving(Httpd(CONF, mpm="event", name="valgrind")) as h:
-        for i in range(3):
+        # the last one a known client's: events prints its own fix
+        for i, ua in enumerate(("vg\x01", "vg\x01", "Java-http-client/17.0.15")):
             conn = Conn(h.port)
             try:
-                conn.send(f"POST /x?{i} HTTP/1.1\r\nHost: vg-a.test\r\nUser-Agent: vg\x01\r\n"
+                conn.send(f"POST /x?{i} HTTP/1.1\r\nHost: vg-a.test\r\nUser-Agent: {ua}\r\n"
                           "Expect: 100-continue\r\nContent-Length: 3\r\n\r\n")
                 conn.read_response()
             finally:
@@ -59,6 +60,7 @@ COMMANDS = [
     ("events",), ("events", "--json"), ("events", "-n", "1"), ("policy",),
     ("policy", "vg-b.test"), ("set", "vg-b.test", "ignore"), ("set", "all", "default"),
     ("reset", "vg-a.test"), ("reset",), ("--help",), ("--version",),
+    ("clients",), ("clients", "--json"), ("clients", "Java-http-client/17.0.15", "--json"),
 ]
 
 
@@ -72,6 +74,7 @@ def test_command_is_memcheck_clean(server, args):
 @pytest.mark.parametrize("args,code", [
     (("bogus",), 2), (("stats", "--json", "--prometheus"), 2),
     (("stats", "nosuch.test"), 1), (("set", "nosuch.test", "reject"), 1),
+    (("clients", "nosuch/1.0"), 1),
 ])
 def test_error_paths_are_memcheck_clean(server, args, code):
     res = vg(*args, shm=server.shm)

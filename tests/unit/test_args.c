@@ -217,6 +217,46 @@ static void probe_errors(void **state)
     assert_int_equal(parse_args(&o, err, NULL, "probe", "http://a/", "--connect", "", NULL), -1);
 }
 
+static void clients_forms(void **state)
+{
+    ctl_opts_t o;
+    char err[256];
+    (void)state;
+    assert_int_equal(parse_args(&o, err, NULL, "clients", NULL), 0);
+    assert_int_equal(o.verb, CTL_VERB_CLIENTS);
+    assert_null(o.user_agent);
+    assert_null(o.vhost);
+    assert_int_equal(o.format, CTL_FMT_TEXT);
+    assert_int_equal(parse_args(&o, err, NULL, "clients", "--json", NULL), 0);
+    assert_int_equal(o.format, CTL_FMT_JSON);
+    assert_int_equal(parse_args(&o, err, NULL, "clients", "Botocore/1.29.27 Python/3.11.2",
+                                "--json", NULL), 0);
+    assert_string_equal(o.user_agent, "Botocore/1.29.27 Python/3.11.2");
+    assert_null(o.vhost);
+    /* needs no segment, but -s and $EXPECTCTL_SHM do no harm */
+    assert_int_equal(parse_args(&o, err, "/env.shm", "-s", "/x.shm", "clients", NULL), 0);
+    /* an unquoted User-Agent is two arguments */
+    assert_int_equal(parse_args(&o, err, NULL, "clients", "Botocore/1.29", "Python/3", NULL), -1);
+    assert_non_null(strstr(err, "quote"));
+    assert_int_equal(parse_args(&o, err, NULL, "clients", "--prometheus", NULL), -1);
+    assert_non_null(strstr(err, "clients takes only --json"));
+    assert_int_equal(parse_args(&o, err, NULL, "clients", "--follow", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "clients", "-n", "5", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "clients", "--timeout", "1", NULL), -1);
+    assert_non_null(strstr(err, "option is for probe"));
+    /* and the verb table lists it */
+    {
+        size_t i;
+        int seen = 0;
+        const char *syn;
+
+        for (i = 0; (syn = ctl_verb_synopsis(i)) != NULL; i++) {
+            seen |= strncmp(syn, "clients ", 8) == 0;
+        }
+        assert_true(seen);
+    }
+}
+
 static void time_format(void **state)
 {
     char buf[40];
@@ -238,6 +278,7 @@ int main(void)
         cmocka_unit_test(misc_forms),
         cmocka_unit_test(probe_forms),
         cmocka_unit_test(probe_errors),
+        cmocka_unit_test(clients_forms),
         cmocka_unit_test(time_format),
     };
     return cmocka_run_group_tests_name("expectctl_args", tests, NULL, NULL);

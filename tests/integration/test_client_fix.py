@@ -1,0 +1,242 @@
+"""Client-aware fixes: a 417 to a known client's 100-continue names that
+client's own switch, warns when it hangs or loses the upload, and gives the
+server-side policy for it, in `expectctl events` (text and --json); an
+unknown client gets the generic fix, and httpd core's unknown-expectation
+417 keeps its own."""
+import json
+import os
+import sys
+import time
+
+import pytest
+
+from httpd_harness import Httpd, expectctl, serving
+from rawhttp import Conn
+
+IS_ROOT = os.geteuid() == 0
+JAVA_UA = "Java-http-client/17.0.15"
+UNKNOWN_UA = "client-fix-test/1.0"
+# expect_reason_text(EXPECT_REASON_POLICY), unchanged for unknown clients.
+GENERIC_POLICY_FIX = ("ExpectPolicy reject on this vhost/location; the client should "
+                      "resend without Expect, or set ExpectPolicy continue")
+GENERIC_CORE_FIX = ("only 100-continue is defined; httpd rejects other expectations "
+                    "before modules run; fix the client")
+
+CONF = """
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName rej.test
+    ExpectPolicy reject
+    <Location /echo>
+        SetHandler reflector
+    </Location>
+</VirtualHost>
+"""
+
+
+def expect_request(port, ua, expect="100-continue", path="/echo"):
+    """A POST with Expect that waits for the answer before its body; the
+    final status."""
+    conn = Conn(port)
+    try:
+        conn.send(f"POST {path} HTTP/1.1\r\nHost: rej.test\r\nUser-Agent: {ua}\r\n"
+                  f"Expect: {expect}\r\nContent-Length: 4\r\n\r\n")
+        what, final = conn.wait_interim_or_final(3.0)
+        if what == "100":
+            conn.send("body")
+            return conn.read_response()[1].status
+        if what == "final":
+            return final[1].status
+        conn.send("body")
+        return conn.read_response()[1].status
+    finally:
+        conn.close()
+
+
+def events(h, n):
+    """The last n events, waiting for them to be recorded."""
+    deadline = time.time() + 5
+    while True:
+        res = expectctl("events", "--json", shm=h.shm)
+        assert res.returncode == 0, res.stderr
+        got = json.loads(res.stdout)["events"]
+        if len(got) >= n or time.time() > deadline:
+            return got[-n:]
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with serving(Httpd(CONF, name="client-fix")) as h:
+        assert expect_request(h.port, JAVA_UA) == 417
+        assert expect_request(h.port, UNKNOWN_UA) == 417
+        # httpd core's 417 for an unknown expectation, from the same client
+        assert expect_request(h.port, JAVA_UA, expect="100-continue, x-foo") == 417
+        events(h, 3)
+        yield h
+
+
+def test_json_names_the_java_fix(server):
+    java, unknown, core = events(server, 3)
+    assert java["user_agent"] == JAVA_UA and java["producer"] == "mod_expect"
+    assert java["reason"] == "policy"
+    fix = java["fix"]
+    assert "expectContinue(false)" in fix
+    assert "known to hang" in fix and "JDK-8286171" in fix
+    assert "ExpectPolicy reject on this vhost/location" in fix
+    assert ("ExpectPolicy continue for it, in <If '%{HTTP_USER_AGENT} =~ "
+            "m#^Java-http-client/#i'>") in fix
+    assert java["client_key"] == "java-httpclient"
+    assert java["client_family"].startswith("Java HttpClient")
+    assert "expectContinue(false)" in java["client_fix"]
+    # the address is still where it was
+    assert java["client"] == "127.0.0.1"
+
+    assert unknown["user_agent"] == UNKNOWN_UA
+    assert unknown["fix"] == GENERIC_POLICY_FIX
+    assert unknown["client_key"] is None and unknown["client_family"] is None
+    assert unknown["client_fix"] is None
+
+    assert core["producer"] == "core" and core["reason"] == "unknown-expectation"
+    assert core["user_agent"] == JAVA_UA
+    assert core["fix"] == GENERIC_CORE_FIX
+    assert core["client_key"] is None
+
+
+def test_text_names_the_java_fix(server):
+    res = expectctl("events", "-n", "3", shm=server.shm)
+    assert res.returncode == 0, res.stderr
+    java, unknown, core = res.stdout.splitlines()
+    assert f'ua="{JAVA_UA}" by=mod_expect: ExpectPolicy reject' in java
+    assert "expectContinue(false)" in java and "known to hang" in java
+    assert "m#^Java-http-client/#i" in java
+    assert unknown.endswith(f'ua="{UNKNOWN_UA}" by=mod_expect: {GENERIC_POLICY_FIX}')
+    assert core.endswith(f"by=core: {GENERIC_CORE_FIX}")
+    # the fix adds no quote: each line keeps its three quoted fields
+    for line in (java, unknown, core):
+        assert line.count('"') == 6, line
+
+
+# ---- expectctl clients ----------------------------------------------------------
+
+def clients_json(*args, **kw):
+    res = expectctl("clients", *args, "--json", **kw)
+    return res, json.loads(res.stdout)
+
+
+def test_clients_needs_no_segment(tmp_path):
+    missing = str(tmp_path / "no.shm")
+    env = dict(os.environ, EXPECTCTL_SHM=missing)
+    res = expectctl("clients", env=env)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
+    for family in ("Java HttpClient", "curl", "botocore", "git", "Wget", "libwww-perl"):
+        assert family in res.stdout
+    assert "expectContinue(false)" in res.stdout
+    assert "<If '%{HTTP_USER_AGENT} =~ m#^Java-http-client/#i'>" in res.stdout
+    assert expectctl("clients", shm=missing).returncode == 0
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to switch to nobody")
+def test_clients_as_any_user():
+    res = expectctl("clients", "--json", as_user="nobody")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["format"] == "mod_expect.clients"
+
+
+def test_clients_json_table():
+    res, doc = clients_json()
+    assert res.returncode == 0, res.stderr
+    assert doc["format"] == "mod_expect.clients" and doc["version"] == 1
+    assert doc["user_agent"] is None
+    keys = [c["key"] for c in doc["clients"]]
+    assert len(keys) == len(set(keys)) >= 20
+    # the first match wins: aws-cli and Boto3 before botocore, Java's
+    # HttpClient before Java/
+    assert keys.index("aws-cli") < keys.index("boto3") < keys.index("botocore")
+    assert keys.index("java-httpclient") < keys.index("java-urlconnection")
+    by = {c["key"]: c for c in doc["clients"]}
+    java = by["java-httpclient"]
+    assert java["hangs_on_417"] is True and java["loses_upload_on_417"] is True
+    assert java["measured"] is True and java["match"] == "prefix"
+    assert "expectContinue(false)" in java["client_fix"]
+    assert by["curl"]["hangs_on_417"] is False
+    assert by["python-requests"]["sends_body_before_417"] is True
+    assert "add_expect_header" in by["botocore"]["client_fix"]
+    # no User-Agent by default: listed, never matched
+    for key in ("python-http-client", "dotnet", "node-http"):
+        assert by[key]["match"] == "none" and by[key]["pattern"] is None
+        assert by[key]["condition"] is None
+
+
+def test_clients_lookup():
+    res, doc = clients_json("aws-cli/2.15.0 Python/3.11.6 Linux/6.1.0 botocore/2.4.5")
+    assert res.returncode == 0
+    assert [c["key"] for c in doc["clients"]] == ["aws-cli"]
+    res, doc = clients_json("Mozilla/5.0 (X11; Linux x86_64)")
+    assert res.returncode == 1 and doc["clients"] == []
+    res = expectctl("clients", JAVA_UA)
+    assert res.returncode == 0
+    assert res.stdout.startswith("Java HttpClient") and "known to hang" in res.stdout
+    res = expectctl("clients", "evil\x1b[2J")
+    assert res.returncode == 1 and "\x1b" not in res.stdout and "\\x1b[2J" in res.stdout
+
+
+def test_recommended_policy_works():
+    """The <If> that `clients` recommends, pasted into a vhost with
+    ExpectPolicy reject, gives that client its 100 and no one else."""
+    _, doc = clients_json()
+    by = {c["key"]: c for c in doc["clients"]}
+    blocks = "".join(
+        f"    <If '{by[k]['condition']}'>\n        ExpectPolicy continue\n    </If>\n"
+        for k in ("java-httpclient", "botocore", "node-fetch-builtin"))
+    conf = CONF.replace("    ExpectPolicy reject\n", "    ExpectPolicy reject\n" + blocks)
+    with serving(Httpd(conf, name="client-if")) as h:
+        assert expect_request(h.port, JAVA_UA) == 200
+        assert expect_request(h.port, "Botocore/1.29.27 Python/3.11.2 Linux/6.1.0") == 200
+        assert expect_request(h.port, "node") == 200
+        assert expect_request(h.port, "nodejs/1") == 417
+        assert expect_request(h.port, "Java/17.0.15") == 417
+        assert expect_request(h.port, UNKNOWN_UA) == 417
+
+
+# The table's measured entries and the real-client matrix's way of
+# uploading that each stands for (tests/clients/client_matrix.py, whose
+# expectations test_clients.py checks against the real clients).
+MEASURED = {
+    "curl": "curl", "php-curl": "php", "node-http": "node", "go": "go",
+    "java-httpclient": "java-httpclient", "java-urlconnection": "java-urlconnection",
+    "python-http-client": "python-httpclient", "python-requests": "requests-expect",
+    "botocore": "botocore", "ruby": "ruby", "libwww-perl": "lwp", "git": "git",
+    "wget": "wget",
+}
+
+
+def test_measured_entries_agree_with_the_matrix():
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    "..", "clients"))
+    import client_matrix as cm
+    _, doc = clients_json()
+    measured = {c["key"]: c for c in doc["clients"] if c["measured"]}
+    assert set(measured) == set(MEASURED)
+    for key, entry in measured.items():
+        under_reject = cm.BY_KEY[MEASURED[key]].behaviour["reject"]
+        pushed = under_reject["pushed"]
+        pushed = pushed if isinstance(pushed, tuple) else (pushed,)
+        assert entry["hangs_on_417"] == (under_reject["outcome"] == "hangs"), key
+        # no client retries: each one that gets a 417 loses the upload
+        assert not under_reject["retried"], key
+        assert entry["loses_upload_on_417"] == (under_reject["outcome"] != "ok"), key
+        assert entry["sends_body_before_417"] == ("all" in pushed and "none" not in pushed), key
+
+
+def test_troubleshooting_example_is_current(server):
+    """docs/TROUBLESHOOTING.md shows a Java event's line: its fix is what
+    expectctl prints now."""
+    doc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                       "docs", "TROUBLESHOOTING.md")
+    with open(doc) as f:
+        shown = [line for line in f.read().splitlines()
+                 if line.startswith(f'... ua="{JAVA_UA}" by=mod_expect: ')]
+    assert len(shown) == 1
+    java = events(server, 3)[0]
+    assert shown[0].split(" by=mod_expect: ", 1)[1] == java["fix"]
