@@ -104,7 +104,9 @@ int ctl_policy(const expect_shm_t *h, const ctl_opts_t *o);
  * generation that serves took them, print the result (ctl_set_report). */
 int ctl_set(expect_shm_t *h, const ctl_opts_t *o);
 int ctl_set_report(const expect_shm_t *h, const ctl_opts_t *o);
+/* reset: the same two steps as set. */
 int ctl_reset(expect_shm_t *h, const ctl_opts_t *o);
+int ctl_reset_report(const expect_shm_t *h, const ctl_opts_t *o);
 /* ctl_probe.c: returns 0, CTL_EXIT_FAIL, CTL_EXIT_USAGE or a verdict's code. */
 int ctl_probe(const ctl_opts_t *o);
 /* ctl_clients.c: the client table, or the entry o->user_agent matches

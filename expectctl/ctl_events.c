@@ -213,6 +213,7 @@ int ctl_events(expect_shm_t *h, const ctl_opts_t *o)
     uint64_t head = expect_shm_ring_head(h), from, next;
     int first = 1;
     long waited = 0, since_check = 0;
+    int told_gone = 0;
 
     from = head > (uint64_t)o->count ? head - (uint64_t)o->count : 0;
     if (o->format == CTL_FMT_JSON && !o->follow) {
@@ -249,10 +250,18 @@ int ctl_events(expect_shm_t *h, const ctl_opts_t *o)
         since_check += FOLLOW_POLL_MS;
         if (since_check >= FOLLOW_CHECK_MS) {
             since_check = 0;
-            if (!expect_shm_is_current(h, o->shm_path)
-                && reattach(h, o->shm_path, &next, last_shown_usec)) {
-                waited = 0;
-                continue;
+            if (!expect_shm_is_current(h, o->shm_path)) {
+                if (reattach(h, o->shm_path, &next, last_shown_usec)) {
+                    waited = 0;
+                    told_gone = 0;
+                    continue;
+                }
+                if (!told_gone) {
+                    /* Stopped, or being rebuilt: say so once, then wait. */
+                    fprintf(stderr, "expectctl: %s: no live segment any more; waiting "
+                            "for httpd to make a new one\n", o->shm_path);
+                    told_gone = 1;
+                }
             }
         }
         ctl_sleep_ms(FOLLOW_POLL_MS);

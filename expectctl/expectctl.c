@@ -93,38 +93,43 @@ static int attach_live(expect_shm_t *h, const ctl_opts_t *o)
 }
 
 /*
- * set must reach the configuration that serves: a graceful restart may
- * rebuild the segment, or re-mark its vhosts, while the overrides are being
- * written.  Write while the control file says LIVE with generation G, then
- * look again: still LIVE, still G, still the files at the path, and the
- * restart that may have begun since had not yet copied anything (the
- * parent marks RESTARTING before it reads a byte).  Otherwise write again,
- * into whatever serves now.
+ * set and reset must reach the configuration that serves: a graceful
+ * restart may rebuild the segment, or re-mark its vhosts, while they write.
+ * Write while the control file says LIVE with generation G, then look
+ * again: still LIVE, still G, still the files at the path, and the restart
+ * that may have begun since had not yet copied anything (the parent marks
+ * RESTARTING before it reads a byte).  Otherwise write again, into
+ * whatever serves now.
  */
-static int set_verified(expect_shm_t *h, const ctl_opts_t *o)
+static int write_verified(expect_shm_t *h, const ctl_opts_t *o,
+                          int (*write)(expect_shm_t *, const ctl_opts_t *),
+                          int (*report)(const expect_shm_t *, const ctl_opts_t *))
 {
     expect_shm_liveness_t before, after;
     int rc, tries;
 
     for (tries = 0;; tries++) {
         expect_shm_liveness(h, &before);
-        if ((rc = ctl_set(h, o)) != CTL_EXIT_OK) {
+        if ((rc = write(h, o)) != CTL_EXIT_OK) {
             return rc;
         }
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         expect_shm_liveness(h, &after);
         if (after.state == EXPECT_SEG_LIVE && after.generation == before.generation
             && before.state == EXPECT_SEG_LIVE && expect_shm_is_current(h, o->shm_path)) {
-            return ctl_set_report(h, o);
+            return report(h, o);
         }
         expect_shm_detach(h);
         if (tries >= SET_TRIES) {
-            fprintf(stderr, "expectctl: %s: httpd kept restarting while the policy was "
-                    "being set; it may not have reached every virtual host: run the "
+            fprintf(stderr, "expectctl: %s: httpd kept restarting while this was being "
+                    "written; it may not have reached every virtual host: run the "
                     "command again\n", o->shm_path);
             return CTL_EXIT_FAIL;
         }
         if ((rc = attach_live(h, o)) != CTL_EXIT_OK) {
+            /* The write may sit in a segment a restart will take back. */
+            fprintf(stderr, "expectctl: it was written to the segment as a restart "
+                    "began; check with expectctl policy once httpd serves again\n");
             return rc;
         }
     }
@@ -142,11 +147,11 @@ static int run_on_segment(const ctl_opts_t *o)
     case CTL_VERB_STATS:  rc = ctl_stats(&h, o); break;
     case CTL_VERB_EVENTS: rc = ctl_events(&h, o); break;
     case CTL_VERB_POLICY: rc = ctl_policy(&h, o); break;
-    case CTL_VERB_SET:    rc = set_verified(&h, o); break;
-    case CTL_VERB_RESET:  rc = ctl_reset(&h, o); break;
+    case CTL_VERB_SET:    rc = write_verified(&h, o, ctl_set, ctl_set_report); break;
+    case CTL_VERB_RESET:  rc = write_verified(&h, o, ctl_reset, ctl_reset_report); break;
     default:              rc = CTL_EXIT_USAGE; break;
     }
-    /* Safe after set_verified let go of it: a detached handle is zeroed. */
+    /* Safe after write_verified let go of it: a detached handle is zeroed. */
     expect_shm_detach(&h);
     return rc;
 }

@@ -58,14 +58,22 @@ static int adopt_pair(expect_shm_t *h, void *base, size_t size, void *cbase, siz
     expect_shm_err_t rc;
     int pr;
 
-    if ((rc = expect_shm_validate(base, size, why, whylen)) != EXPECT_SHM_OK
+    /* One copy of the statistics header, taken once: a child can rewrite
+     * the file between two reads, so the copy that is validated is the one
+     * the geometry comes from.  (The validators read only the header of a
+     * statistics file; len is the file's.)  The control file only root
+     * writes. */
+    if (size < sizeof(geom)) {
+        return expect_shm_validate(base, size, why, whylen);
+    }
+    memcpy(&geom, base, sizeof(geom));
+    if ((rc = expect_shm_validate(&geom, size, why, whylen)) != EXPECT_SHM_OK
         || (rc = expect_shm_validate_control(cbase, csize, why, whylen)) != EXPECT_SHM_OK) {
         return rc;
     }
-    if ((pr = expect_shm_check_pairing(base, cbase, why, whylen)) != EXPECT_SHM_OK) {
+    if ((pr = expect_shm_check_pairing(&geom, cbase, why, whylen)) != EXPECT_SHM_OK) {
         return pr;
     }
-    memcpy(&geom, base, sizeof(geom));
     memcpy(&cgeom, cbase, sizeof(cgeom));
     expect_shm_fill_handle(h, base, size, &geom, cbase, csize, &cgeom);
     return EXPECT_SHM_OK;

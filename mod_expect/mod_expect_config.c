@@ -3,6 +3,8 @@
  * UNSET sentinels, explicit merges, and the few accessors every glue file
  * shares.  The directives that fill them are in mod_expect.c.
  */
+#include <string.h>
+
 #include "httpd.h"
 #include "http_config.h"
 #include "ap_listen.h"
@@ -131,9 +133,9 @@ static apr_hash_t *count_names(apr_pool_t *ptemp, server_rec *s)
 
 void expect_config_name_vhosts(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s)
 {
-    apr_hash_t *seen, *numbered;
-    server_rec *v, **order;
-    int *n, i, nservers = 0;
+    apr_hash_t *seen;
+    server_rec *v;
+    int *n;
 
     for (v = s; v != NULL; v = v->next) {
         expect_srv_conf *sc = expect_srv_config(v);
@@ -150,28 +152,19 @@ void expect_config_name_vhosts(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s)
             sc->name = apr_pstrcat(p, sc->name, "@", vhost_addr(ptemp, v), NULL);
         }
     }
-    /* Still the same (the same address too): number them in configuration
-     * order, which is the main server and then httpd's list reversed. */
+    /* Still the same (the same address too): add where each is defined.
+     * Not a number by position: another vhost added in between would shift
+     * the numbers, and an override or counters would follow the number to
+     * another vhost.  A moved definition changes the name instead, and its
+     * override is dropped rather than misapplied. */
     seen = count_names(ptemp, s);
-    numbered = apr_hash_make(ptemp);
     for (v = s; v != NULL; v = v->next) {
-        nservers++;
-    }
-    order = apr_palloc(ptemp, sizeof(*order) * nservers);
-    order[0] = s;
-    for (i = nservers - 1, v = s->next; v != NULL; v = v->next) {
-        order[i--] = v;
-    }
-    for (i = 0; i < nservers; i++) {
-        expect_srv_conf *sc = expect_srv_config(order[i]);
+        expect_srv_conf *sc = expect_srv_config(v);
+        const char *file = v->defn_name ? v->defn_name : "", *base = strrchr(file, '/');
         n = apr_hash_get(seen, sc->name, APR_HASH_KEY_STRING);
         if (*n > 1) {
-            int *k = apr_hash_get(numbered, sc->name, APR_HASH_KEY_STRING);
-            if (k == NULL) {
-                k = apr_pcalloc(ptemp, sizeof(*k));
-                apr_hash_set(numbered, sc->name, APR_HASH_KEY_STRING, k);
-            }
-            sc->name = apr_psprintf(p, "%s#%d", sc->name, ++*k);
+            sc->name = apr_psprintf(p, "%s#%s:%u", sc->name, base ? base + 1 : file,
+                                    v->defn_line_number);
         }
     }
 }

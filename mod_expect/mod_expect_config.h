@@ -71,7 +71,7 @@ int expect_configured_strict(const expect_dir_conf *dc);
 /*
  * Give every server its row name, unambiguous among them: "name:port" as
  * apache2 -S shows it; "name:port@address" where two share that; and
- * "#N" after it, in configuration order, where even the address is the
+ * "#file:line" of its definition after it where even the address is the
  * same.  Names too long for a row are keyed by the core (never merged).
  */
 void expect_config_name_vhosts(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s);

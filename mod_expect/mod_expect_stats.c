@@ -206,14 +206,17 @@ static int reusable(const expect_state *old, const char *path, uint32_t ring,
  * expectctl finds no live segment.  A previous one still at the path is
  * marked RETIRED, so expectctl calls it stale instead of live.
  */
-static int without_statistics(server_rec *s, expect_state *prev, apr_status_t rv,
-                              const char *what, const char *path, const char *why)
+static int without_statistics(apr_pool_t *pconf, server_rec *s, expect_state *prev,
+                              apr_status_t rv, const char *what, const char *path,
+                              const char *why)
 {
     ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "%s %s%s%s; mod_expect goes on enforcing "
                  "the configured policies without statistics or runtime overrides "
                  "(check ExpectShmFile and its directory)", what, path, *why ? ": " : "", why);
     if (prev != NULL && prev->shm.base != NULL) {
         mark_state(prev, EXPECT_SEG_RETIRED);
+        /* Still mapped and still ours: a stop removes it as usual. */
+        apr_pool_cleanup_register(pconf, prev, segment_cleanup, apr_pool_cleanup_null);
     }
     state = NULL;
     expect_config_set_segment(NULL);
@@ -280,7 +283,7 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
         /* Replaces whatever is at path, such as a segment left by a crash. */
         rv = expect_shm_create(&st->shm, path, capacity, ring, why, sizeof(why));
         if (rv != APR_SUCCESS) {
-            return without_statistics(s, old, rv, EXPLOGNO(0010)
+            return without_statistics(pconf, s, old, rv, EXPLOGNO(0010)
                                       "cannot create the statistics segment", path, why);
         }
         generation = old != NULL ? expect_shm_generation(&old->shm) : 0;
@@ -310,7 +313,7 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
     }
     expect_shm_seal(&st->shm);
     if (rv != APR_SUCCESS) {
-        return without_statistics(s, st, rv, EXPLOGNO(0011)
+        return without_statistics(pconf, s, st, rv, EXPLOGNO(0011)
                                   "cannot set up the statistics segment", path, "");
     }
     state = st;
@@ -467,7 +470,9 @@ int expect_stats_log_transaction(request_rec *r)
     ev->reason = (uint32_t)reason;
     ev->decision = producer == EXPECT_PRODUCER_MOD_EXPECT ? EXPECT_DECIDE_REJECT
                                                           : EXPECT_DECIDE_NONE;
-    EXPECT_SHM_EVENT_SET(ev, vhost, sc->name);
+    /* The row's key, so that events name a vhost as stats does (and a
+     * rebuilt segment finds it again), long names included. */
+    expect_shm_name_key(ev->vhost, sc->name);
     EXPECT_SHM_EVENT_SET(ev, client, r->useragent_ip);
     EXPECT_SHM_EVENT_SET(ev, method, r->method);
     EXPECT_SHM_EVENT_SET(ev, uri, r->unparsed_uri);
