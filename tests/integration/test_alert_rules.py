@@ -1,0 +1,32 @@
+"""The shipped Prometheus alerting rules (docs/prometheus/mod_expect-alerts.yml)
+pass `promtool check rules` and their unit tests (`promtool test rules`
+tests/prometheus/alerts_test.yml): a 417 spike on one vhost alerts and a
+steady rate does not; a target that stops answering /expect-metrics is
+stale after 5 minutes."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RULES = os.path.join(TOP, "docs", "prometheus", "mod_expect-alerts.yml")
+TESTS = os.path.join(TOP, "tests", "prometheus", "alerts_test.yml")
+
+pytestmark = pytest.mark.skipif(shutil.which("promtool") is None,
+                                reason="promtool (Debian prometheus) not installed")
+
+
+def test_rules_are_valid():
+    res = subprocess.run(["promtool", "check", "rules", RULES], capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "2 rules found" in res.stdout + res.stderr
+
+
+def test_rules_unit_tests_pass():
+    res = subprocess.run(["promtool", "test", "rules", os.path.basename(TESTS)],
+                         cwd=os.path.dirname(TESTS), capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "SUCCESS" in res.stdout + res.stderr
