@@ -165,8 +165,15 @@ while read -r f; do
         fail "$f exists before the install (a make install?); remove it first (make uninstall)"
     fi
 done <"$WORK/contents"
-cp -a /etc/apache2 "$STATE/etc-apache2"
-if [ -d /var/lib/apache2 ]; then cp -a /var/lib/apache2 "$STATE/var-lib-apache2"; fi
+# Copied under a side name and renamed only once complete: the cleanup
+# restores from a copy only if it is whole (a full disk must not make it
+# replace /etc/apache2 with half of itself).
+cp -a /etc/apache2 "$STATE/etc-apache2.part"
+mv "$STATE/etc-apache2.part" "$STATE/etc-apache2"
+if [ -d /var/lib/apache2 ]; then
+    cp -a /var/lib/apache2 "$STATE/var-lib-apache2.part"
+    mv "$STATE/var-lib-apache2.part" "$STATE/var-lib-apache2"
+fi
 if apache2_pid >/dev/null; then
     WAS_RUNNING=yes
     echo "check-package: the system apache2 is running: stopping it for the check"

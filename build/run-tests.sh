@@ -1,6 +1,7 @@
 #!/bin/sh
 # Build mod_expect and run every test (unit + integration under the event,
-# worker and prefork MPMs, then the Debian package: make check-package).
+# worker and prefork MPMs, then, with EXPECT_CHECK_PACKAGE=1, the Debian
+# package: make check-package).
 # Installs missing Debian packages first.
 # A tree it configures itself (CI: always a fresh clone) builds with
 # -Werror; an existing Makefile is used as configured.
@@ -12,5 +13,11 @@ build/install-deps.sh
 make
 make check
 # The Debian package, built, linted, installed into the system apache2 and
-# purged again; needs root (CI runs as root) and says it skipped otherwise.
-make check-package
+# purged again.  It changes the machine's apache2 for a minute (and puts it
+# back), so it runs where asked: CI sets EXPECT_CHECK_PACKAGE=1 (.ci/run).
+if [ "${EXPECT_CHECK_PACKAGE:-}" = 1 ]; then
+    make check-package
+else
+    echo "run-tests: make check-package not run: it installs the .deb into this machine's"
+    echo "run-tests: apache2; run it in a container or CI (EXPECT_CHECK_PACKAGE=1, as root)"
+fi

@@ -47,7 +47,7 @@ VERBS = ["stats", "events", "policy", "set", "reset", "probe", "clients"]
     ("expectctl ", VERBS),
     ("expectctl st", ["stats"]),
     ("expectctl p", ["policy", "probe"]),
-    ("expectctl -", ["-s", "--help", "--version"]),
+    ("expectctl -", ["-s", "-i", "--help", "--version"]),
     ("expectctl -s /tmp/seg ", VERBS),           # -s takes its PATH, then the verb
     ("expectctl stats --", ["--json", "--prometheus"]),
     ("expectctl events -", ["-s", "-n", "--follow", "--json"]),
@@ -81,6 +81,7 @@ def fake_ctl(tmp_path):
         echo "uploads.example:443 effective=reject configured=continue override=reject strict=off"
         echo "uploads.example:80 effective=continue configured=continue override=- strict=off"
         echo "legacy.example:80 effective=reject configured=reject override=- strict=on"
+        echo 'x$(touch${{IFS}}{tmp_path}/pwned1)\`touch${{IFS}}{tmp_path}/pwned2\`.example:80 effective=continue configured=continue override=- strict=off'
         """))
     stub.chmod(0o755)
     return str(bindir), log
@@ -89,10 +90,16 @@ def fake_ctl(tmp_path):
 def test_vhost_names_from_policy(fake_ctl):
     path, log = fake_ctl
     names = ["uploads.example:443", "uploads.example:80", "legacy.example:80"]
-    assert complete("expectctl stats ", path) == names
+    evil = [n for n in complete("expectctl stats ", path) if n.startswith("x")]
+    # A name with $(...) and backticks is offered as it is, never run.
+    assert len(evil) == 1 and "$(touch" in evil[0] and "`touch" in evil[0], evil
+    assert not os.path.exists(os.path.join(os.path.dirname(path), "pwned1"))
+    assert not os.path.exists(os.path.join(os.path.dirname(path), "pwned2"))
+    assert complete("expectctl stats u", path) == names[:2]
+    assert complete("expectctl stats ", path) == names + evil
     assert complete("expectctl policy l", path) == ["legacy.example:80"]
     assert complete("expectctl reset up", path) == names[:2]
-    assert complete("expectctl set ", path) == ["all"] + names
+    assert complete("expectctl set ", path) == ["all"] + names + evil
     # A name holds a colon, which bash's word splitting breaks at: the
     # completion offers what follows it.
     assert complete("expectctl set uploads.example:4", path) == ["443"]
