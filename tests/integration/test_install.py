@@ -119,6 +119,17 @@ def test_configure_dirs_and_uninstall(tmp_path):
     with open(stage + "/etc/apache2/mods-available/expect.load") as f:
         assert f.read().strip() == f"LoadModule expect_module {libexec}/mod_expect.so"
 
+    # An enabled module is not uninstalled: its links would stop apache2.
+    enabled = stage + "/etc/apache2/mods-enabled/expect.load"
+    os.makedirs(os.path.dirname(enabled))
+    os.symlink("../mods-available/expect.load", enabled)
+    res = subprocess.run(["make", "-s", "uninstall", f"DESTDIR={stage}"], cwd=tree,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode != 0 and "a2dismod expect" in res.stderr, res
+    assert os.path.exists(stage + f"{libexec}/mod_expect.so")
+    os.unlink(enabled)
+    os.rmdir(os.path.dirname(enabled))
+
     res = subprocess.run(["make", "-s", "uninstall", f"DESTDIR={stage}"], cwd=tree,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
