@@ -30,3 +30,19 @@ def test_rules_unit_tests_pass():
                          timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "SUCCESS" in res.stdout + res.stderr
+
+
+def test_scrape_config_in_the_manual_is_valid(tmp_path):
+    """The manual's scrape_configs example (docs/mod_expect.md, "Scraping
+    many servers"), with the shipped rules loaded, passes promtool check
+    config: every yaml block of the manual is that example."""
+    import re
+    with open(os.path.join(TOP, "docs", "mod_expect.md")) as f:
+        blocks = re.findall(r"```yaml\n(.*?)```", f.read(), re.S)
+    assert len(blocks) == 1, blocks
+    conf = tmp_path / "prometheus.yml"
+    conf.write_text(f"rule_files:\n  - {RULES}\n" + blocks[0])
+    res = subprocess.run(["promtool", "check", "config", str(conf)], capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "SUCCESS" in res.stdout + res.stderr
