@@ -45,7 +45,9 @@ typedef struct {
     const char *vhost;       /* NULL: all */
     ctl_format_t format;
     long count;              /* events -n */
+    int count_given;         /* -n was on the command line */
     int follow;              /* events --follow */
+    int summary;             /* events --summary */
     uint32_t set_value;      /* set: EXPECT_OVERRIDE_NONE or a policy */
     int set_all;             /* set all */
     /* probe: needs no segment */
@@ -99,6 +101,8 @@ void ctl_sleep_ms(long ms);
 /* One file per verb family. */
 int ctl_stats(const expect_shm_t *h, const ctl_opts_t *o);
 int ctl_events(expect_shm_t *h, const ctl_opts_t *o);
+/* ctl_summary.c: events --summary. */
+int ctl_events_summary(const expect_shm_t *h, const ctl_opts_t *o);
 int ctl_policy(const expect_shm_t *h, const ctl_opts_t *o);
 /* set: write the override(s) (ctl_set), then, once main has made sure the
  * generation that serves took them, print the result (ctl_set_report). */

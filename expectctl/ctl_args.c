@@ -18,7 +18,9 @@ typedef struct {
 
 static const ctl_verb_def verbs[] = {
     {"stats", CTL_VERB_STATS, "stats [VHOST] [--json | --prometheus]   counters per virtual host"},
-    {"events", CTL_VERB_EVENTS, "events [-n N] [--follow] [--json]       recent 417s, newest last"},
+    {"events", CTL_VERB_EVENTS, "events [-n N] [--follow | --summary] [--json]\n"
+     "                                          recent 417s, newest last, and what each client\n"
+     "                                          did next; --summary: per vhost and client"},
     {"policy", CTL_VERB_POLICY, "policy [VHOST]                          configured, override and effective policy"},
     {"set", CTL_VERB_SET, "set (VHOST | all) (continue | reject | ignore | default)   runtime override, no reload"},
     {"reset", CTL_VERB_RESET, "reset [VHOST]                           zero the counters"},
@@ -163,11 +165,15 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
         else if (strcmp(a, "--follow") == 0 || strcmp(a, "-f") == 0) {
             o->follow = 1;
         }
+        else if (strcmp(a, "--summary") == 0) {
+            o->summary = 1;
+        }
         else if (strcmp(a, "-n") == 0) {
             if (++i >= argc || parse_count(argv[i], &o->count) != 0) {
                 return args_fail(err, errlen, "-n needs a number from 1 up", i < argc ? argv[i] : NULL);
             }
             saw_n = 1;
+            o->count_given = 1;
         }
         else if (strcmp(a, "--timeout") == 0) {
             probe_opt = probe_opt ? probe_opt : a;
@@ -227,6 +233,10 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
 
     if (probe_opt != NULL && o->verb != CTL_VERB_PROBE) {
         return args_fail(err, errlen, "option is for probe", probe_opt);
+    }
+    if (o->summary && (o->verb != CTL_VERB_EVENTS || o->follow)) {
+        return args_fail(err, errlen, o->follow ? "choose one of --follow and --summary"
+                                                : "--summary is for events", NULL);
     }
     switch (o->verb) {
     case CTL_VERB_PROBE:

@@ -49,8 +49,28 @@ static const char *event_fix(const expect_shm_event_t *e, const expect_client_t 
     return buf;
 }
 
+/* The event's claim number, which its outcome word is tagged with. */
+static uint64_t claim_of(const expect_shm_event_t *e)
+{
+    return e->seq / 2 - 1;
+}
+
+/* "retried after 850 ms", "abandoned", "pending", ... */
+static void outcome_text(char *buf, size_t len, const expect_shm_event_t *e)
+{
+    uint32_t st = expect_outcome_state(e->outcome, claim_of(e));
+
+    if (st == EXPECT_OUTCOME_RETRIED) {
+        snprintf(buf, len, "retried after %" PRIu64 " ms", expect_outcome_ms(e->outcome));
+    }
+    else {
+        snprintf(buf, len, "%s", expect_outcome_name(st));
+    }
+}
+
 static void print_event_text(const expect_shm_event_t *e)
 {
+    char outcome[64];
     char fix[2048];
     const expect_client_t *client;
     char when[40];
@@ -77,13 +97,15 @@ static void print_event_text(const expect_shm_event_t *e)
     }
     printf(" ua=\"");
     expect_fput_text(stdout, e->user_agent);
-    printf("\" by=%s: ", expect_producer_name(e->producer));
+    outcome_text(outcome, sizeof(outcome), e);
+    printf("\" by=%s outcome=\"%s\": ", expect_producer_name(e->producer), outcome);
     expect_fput_text(stdout, event_fix(e, &client, fix, sizeof(fix)));
     putchar('\n');
 }
 
 static void print_event_json(const expect_shm_event_t *e)
 {
+    uint32_t st;
     char fix[2048];
     const expect_client_t *client;
     char when[40];
@@ -125,6 +147,15 @@ static void print_event_json(const expect_shm_event_t *e)
     }
     else {
         printf("null, \"client_family\": null, \"client_fix\": null");
+    }
+    /* Added for retry tracking. */
+    st = expect_outcome_state(e->outcome, claim_of(e));
+    printf(", \"outcome\": \"%s\", \"retry_after_ms\": ", expect_outcome_name(st));
+    if (st == EXPECT_OUTCOME_RETRIED) {
+        printf("%" PRIu64, expect_outcome_ms(e->outcome));
+    }
+    else {
+        printf("null");
     }
     printf("}");
 }

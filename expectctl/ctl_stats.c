@@ -44,12 +44,33 @@ static void table_row(const expect_shm_vhost_snap_t *v, void *arg)
              v->override != EXPECT_OVERRIDE_NONE ? "*" : "");
     ctl_format_time(last, sizeof(last), v->last_417_usec);
     printf("%-*s %-9s %8" PRIu64 " %9" PRIu64 " %7" PRIu64 " %8" PRIu64 " %6" PRIu64
-           " %10" PRIu64 " %8" PRIu64 " %9" PRIu64 " %9" PRIu64 "  %s\n",
+           " %10" PRIu64 " %8" PRIu64 " %9" PRIu64 " %9" PRIu64 " %7" PRIu64 " %9" PRIu64
+           " %7" PRIu64 " %7" PRIu64 "  %s\n",
            t->width, name, policy, v->ctr[EXPECT_CTR_EXPECT],
            v->ctr[EXPECT_CTR_CONTINUED], v->ctr[EXPECT_CTR_IGNORED],
            v->ctr[EXPECT_CTR_BODYLESS], v->ctr[EXPECT_CTR_HTTP10],
            v->ctr[EXPECT_CTR_417_EXPECT], v->ctr[EXPECT_CTR_417_CORE], others(v),
-           v->ctr[EXPECT_CTR_417_TOTAL], last);
+           v->ctr[EXPECT_CTR_417_TOTAL], v->ctr[EXPECT_CTR_RETRIED],
+           v->ctr[EXPECT_CTR_ABANDONED], v->pending, v->ctr[EXPECT_CTR_UNKNOWN_DROPPED], last);
+}
+
+/* What RETRIED, ABANDONED and PENDING mean here, in one line. */
+static void retry_footer(const expect_shm_t *h)
+{
+    uint32_t window = __atomic_load_n(&h->hdr->retry_window_ms, __ATOMIC_RELAXED);
+    uint64_t evicted = __atomic_load_n(&h->hdr->pending_evicted, __ATOMIC_RELAXED);
+
+    if (h->pending_slots == 0 || window == 0) {
+        printf("retry tracking is off (ExpectRetryWindow 0 or ExpectRetrySlots 0)\n");
+        return;
+    }
+    printf("RETRIED/ABANDONED: 417'd clients that did / did not come back within %u s "
+           "(ExpectRetryWindow)", (unsigned)(window / 1000u));
+    if (evicted != 0) {
+        printf("; %" PRIu64 " not followed, the retry table was full (ExpectRetrySlots %u)",
+               evicted, (unsigned)h->pending_slots);
+    }
+    printf("\n");
 }
 
 static int stats_table(const expect_shm_t *h, const ctl_opts_t *o)
@@ -60,14 +81,16 @@ static int stats_table(const expect_shm_t *h, const ctl_opts_t *o)
     if (rc != CTL_EXIT_OK) {
         return rc;
     }
-    printf("%-*s %-9s %8s %9s %7s %8s %6s %10s %8s %9s %9s  %s\n", t.width, "VHOST",
-           "POLICY", "EXPECT", "CONTINUED", "IGNORED", "BODYLESS", "HTTP10",
-           "417-EXPECT", "417-CORE", "417-OTHER", "417-TOTAL", "LAST-417");
+    printf("%-*s %-9s %8s %9s %7s %8s %6s %10s %8s %9s %9s %7s %9s %7s %7s  %s\n", t.width,
+           "VHOST", "POLICY", "EXPECT", "CONTINUED", "IGNORED", "BODYLESS", "HTTP10",
+           "417-EXPECT", "417-CORE", "417-OTHER", "417-TOTAL", "RETRIED", "ABANDONED",
+           "PENDING", "DROPPED", "LAST-417");
     t.pass = 1;
     ctl_each_vhost(h, o, table_row, &t);
     if (t.any_override) {
         printf("* runtime override (expectctl set VHOST default restores the configured policy)\n");
     }
+    retry_footer(h);
     return CTL_EXIT_OK;
 }
 
@@ -94,14 +117,17 @@ static void json_row(const expect_shm_vhost_snap_t *v, void *arg)
            ", \"rejected\": %" PRIu64 ", \"ignored\": %" PRIu64 ", \"bodyless\": %" PRIu64
            ", \"http10\": %" PRIu64 ",\n     \"r417\": {\"mod_expect\": %" PRIu64
            ", \"core\": %" PRIu64 ", \"handler\": %" PRIu64 ", \"backend\": %" PRIu64
-           ", \"others\": %" PRIu64 ", \"total\": %" PRIu64 "},\n     \"last_417\": ",
+           ", \"others\": %" PRIu64 ", \"total\": %" PRIu64 "},\n     \"retry\": "
+           "{\"retried\": %" PRIu64 ", \"abandoned\": %" PRIu64 ", \"pending\": %" PRIu64
+           "}, \"unknown_dropped\": %" PRIu64 ", \"last_417\": ",
            v->strict ? "true" : "false",
            v->ctr[EXPECT_CTR_EXPECT], v->ctr[EXPECT_CTR_CONTINUED],
            v->ctr[EXPECT_CTR_REJECTED], v->ctr[EXPECT_CTR_IGNORED],
            v->ctr[EXPECT_CTR_BODYLESS], v->ctr[EXPECT_CTR_HTTP10],
            v->ctr[EXPECT_CTR_417_EXPECT], v->ctr[EXPECT_CTR_417_CORE],
            v->ctr[EXPECT_CTR_417_HANDLER], v->ctr[EXPECT_CTR_417_BACKEND],
-           others(v), v->ctr[EXPECT_CTR_417_TOTAL]);
+           others(v), v->ctr[EXPECT_CTR_417_TOTAL], v->ctr[EXPECT_CTR_RETRIED],
+           v->ctr[EXPECT_CTR_ABANDONED], v->pending, v->ctr[EXPECT_CTR_UNKNOWN_DROPPED]);
     if (v->last_417_usec == 0) {
         printf("null}");
     }
@@ -119,9 +145,13 @@ static int stats_json(const expect_shm_t *h, const ctl_opts_t *o)
     ctl_format_time(created, sizeof(created), h->hdr->created_usec);
     printf("{\"format\": \"mod_expect.stats\", \"version\": 1,\n \"segment\": {\"path\": ");
     expect_fput_json_string(stdout, o->shm_path);
-    printf(", \"created\": \"%s\", \"generation\": %u, \"event_slots\": %u},\n"
+    printf(", \"created\": \"%s\", \"generation\": %u, \"event_slots\": %u,\n"
+           "  \"retry_window_ms\": %u, \"retry_slots\": %u, \"retry_evicted\": %" PRIu64 "},\n"
            " \"vhosts\": [", created, (unsigned)expect_shm_generation(h),
-           (unsigned)h->ring_slots);
+           (unsigned)h->ring_slots,
+           (unsigned)__atomic_load_n(&h->hdr->retry_window_ms, __ATOMIC_RELAXED),
+           (unsigned)h->pending_slots,
+           (uint64_t)__atomic_load_n(&h->hdr->pending_evicted, __ATOMIC_RELAXED));
     rc = ctl_each_vhost(h, o, json_row, &first);
     printf("\n ]}\n");
     return rc;

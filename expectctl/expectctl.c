@@ -145,7 +145,9 @@ static int run_on_segment(const ctl_opts_t *o)
     }
     switch (o->verb) {
     case CTL_VERB_STATS:  rc = ctl_stats(&h, o); break;
-    case CTL_VERB_EVENTS: rc = ctl_events(&h, o); break;
+    case CTL_VERB_EVENTS:
+        rc = o->summary ? ctl_events_summary(&h, o) : ctl_events(&h, o);
+        break;
     case CTL_VERB_POLICY: rc = ctl_policy(&h, o); break;
     case CTL_VERB_SET:    rc = write_verified(&h, o, ctl_set, ctl_set_report); break;
     case CTL_VERB_RESET:  rc = write_verified(&h, o, ctl_reset, ctl_reset_report); break;

@@ -28,6 +28,13 @@ static const prom_family families[] = {
      "1 when the policy was set at runtime with expectctl set."},
     {"mod_expect_last_417_timestamp_seconds", "gauge",
      "Unix time of the last 417 sent; 0 if none."},
+    {"mod_expect_417_outcomes_total", "counter",
+     "417s to an expectation, by what the client did next: retried (came back "
+     "within ExpectRetryWindow) or abandoned (did not)."},
+    {"mod_expect_417_pending", "gauge",
+     "417s whose client may still come back within ExpectRetryWindow."},
+    {"mod_expect_unknown_expectations_dropped_total", "counter",
+     "Requests whose unknown expectations ExpectUnknown ignore dropped."},
 };
 
 static const struct { expect_ctr_t ctr; const char *name; } decisions[] = {
@@ -106,10 +113,23 @@ static void family_rows(size_t f, const expect_shm_vhost_snap_t *v,
     case 4:
         sample(emit, ctx, name, v, NULL, NULL, v->override != EXPECT_OVERRIDE_NONE ? "1" : "0");
         break;
-    default:
+    case 5:
         snprintf(num, sizeof(num), "%" PRIu64 ".%06" PRIu64, v->last_417_usec / 1000000u,
                  v->last_417_usec % 1000000u);
         sample(emit, ctx, name, v, NULL, NULL, num);
+        break;
+    case 6:
+        sample(emit, ctx, name, v, "outcome", "retried",
+               u64(num, sizeof(num), v->ctr[EXPECT_CTR_RETRIED]));
+        sample(emit, ctx, name, v, "outcome", "abandoned",
+               u64(num, sizeof(num), v->ctr[EXPECT_CTR_ABANDONED]));
+        break;
+    case 7:
+        sample(emit, ctx, name, v, NULL, NULL, u64(num, sizeof(num), v->pending));
+        break;
+    default:
+        sample(emit, ctx, name, v, NULL, NULL,
+               u64(num, sizeof(num), v->ctr[EXPECT_CTR_UNKNOWN_DROPPED]));
         break;
     }
 }

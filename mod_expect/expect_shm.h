@@ -55,6 +55,7 @@ typedef struct {
     expect_shm_header_t *hdr;
     expect_shm_vhost_t *vhosts;
     expect_shm_event_t *ring;
+    expect_shm_pending_t *pending;        /* NULL: retries are not tracked */
     /* the control file */
     void               *ctl_base;
     size_t              ctl_size;
@@ -63,6 +64,7 @@ typedef struct {
     /* trusted geometry */
     uint32_t            vhost_capacity;
     uint32_t            ring_slots;
+    uint32_t            pending_slots;
     uint64_t            pair_token;
     int                 writable;         /* statistics mapping is read-write */
     int                 control_writable; /* EXPECT_CTL_* */
@@ -87,9 +89,9 @@ typedef enum {
 /* ---- layout ---- */
 
 /* Size of the statistics file / of the control file for that geometry;
- * 0 if out of bounds (capacity 0 or above the maxima).  Depend on the host
- * page size. */
-size_t expect_shm_size(uint32_t vhost_capacity, uint32_t ring_slots);
+ * 0 if out of bounds (capacity 0, above the maxima, or pending_slots not a
+ * multiple of EXPECT_PENDING_WAYS).  Depend on the host page size. */
+size_t expect_shm_size(uint32_t vhost_capacity, uint32_t ring_slots, uint32_t pending_slots);
 size_t expect_shm_control_size(uint32_t vhost_capacity);
 
 /* buf = path + EXPECT_SHM_CTL_SUFFIX; -1 if it does not fit. */
@@ -110,7 +112,7 @@ int expect_shm_control_path(char *buf, size_t len, const char *path);
  */
 apr_status_t expect_shm_create(expect_shm_t *h, const char *path,
                                uint32_t vhost_capacity, uint32_t ring_slots,
-                               char *why, size_t whylen);
+                               uint32_t pending_slots, char *why, size_t whylen);
 
 /* Close the control file's write descriptor: from now on nothing in this
  * process can write the control file.  Call before forking children. */
@@ -272,6 +274,37 @@ void expect_shm_publish(expect_shm_event_t *rec, uint64_t ticket);
  * if recorded, 0 if not (see expect_shm_claim). */
 int expect_shm_record(expect_shm_t *h, const expect_shm_event_t *ev);
 
+/* ---- retry tracking (expect_shm_retry.c; request path: lock-free) ---- */
+
+/* The key a 417'd request is remembered by: a hash of the client's
+ * address, User-Agent, method and request target; never 0 or 1. */
+uint64_t expect_retry_key(const char *client, const char *user_agent,
+                          const char *method, const char *target);
+/*
+ * Remember a 417 sent at when_usec to key's client on vhost `slot`, whose
+ * event has claim number claim_plus1 - 1 (0: no event).  The same key
+ * still pending becomes REPEATED; a full bucket gives up its oldest entry
+ * (EVICTED, counted in pending_evicted).  Returns 1 if remembered.
+ */
+int expect_retry_remember(expect_shm_t *h, uint64_t key, uint64_t when_usec,
+                          uint64_t claim_plus1, uint32_t slot);
+/* The client came back at now_usec: its pending 417, if any, is RETRIED
+ * (counted on the 417's vhost), or ABANDONED if older than the window.
+ * Returns 1 if one was found. */
+int expect_retry_resolve(expect_shm_t *h, uint64_t key, uint64_t now_usec,
+                         uint64_t window_usec);
+/* Entries older than the window are ABANDONED; returns how many.  For the
+ * httpd parent, about once a second. */
+uint32_t expect_retry_sweep(expect_shm_t *h, uint64_t now_usec, uint64_t window_usec);
+
+/* The event outcome word (see expect_shm_layout.h). */
+uint64_t expect_outcome_word(uint64_t claim, uint32_t state, uint64_t ms);
+/* EXPECT_OUTCOME_*, or UNTRACKED when the word belongs to another claim. */
+uint32_t expect_outcome_state(uint64_t word, uint64_t claim);
+uint64_t expect_outcome_ms(uint64_t word);
+/* "pending", "retried", ...: the names stats, events and JSON use. */
+const char *expect_outcome_name(uint32_t state);
+
 /* ---- expectctl (reader: trusts nothing) ---- */
 
 /*
@@ -330,6 +363,7 @@ typedef struct {
     char     name[EXPECT_SHM_NAME_LEN];  /* always NUL-terminated */
     uint64_t ctr[EXPECT_CTR_COUNT];
     uint64_t last_417_usec;
+    uint64_t pending;            /* 417s awaiting their client now */
 } expect_shm_vhost_snap_t;
 
 /* Number of slots in use (the control file's count), clamped to the
@@ -363,7 +397,8 @@ uint64_t expect_shm_ring_head(const expect_shm_t *h);
  * a follower picks it up on its next call.  (A follower should retry once
  * with wait_pending 0 if *next stays put for long: its writer may have
  * died or dropped the record.)  Strings in out are always NUL-terminated.
- * The claim number of out[i] is out[i].seq / 2 - 1.
+ * The claim number of out[i] is out[i].seq / 2 - 1; out[i].outcome is read
+ * last, atomically, and is UNTRACKED if it was another claim's.
  */
 size_t expect_shm_read_events(const expect_shm_t *h, uint64_t from,
                               expect_shm_event_t *out, size_t max,

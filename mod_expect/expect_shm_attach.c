@@ -279,7 +279,7 @@ expect_shm_err_t expect_shm_attach_control(expect_shm_t *h, const char *path, in
     }
     memcpy(&cgeom, cbase, sizeof(cgeom));
     /* The counter table's place follows from the capacity alone. */
-    if (expect_shm_layout(cgeom.capacity, 0, &l) == 0) {
+    if (expect_shm_layout(cgeom.capacity, 0, 0, &l) == 0) {
         need = (size_t)(l.vhosts_offset + (uint64_t)cgeom.capacity * sizeof(expect_shm_vhost_t));
         if (map_file(path, "segment", need, writable, &base, &size, &st, ignored,
                      sizeof(ignored)) != EXPECT_SHM_OK) {

@@ -143,7 +143,7 @@ static int init_control(int fd, const expect_ctl_layout_t *cl, uint32_t cap,
 
 apr_status_t expect_shm_create(expect_shm_t *h, const char *path,
                                uint32_t vhost_capacity, uint32_t ring_slots,
-                               char *why, size_t whylen)
+                               uint32_t pending_slots, char *why, size_t whylen)
 {
     char tmp[PATH_MAX], cpath[PATH_MAX], ctmp[PATH_MAX];
     expect_layout_t l;
@@ -157,11 +157,11 @@ apr_status_t expect_shm_create(expect_shm_t *h, const char *path,
     int n;
 
     expect_shm_zero_handle(h);
-    if (path == NULL || expect_shm_layout(vhost_capacity, ring_slots, &l) != 0
+    if (path == NULL || expect_shm_layout(vhost_capacity, ring_slots, pending_slots, &l) != 0
         || expect_shm_ctl_layout(vhost_capacity, &cl) != 0
         || l.total > SIZE_MAX || cl.total > SIZE_MAX) {
-        expect_shm_set_why(why, whylen, "segment geometry out of range (%u vhosts, %u event slots)",
-                vhost_capacity, ring_slots);
+        expect_shm_set_why(why, whylen, "segment geometry out of range (%u vhosts, %u event "
+                           "slots, %u retry slots)", vhost_capacity, ring_slots, pending_slots);
         return APR_EINVAL;
     }
     /* Build both under side names and rename() them into place: a reader
@@ -199,6 +199,9 @@ apr_status_t expect_shm_create(expect_shm_t *h, const char *path,
     geom.ring_offset = l.ring_offset;
     geom.event_size = (uint32_t)sizeof(expect_shm_event_t);
     geom.ring_slots = ring_slots;
+    geom.pending_offset = l.pending_offset;
+    geom.pending_size = (uint32_t)sizeof(expect_shm_pending_t);
+    geom.pending_slots = pending_slots;
     geom.pair_token = token;
     geom.created_usec = expect_shm_now_usec();
     geom.creator_pid = (uint32_t)getpid();

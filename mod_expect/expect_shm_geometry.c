@@ -44,16 +44,20 @@ static uint64_t layout_align(void)
     return a;
 }
 
-int expect_shm_layout(uint32_t cap, uint32_t slots, expect_layout_t *l)
+int expect_shm_layout(uint32_t cap, uint32_t slots, uint32_t pending, expect_layout_t *l)
 {
     uint64_t a = layout_align();
 
-    if (cap == 0 || cap > EXPECT_SHM_MAX_VHOSTS || slots > EXPECT_SHM_MAX_RING_SLOTS) {
+    if (cap == 0 || cap > EXPECT_SHM_MAX_VHOSTS || slots > EXPECT_SHM_MAX_RING_SLOTS
+        || pending > EXPECT_SHM_MAX_PENDING || pending % EXPECT_PENDING_WAYS != 0) {
         return -1;
     }
     l->vhosts_offset = a;
     l->ring_offset = round_up(l->vhosts_offset + (uint64_t)cap * sizeof(expect_shm_vhost_t), a);
-    l->total = round_up(l->ring_offset + (uint64_t)slots * sizeof(expect_shm_event_t), a);
+    l->pending_offset = round_up(l->ring_offset + (uint64_t)slots * sizeof(expect_shm_event_t),
+                                 a);
+    l->total = round_up(l->pending_offset + (uint64_t)pending * sizeof(expect_shm_pending_t),
+                        a);
     return 0;
 }
 
@@ -69,11 +73,12 @@ int expect_shm_ctl_layout(uint32_t cap, expect_ctl_layout_t *l)
     return 0;
 }
 
-size_t expect_shm_size(uint32_t vhost_capacity, uint32_t ring_slots)
+size_t expect_shm_size(uint32_t vhost_capacity, uint32_t ring_slots, uint32_t pending_slots)
 {
     expect_layout_t l;
 
-    if (expect_shm_layout(vhost_capacity, ring_slots, &l) != 0 || l.total > SIZE_MAX) {
+    if (expect_shm_layout(vhost_capacity, ring_slots, pending_slots, &l) != 0
+        || l.total > SIZE_MAX) {
         return 0;
     }
     return (size_t)l.total;
@@ -118,6 +123,9 @@ void expect_shm_fill_handle(expect_shm_t *h, void *base, size_t size,
     h->hdr = base;
     h->vhosts = (expect_shm_vhost_t *)(void *)(b + geom->vhosts_offset);
     h->ring = (expect_shm_event_t *)(void *)(b + geom->ring_offset);
+    h->pending = geom->pending_slots
+        ? (expect_shm_pending_t *)(void *)(b + geom->pending_offset) : NULL;
+    h->pending_slots = geom->pending_slots;
     h->ctl_base = cbase;
     h->ctl_size = csize;
     h->ctl_hdr = cbase;

@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t vhosts_offset;
     uint64_t ring_offset;
+    uint64_t pending_offset;
     uint64_t total;
 } expect_layout_t;
 
@@ -27,7 +28,7 @@ typedef struct {
 void expect_shm_set_why(char *why, size_t whylen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* 0, or -1 when the geometry is out of bounds. */
-int expect_shm_layout(uint32_t cap, uint32_t slots, expect_layout_t *l);
+int expect_shm_layout(uint32_t cap, uint32_t slots, uint32_t pending, expect_layout_t *l);
 int expect_shm_ctl_layout(uint32_t cap, expect_ctl_layout_t *l);
 void expect_shm_zero_handle(expect_shm_t *h);
 /* Wall clock, microseconds since the epoch (0 if unreadable). */

@@ -11,7 +11,8 @@
  *
  * The segment is a PAIR of files:
  *
- *   PATH       the statistics file: [header page][vhost counters][event ring]
+ *   PATH       the statistics file:
+ *              [header page][vhost counters][event ring][pending 417s]
  *              Children map it read-write: they count and record events.
  *              Nothing in it decides a policy, and nothing reads it as
  *              authoritative for names or slots.
@@ -46,7 +47,7 @@
 /* Overridable only so that the upgrade test can build a module and an
  * expectctl of another layout; never set it otherwise. */
 #ifndef EXPECT_SHM_LAYOUT_VERSION
-#define EXPECT_SHM_LAYOUT_VERSION 3u           /* both files */
+#define EXPECT_SHM_LAYOUT_VERSION 4u           /* both files */
 #endif
 #define EXPECT_SHM_CTL_SUFFIX     ".ctl"       /* control file = PATH + this */
 /* Layout granularity.  Regions are also aligned to the real page size at
@@ -57,6 +58,11 @@
  * gigabytes; the directive parsers should enforce the same limits. */
 #define EXPECT_SHM_MAX_VHOSTS     65536u
 #define EXPECT_SHM_MAX_RING_SLOTS 1048576u
+#define EXPECT_SHM_MAX_PENDING    1048576u
+/* The pending table is set-associative: a key lives in one bucket of this
+ * many entries, so a lookup reads at most this many (and a full bucket
+ * gives up its oldest).  pending_slots is a multiple of it. */
+#define EXPECT_PENDING_WAYS       8u
 
 /* Override value meaning "no runtime override: use the configuration". */
 #define EXPECT_OVERRIDE_NONE      0xFFFFFFFFu
@@ -93,6 +99,15 @@ typedef struct {
     uint64_t ring_dropped;      /* events lost to a slot another writer held */
     uint32_t generation;        /* bumped by the parent at each restart */
     uint32_t creator_pid;
+    /* Retry tracking (expect_shm_retry.c). */
+    uint64_t pending_offset;
+    uint32_t pending_size;      /* sizeof(expect_shm_pending_t) */
+    uint32_t pending_slots;     /* 0: retries are not tracked */
+    uint64_t pending_now;       /* entries in the table: the request path's
+                                   one-load test for "nothing to look up" */
+    uint64_t pending_evicted;   /* entries a full bucket gave up early */
+    uint32_t retry_window_ms;   /* ExpectRetryWindow, for readers */
+    uint32_t reserved0;
 } expect_shm_header_t;
 
 /* Control file header (written only by root). */
@@ -149,6 +164,9 @@ typedef enum {
     EXPECT_CTR_417_HANDLER,
     EXPECT_CTR_417_BACKEND,    /* a proxied backend's 417 */
     EXPECT_CTR_417_TOTAL,
+    EXPECT_CTR_RETRIED,        /* a 417'd client came back within the window */
+    EXPECT_CTR_ABANDONED,      /* ... and one that did not */
+    EXPECT_CTR_UNKNOWN_DROPPED,/* ExpectUnknown ignore dropped an expectation */
     EXPECT_CTR_COUNT
 } expect_ctr_t;
 
@@ -157,6 +175,9 @@ typedef enum {
 typedef struct {
     uint64_t ctr[EXPECT_CTR_COUNT];
     uint64_t last_417_usec;              /* 0: never */
+    /* 417s of this vhost in the pending table now: a gauge, not a counter
+     * (reset leaves it alone), and the request path's second test. */
+    uint64_t pending;
 } expect_shm_vhost_t;
 
 /* Who produced a 417.  Stored in events; values are stable. */
@@ -187,6 +208,10 @@ typedef struct {
     uint64_t seq;
     uint64_t time_usec;
     int64_t  content_length;     /* -1: no Content-Length */
+    /* What the client did next (EXPECT_OUTCOME_*), tagged with the event's
+     * claim number: changed after publication, by compare-and-swap only,
+     * so a late update never lands on a newer event in the same slot. */
+    uint64_t outcome;
     uint32_t vhost_slot;
     uint32_t producer;           /* expect_producer_t */
     uint32_t reason;             /* expect_reason_t */
@@ -202,15 +227,46 @@ typedef struct {
     char user_agent[160];
 } expect_shm_event_t;
 
+/* Event `outcome` word: bits 0-2 the state, 3-34 the delay of a retry in
+ * milliseconds, 35-63 the low bits of the event's claim number. */
+#define EXPECT_OUTCOME_UNTRACKED 0u  /* no Expect, tracking off, or lost in a rebuild */
+#define EXPECT_OUTCOME_PENDING   1u  /* within the window, no resend yet */
+#define EXPECT_OUTCOME_RETRIED   2u  /* resent, and not answered 417 */
+#define EXPECT_OUTCOME_ABANDONED 3u  /* no resend within the window */
+#define EXPECT_OUTCOME_EVICTED   4u  /* a full bucket gave it up early */
+#define EXPECT_OUTCOME_REPEATED  5u  /* resent with Expect and 417'd again: the
+                                        later event carries the outcome */
+#define EXPECT_OUTCOME_STATES    6u
+#define EXPECT_OUTCOME_STATE_BITS 3u
+#define EXPECT_OUTCOME_MS_BITS   32u
+#define EXPECT_OUTCOME_TAG_SHIFT (EXPECT_OUTCOME_STATE_BITS + EXPECT_OUTCOME_MS_BITS)
+
+/*
+ * One entry of the pending table: a 417 whose client may still come back.
+ * `key` is the state word: 0 free, 1 held by a writer, anything else a
+ * hash of the client's address, User-Agent, method and request target.
+ * Whoever swaps a key for 1 owns the entry until it stores a key again.
+ */
+#define EXPECT_PENDING_FREE 0u
+#define EXPECT_PENDING_BUSY 1u
+typedef struct {
+    uint64_t key;
+    uint64_t time_usec;          /* the 417'd request's arrival */
+    uint64_t claim;              /* its event's claim number + 1; 0: none */
+    uint32_t vhost_slot;
+    uint32_t reserved0;
+} expect_shm_pending_t;
+
 /* The layout is the wire format: pin the sizes this build writes. */
-_Static_assert(sizeof(expect_shm_header_t) == 96, "statistics header size");
+_Static_assert(sizeof(expect_shm_header_t) == 136, "statistics header size");
 _Static_assert(sizeof(expect_ctl_header_t) == 104, "control header size");
-_Static_assert(sizeof(expect_shm_vhost_t) == 96, "vhost record size");
+_Static_assert(sizeof(expect_shm_vhost_t) == 128, "vhost record size");
+_Static_assert(sizeof(expect_shm_pending_t) == 32, "pending entry size");
 _Static_assert(sizeof(expect_ctl_entry_t) == 144, "control entry size");
-_Static_assert(sizeof(expect_shm_event_t) == 1120, "event record size");
+_Static_assert(sizeof(expect_shm_event_t) == 1128, "event record size");
 _Static_assert(sizeof(expect_shm_header_t) <= EXPECT_SHM_ALIGN, "statistics header fits a page");
 _Static_assert(sizeof(expect_ctl_header_t) <= EXPECT_SHM_ALIGN, "control header fits a page");
-_Static_assert(EXPECT_CTR_COUNT == 11, "counter count");
+_Static_assert(EXPECT_CTR_COUNT == 14, "counter count");
 _Static_assert(offsetof(expect_ctl_entry_t, override) == 0, "override first");
 #define EXPECT_SHM_SAME_PREFIX(T) \
     (offsetof(T, magic) == offsetof(expect_shm_prefix_t, magic) \

@@ -125,13 +125,23 @@ void expect_shm_publish(expect_shm_event_t *rec, uint64_t ticket)
 int expect_shm_record(expect_shm_t *h, const expect_shm_event_t *ev)
 {
     expect_shm_event_t *rec;
-    uint64_t ticket;
+    uint64_t ticket, claim;
+    uint32_t state;
 
     if (ev == NULL || (rec = expect_shm_claim(h, &ticket)) == NULL) {
         return 0;
     }
     memcpy((char *)rec + sizeof(rec->seq), (const char *)ev + sizeof(ev->seq),
            sizeof(*ev) - sizeof(ev->seq));
+    /* A copied event keeps a settled outcome under its new number; a
+     * pending one is in no table here, so nobody would settle it. */
+    claim = (ticket - 1) / 2;
+    state = ev->seq >= 2 ? expect_outcome_state(ev->outcome, ev->seq / 2 - 1)
+                         : EXPECT_OUTCOME_UNTRACKED;
+    if (state == EXPECT_OUTCOME_PENDING) {
+        state = EXPECT_OUTCOME_UNTRACKED;
+    }
+    rec->outcome = expect_outcome_word(claim, state, expect_outcome_ms(ev->outcome));
     expect_shm_publish(rec, ticket);
     return 1;
 }
@@ -148,7 +158,7 @@ size_t expect_shm_read_events(const expect_shm_t *h, uint64_t from,
                               expect_shm_event_t *out, size_t max,
                               int wait_pending, uint64_t *next)
 {
-    uint64_t head, n, s1, s2;
+    uint64_t head, n, s1, s2, o;
     const expect_shm_event_t *rec;
     size_t got = 0;
 
@@ -185,6 +195,12 @@ size_t expect_shm_read_events(const expect_shm_t *h, uint64_t from,
             continue;               /* overwritten while we copied */
         }
         out[got].seq = s1;
+        /* Settled after publication, without the seqlock: its own load. */
+        o = __atomic_load_n(&rec->outcome, __ATOMIC_RELAXED);
+        if (expect_outcome_state(o, n) == EXPECT_OUTCOME_UNTRACKED) {
+            o = expect_outcome_word(n, EXPECT_OUTCOME_UNTRACKED, 0);
+        }
+        out[got].outcome = o;
         expect_shm_terminate_event(&out[got]);
         got++;
     }

@@ -354,6 +354,11 @@ int expect_shm_snapshot(const expect_shm_t *h, uint32_t slot,
         out->ctr[c] = __atomic_load_n(&vh->ctr[c], __ATOMIC_RELAXED);
     }
     out->last_417_usec = __atomic_load_n(&vh->last_417_usec, __ATOMIC_RELAXED);
+    /* A gauge children write: never more than the table holds. */
+    out->pending = __atomic_load_n(&vh->pending, __ATOMIC_RELAXED);
+    if (out->pending > h->pending_slots) {
+        out->pending = h->pending_slots;
+    }
     return 0;
 }
 

@@ -74,7 +74,7 @@ expect_shm_err_t expect_shm_validate(const void *buf, size_t len,
                                      char *why, size_t whylen)
 {
     expect_shm_header_t hd;
-    uint64_t vend, rend, max_total;
+    uint64_t vend, rend, pend, max_total;
     size_t maxsz;
 
     if (check_prefix(buf, len, EXPECT_SHM_MAGIC, sizeof(hd), "", "statistics segment",
@@ -84,26 +84,31 @@ expect_shm_err_t expect_shm_validate(const void *buf, size_t len,
     /* The buffer may be unaligned (a fuzzer's): copy, never cast. */
     memcpy(&hd, buf, sizeof(hd));
     if (hd.vhost_size != sizeof(expect_shm_vhost_t)
-        || hd.event_size != sizeof(expect_shm_event_t)) {
-        expect_shm_set_why(why, whylen, "record sizes %u/%u, expected %zu/%zu",
-                hd.vhost_size, hd.event_size,
-                sizeof(expect_shm_vhost_t), sizeof(expect_shm_event_t));
+        || hd.event_size != sizeof(expect_shm_event_t)
+        || hd.pending_size != sizeof(expect_shm_pending_t)) {
+        expect_shm_set_why(why, whylen, "record sizes %u/%u/%u, expected %zu/%zu/%zu",
+                hd.vhost_size, hd.event_size, hd.pending_size,
+                sizeof(expect_shm_vhost_t), sizeof(expect_shm_event_t),
+                sizeof(expect_shm_pending_t));
         return EXPECT_SHM_ECORRUPT;
     }
     if (hd.vhost_capacity == 0 || hd.vhost_capacity > EXPECT_SHM_MAX_VHOSTS
-        || hd.ring_slots > EXPECT_SHM_MAX_RING_SLOTS) {
-        expect_shm_set_why(why, whylen, "implausible geometry: %u vhosts, %u event slots",
-                hd.vhost_capacity, hd.ring_slots);
+        || hd.ring_slots > EXPECT_SHM_MAX_RING_SLOTS
+        || hd.pending_slots > EXPECT_SHM_MAX_PENDING
+        || hd.pending_slots % EXPECT_PENDING_WAYS != 0) {
+        expect_shm_set_why(why, whylen, "implausible geometry: %u vhosts, %u event slots, "
+                "%u retry slots", hd.vhost_capacity, hd.ring_slots, hd.pending_slots);
         return EXPECT_SHM_ECORRUPT;
     }
-    maxsz = expect_shm_size(EXPECT_SHM_MAX_VHOSTS, EXPECT_SHM_MAX_RING_SLOTS);
+    maxsz = expect_shm_size(EXPECT_SHM_MAX_VHOSTS, EXPECT_SHM_MAX_RING_SLOTS,
+                            EXPECT_SHM_MAX_PENDING);
     max_total = maxsz ? (uint64_t)maxsz : UINT64_MAX;
     if (hd.total_size > max_total) {
         expect_shm_set_why(why, whylen, "implausible size %llu", (unsigned long long)hd.total_size);
         return EXPECT_SHM_ECORRUPT;
     }
     if (hd.vhosts_offset % EXPECT_SHM_ALIGN || hd.ring_offset % EXPECT_SHM_ALIGN
-        || hd.vhosts_offset < EXPECT_SHM_ALIGN) {
+        || hd.pending_offset % EXPECT_SHM_ALIGN || hd.vhosts_offset < EXPECT_SHM_ALIGN) {
         expect_shm_set_why(why, whylen, "region offsets not page-aligned");
         return EXPECT_SHM_ECORRUPT;
     }
@@ -116,6 +121,12 @@ expect_shm_err_t expect_shm_validate(const void *buf, size_t len,
     rend = (uint64_t)hd.ring_slots * hd.event_size;
     if (hd.ring_offset < vend || !region_ok(hd.ring_offset, rend, hd.total_size)) {
         expect_shm_set_why(why, whylen, "event ring out of range");
+        return EXPECT_SHM_ECORRUPT;
+    }
+    rend += hd.ring_offset;
+    pend = (uint64_t)hd.pending_slots * hd.pending_size;
+    if (hd.pending_offset < rend || !region_ok(hd.pending_offset, pend, hd.total_size)) {
+        expect_shm_set_why(why, whylen, "retry table out of range");
         return EXPECT_SHM_ECORRUPT;
     }
     return EXPECT_SHM_OK;
@@ -250,7 +261,7 @@ expect_shm_err_t expect_shm_check(const expect_shm_t *h, char *why, size_t whyle
     memcpy(&hd, h->base, sizeof(hd));
     memcpy(&cd, h->ctl_base, sizeof(cd));
     if (hd.vhost_capacity != h->vhost_capacity || hd.ring_slots != h->ring_slots
-        || hd.pair_token != h->pair_token
+        || hd.pending_slots != h->pending_slots || hd.pair_token != h->pair_token
         || (char *)h->vhosts != (char *)h->base + hd.vhosts_offset
         || (char *)h->ring != (char *)h->base + hd.ring_offset
         || (char *)h->ctl != (char *)h->ctl_base + cd.entries_offset) {

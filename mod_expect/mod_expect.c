@@ -19,6 +19,7 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "mod_core.h"
+#include "mpm_common.h"
 #include "apr_strings.h"
 
 #include "mod_expect_config.h"
@@ -86,22 +87,64 @@ static const char *set_shm_file(cmd_parms *cmd, void *dconf, const char *arg)
     return check_shm_dir(cmd, conf->shm_path);
 }
 
+/* A number in [lo, hi], or a message naming the directive. */
+static const char *parse_bounded(cmd_parms *cmd, const char *arg, apr_int64_t lo,
+                                 apr_int64_t hi, apr_int64_t *out)
+{
+    char *end = NULL;
+    apr_int64_t n = apr_strtoi64(arg, &end, 10);
+
+    if (end == arg || *end != '\0' || n < lo || n > hi) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number from %" APR_INT64_T_FMT
+                            " to %" APR_INT64_T_FMT, cmd->cmd->name, arg, lo, hi);
+    }
+    *out = n;
+    return NULL;
+}
+
 static const char *set_event_slots(cmd_parms *cmd, void *dconf, const char *arg)
 {
     expect_srv_conf *conf = expect_srv_config(cmd->server);
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    char *end = NULL;
     apr_int64_t n;
     (void)dconf;
-    if (err != NULL) {
+
+    if (err == NULL
+        && (err = parse_bounded(cmd, arg, 0, EXPECT_SHM_MAX_RING_SLOTS, &n)) == NULL) {
+        conf->event_slots = (int)n;
+    }
+    return err;
+}
+
+static const char *set_retry_window(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    expect_srv_conf *conf = expect_srv_config(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_int64_t n;
+    (void)dconf;
+
+    if (err == NULL && (err = parse_bounded(cmd, arg, 0, EXPECT_RETRY_WINDOW_MAX, &n)) == NULL) {
+        conf->retry_window = (int)n;
+    }
+    return err;
+}
+
+static const char *set_retry_slots(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    expect_srv_conf *conf = expect_srv_config(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_int64_t n;
+    (void)dconf;
+
+    if (err != NULL || (err = parse_bounded(cmd, arg, 0, EXPECT_SHM_MAX_PENDING, &n)) != NULL) {
         return err;
     }
-    n = apr_strtoi64(arg, &end, 10);
-    if (end == arg || *end != '\0' || n < 0 || n > EXPECT_SHM_MAX_RING_SLOTS) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a number from 0 to %u",
-                            cmd->cmd->name, arg, (unsigned)EXPECT_SHM_MAX_RING_SLOTS);
+    if (n % EXPECT_PENDING_WAYS != 0) {
+        return apr_psprintf(cmd->pool, "%s: %s is not a multiple of %u (the table is made "
+                            "of buckets of %u)", cmd->cmd->name, arg,
+                            (unsigned)EXPECT_PENDING_WAYS, (unsigned)EXPECT_PENDING_WAYS);
     }
-    conf->event_slots = (int)n;
+    conf->retry_slots = (int)n;
     return NULL;
 }
 
@@ -431,10 +474,15 @@ static int expect_log_slow(request_rec *r)
     return expect_stats_log_transaction(r);
 }
 
-/* Nothing to do unless the request ended in 417 or was redirected. */
+/*
+ * Nothing to do unless the request ended in 417, was redirected, or may be
+ * a 417'd client coming back: that takes a 417 pending anywhere (one load)
+ * and then in this request's vhost (a few more).
+ */
 static int expect_log_transaction(request_rec *r)
 {
-    if (r->next == NULL && r->status != HTTP_EXPECTATION_FAILED) {
+    if (r->next == NULL && r->status != HTTP_EXPECTATION_FAILED
+        && !expect_stats_maybe_retry(r)) {
         return DECLINED;
     }
     return expect_log_slow(r);
@@ -559,6 +607,11 @@ static const command_rec expect_cmds[] = {
                   "Path of the shared statistics segment expectctl attaches to"),
     AP_INIT_TAKE1("ExpectEventSlots", set_event_slots, NULL, RSRC_CONF,
                   "Number of recent 417 events kept; 0 records none"),
+    AP_INIT_TAKE1("ExpectRetryWindow", set_retry_window, NULL, RSRC_CONF,
+                  "Seconds a 417'd client has to come back before its 417 counts as "
+                  "abandoned; 0 tracks nothing"),
+    AP_INIT_TAKE1("ExpectRetrySlots", set_retry_slots, NULL, RSRC_CONF,
+                  "Number of 417s retry tracking can wait on at once (a multiple of 8)"),
     {.name = NULL}
 };
 
@@ -574,6 +627,7 @@ static void register_hooks(apr_pool_t *p)
     expect_body_watch_register();
     /* Before mod_log_config (MIDDLE) formats the line; counts every 417. */
     ap_hook_log_transaction(expect_log_transaction, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_monitor(expect_stats_monitor, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(expect) = {

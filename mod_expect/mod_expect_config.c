@@ -38,6 +38,8 @@ void *expect_create_srv_conf(apr_pool_t *p, server_rec *s)
     expect_srv_conf *conf = apr_pcalloc(p, sizeof(*conf));
     (void)s;
     conf->event_slots = EXPECT_UNSET;
+    conf->retry_window = EXPECT_UNSET;
+    conf->retry_slots = EXPECT_UNSET;
     conf->slot = -1;
     conf->judge = EXPECT_UNSET;
     return conf;
@@ -56,6 +58,8 @@ void *expect_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
 
     conf->shm_path = base->shm_path;
     conf->event_slots = base->event_slots;
+    conf->retry_window = base->retry_window;
+    conf->retry_slots = base->retry_slots;
     conf->slot = -1;
     conf->judge = add->judge != EXPECT_UNSET ? add->judge : base->judge;
     conf->judge_at = add->judge != EXPECT_UNSET ? add->judge_at : base->judge_at;

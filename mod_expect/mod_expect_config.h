@@ -26,6 +26,9 @@ extern module AP_MODULE_DECLARE_DATA __attribute__((visibility("default"))) expe
 #define EXPECT_NOTE "expect-decision"  /* r->notes key, for %{expect-decision}n */
 #define EXPECT_SHM_DEFAULT_NAME "mod_expect.shm"
 #define EXPECT_EVENT_SLOTS_DEFAULT 1024
+#define EXPECT_RETRY_WINDOW_DEFAULT 30    /* seconds */
+#define EXPECT_RETRY_WINDOW_MAX 86400
+#define EXPECT_RETRY_SLOTS_DEFAULT 4096
 
 typedef struct {
     expect_policy_t policy;  /* EXPECT_POLICY_UNSET until configured */
@@ -39,6 +42,12 @@ typedef struct {
 typedef struct {
     const char *shm_path;  /* ExpectShmFile; NULL: runtime dir default */
     int event_slots;       /* ExpectEventSlots; EXPECT_UNSET until set */
+    int retry_window;      /* ExpectRetryWindow, seconds; EXPECT_UNSET until set */
+    int retry_slots;       /* ExpectRetrySlots; EXPECT_UNSET until set */
+    /* The segment's count of this vhost's pending 417s (a static zero
+     * without one): what log_transaction tests before it looks anything
+     * up.  Set in post_config with the slot. */
+    const uint64_t *pending;
     int slot;              /* this vhost's row in the segment, -1 if none */
     const char *name;      /* "name:port", as apache2 -S shows it */
     int judge;             /* EXPECT_JUDGE_*; EXPECT_UNSET until set, resolved

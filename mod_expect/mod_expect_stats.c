@@ -50,6 +50,12 @@ static const char *state_key(apr_pool_t *p)
 /* This generation's segment; children inherit it with the address space. */
 static expect_state *state;
 
+/* What the request path's retry tests read while there is no segment. */
+static const uint64_t no_pending;
+const uint64_t *expect_stats_pending_now = &no_pending;
+/* ExpectRetryWindow of this generation, microseconds; 0: not tracked. */
+static uint64_t retry_window_usec;
+
 /* Markers in r->request_config telling log_transaction that we said 417. */
 static const char mark_policy[] = "policy";
 static const char mark_strict[] = "strict";
@@ -178,11 +184,12 @@ static apr_status_t segment_cleanup(void *data)
 
 /* Can this restart keep the previous generation's segment? */
 static int reusable(const expect_state *old, const char *path, uint32_t ring,
-                    server_rec *s)
+                    uint32_t retry_slots, server_rec *s)
 {
     char why[256];
 
-    if (old == NULL || strcmp(old->path, path) != 0 || old->shm.ring_slots != ring) {
+    if (old == NULL || strcmp(old->path, path) != 0 || old->shm.ring_slots != ring
+        || old->shm.pending_slots != retry_slots) {
         return 0;
     }
     if (!expect_shm_is_current(&old->shm, path)) {
@@ -220,7 +227,26 @@ static int without_statistics(apr_pool_t *pconf, server_rec *s, expect_state *pr
     }
     state = NULL;
     expect_config_set_segment(NULL);
+    expect_stats_pending_now = &no_pending;
+    retry_window_usec = 0;
     return OK;
+}
+
+/* Point each vhost's retry test at its row's gauge, and the server-wide
+ * test at the table's count, now that the slots are known. */
+static void wire_pending(expect_state *st, server_rec *s, uint32_t window)
+{
+    expect_srv_conf *sc;
+
+    for (; s != NULL; s = s->next) {
+        sc = expect_srv_config(s);
+        if (sc->slot >= 0 && st->shm.vhosts != NULL) {
+            sc->pending = &st->shm.vhosts[sc->slot].pending;
+        }
+    }
+    expect_stats_pending_now = &st->shm.hdr->pending_now;
+    retry_window_usec = (uint64_t)window * APR_USEC_PER_SEC;
+    __atomic_store_n(&st->shm.hdr->retry_window_ms, window * 1000u, __ATOMIC_RELAXED);
 }
 
 int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
@@ -230,7 +256,7 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
     void *data = NULL;
     expect_state *old, *st;
     const char *path, *key;
-    uint32_t ring, nvhosts = 0, capacity, generation;
+    uint32_t ring, retry_slots, window, nvhosts = 0, capacity, generation;
     uint64_t started;
     server_rec *v;
     char why[256];
@@ -244,6 +270,10 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
                         : ap_runtime_dir_relative(ptemp, EXPECT_SHM_DEFAULT_NAME);
     ring = (uint32_t)(mc->event_slots == EXPECT_UNSET ? EXPECT_EVENT_SLOTS_DEFAULT
                                                       : mc->event_slots);
+    retry_slots = (uint32_t)(mc->retry_slots == EXPECT_UNSET ? EXPECT_RETRY_SLOTS_DEFAULT
+                                                             : mc->retry_slots);
+    window = (uint32_t)(mc->retry_window == EXPECT_UNSET ? EXPECT_RETRY_WINDOW_DEFAULT
+                                                         : mc->retry_window);
     for (v = s; v != NULL; v = v->next) {
         expect_srv_conf *sc = expect_srv_config(v);
         /*
@@ -256,6 +286,7 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
             ap_set_module_config(v->module_config, &expect_module, sc);
         }
         sc->slot = -1;
+        sc->pending = &no_pending;
         nvhosts++;
     }
     expect_config_name_vhosts(pconf, ptemp, s);
@@ -263,7 +294,7 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
     key = state_key(ptemp);   /* apr_pool_userdata_set() copies it */
     apr_pool_userdata_get(&data, key, proc);
     old = data;
-    if (reusable(old, path, ring, s)
+    if (reusable(old, path, ring, retry_slots, s)
         && (rv = expect_shm_unseal(&old->shm, path)) == APR_SUCCESS) {
         /* A restart with room to spare: keep the segment old children use.
          * Names and flags go into the control file with pwrite() through a
@@ -281,7 +312,7 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
         st->path = apr_pstrdup(proc, path);
         st->creator = getpid();
         /* Replaces whatever is at path, such as a segment left by a crash. */
-        rv = expect_shm_create(&st->shm, path, capacity, ring, why, sizeof(why));
+        rv = expect_shm_create(&st->shm, path, capacity, ring, retry_slots, why, sizeof(why));
         if (rv != APR_SUCCESS) {
             return without_statistics(pconf, s, old, rv, EXPLOGNO(0010)
                                       "cannot create the statistics segment", path, why);
@@ -318,10 +349,12 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
     }
     state = st;
     expect_config_set_segment(&st->shm);
+    wire_pending(st, s, window);
     apr_pool_cleanup_register(pconf, st, segment_cleanup, apr_pool_cleanup_null);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, EXPLOGNO(0012)
-                 "statistics segment %s: %u vhosts, %u event slots, generation %u",
-                 path, (unsigned)nvhosts, (unsigned)ring,
+                 "statistics segment %s: %u vhosts, %u event slots, %u retry slots, "
+                 "generation %u", path, (unsigned)nvhosts, (unsigned)ring,
+                 (unsigned)retry_slots,
                  (unsigned)expect_shm_generation(&st->shm));
     return OK;
 }
@@ -419,6 +452,29 @@ static void classify(const request_rec *r, const request_rec *last, const char *
     }
 }
 
+static void record_event(expect_shm_event_t *ev, const request_rec *r,
+                         const expect_srv_conf *sc, expect_producer_t producer,
+                         expect_reason_t reason, uint64_t when, int64_t length,
+                         const char *expect, const char *user_agent, uint64_t outcome);
+
+/* The key retry tracking knows a request by: the same client (address
+ * and User-Agent) sending the same method and target. */
+static uint64_t retry_key(const request_rec *r, const char *user_agent)
+{
+    return expect_retry_key(r->useragent_ip, user_agent, r->method, r->unparsed_uri);
+}
+
+/* A request that did not end in 417: a client coming back after one?
+ * Whatever its own answer, the client did not give up. */
+static void notice_return(request_rec *r)
+{
+    if (state == NULL || !expect_stats_maybe_retry(r)) {
+        return;
+    }
+    expect_retry_resolve(&state->shm, retry_key(r, apr_table_get(r->headers_in, "User-Agent")),
+                         (uint64_t)r->request_time, retry_window_usec);
+}
+
 int expect_stats_log_transaction(request_rec *r)
 {
     const request_rec *last = r;
@@ -429,12 +485,16 @@ int expect_stats_log_transaction(request_rec *r)
     const expect_srv_conf *sc;
     const char *expect, *user_agent;
     int64_t length;
-    uint64_t when, ticket;
+    uint64_t when, ticket, claim = 0;
 
     while (last->next != NULL) {
         last = last->next;
     }
-    if (last->status != HTTP_EXPECTATION_FAILED || state == NULL) {
+    if (last->status != HTTP_EXPECTATION_FAILED) {
+        notice_return(r);
+        return DECLINED;
+    }
+    if (state == NULL) {
         return DECLINED;
     }
     sc = expect_srv_config(r->server);
@@ -452,19 +512,36 @@ int expect_stats_log_transaction(request_rec *r)
     }
     expect_shm_count_417(vh, producer, when);
 
-    if (state->shm.ring_slots == 0) {
-        return DECLINED;
-    }
     /* Looked up before the slot is claimed, to hold it for the copies only. */
-    length = event_length(apr_table_get(r->headers_in, "Content-Length"));
     user_agent = apr_table_get(r->headers_in, "User-Agent");
-    ev = expect_shm_claim(&state->shm, &ticket);
-    if (ev == NULL) {
-        return DECLINED;
+    ev = state->shm.ring_slots != 0 ? expect_shm_claim(&state->shm, &ticket) : NULL;
+    if (ev != NULL) {
+        claim = (ticket - 1) / 2;
+        length = event_length(apr_table_get(r->headers_in, "Content-Length"));
+        record_event(ev, r, sc, producer, reason, when, length, expect, user_agent,
+                     expect_outcome_word(claim, expect != NULL && retry_window_usec != 0
+                                                    ? EXPECT_OUTCOME_PENDING
+                                                    : EXPECT_OUTCOME_UNTRACKED, 0));
+        expect_shm_publish(ev, ticket);
+        claim++;
     }
-    /* Written in place: every payload field, the slot holds an old event. */
+    /* Only a 417 to an expectation can be retried without one. */
+    if (expect != NULL && retry_window_usec != 0) {
+        expect_retry_remember(&state->shm, retry_key(r, user_agent), when, claim,
+                              (uint32_t)sc->slot);
+    }
+    return DECLINED;
+}
+
+/* Write every payload field in place: the slot holds an old event. */
+static void record_event(expect_shm_event_t *ev, const request_rec *r,
+                         const expect_srv_conf *sc, expect_producer_t producer,
+                         expect_reason_t reason, uint64_t when, int64_t length,
+                         const char *expect, const char *user_agent, uint64_t outcome)
+{
     ev->time_usec = when;
     ev->content_length = length;
+    ev->outcome = outcome;
     ev->vhost_slot = (uint32_t)sc->slot;
     ev->producer = (uint32_t)producer;
     ev->reason = (uint32_t)reason;
@@ -479,6 +556,15 @@ int expect_stats_log_transaction(request_rec *r)
     EXPECT_SHM_EVENT_SET(ev, protocol, r->protocol);
     EXPECT_SHM_EVENT_SET(ev, expect, expect);
     EXPECT_SHM_EVENT_SET(ev, user_agent, user_agent);
-    expect_shm_publish(ev, ticket);
+}
+
+int expect_stats_monitor(apr_pool_t *p, server_rec *s)
+{
+    (void)p;
+    (void)s;
+    /* With tracking turned off (window 0), what is left is abandoned. */
+    if (state != NULL && state->shm.pending_slots != 0) {
+        expect_retry_sweep(&state->shm, (uint64_t)apr_time_now(), retry_window_usec);
+    }
     return DECLINED;
 }

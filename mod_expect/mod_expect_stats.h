@@ -8,6 +8,7 @@
 #include "httpd.h"
 
 #include "expect_policy.h"
+#include "mod_expect_config.h"
 
 int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 /* expectctl's runtime override for the request's vhost, or EXPECT_POLICY_UNSET. */
@@ -17,7 +18,31 @@ void expect_stats_decided(request_rec *r, const expect_outcome_t *out);
 /* This generation's segment path; NULL when the server runs without
  * statistics. */
 const char *expect_stats_path(void);
-/* Count a 417, whoever produced it, and record its event. */
+/* Count a 417, whoever produced it, record its event and remember it for
+ * retry tracking; or, for any other request, see whether it is a 417'd
+ * client coming back. */
 int expect_stats_log_transaction(request_rec *r);
+/* The parent's sweep of 417s whose window has passed (monitor hook). */
+int expect_stats_monitor(apr_pool_t *p, server_rec *s);
+
+/*
+ * How many 417s the segment's retry table holds (a static zero without a
+ * segment): log_transaction's first test for a request that neither got a
+ * 417 nor was redirected, so that while nothing is pending such a request
+ * pays one load for retry tracking.
+ */
+extern const uint64_t *expect_stats_pending_now __attribute__((visibility("hidden")));
+
+/*
+ * Plain loads, not __atomic ones: an aligned 64-bit load is atomic on every
+ * target the build accepts (expect_shm.h), and a plain one lets the
+ * compiler test the word in memory (cmpq) instead of loading it first,
+ * which is one instruction of the no-Expect budget.  Each call reads
+ * afresh: nothing is cached across requests.
+ */
+static inline int expect_stats_maybe_retry(const request_rec *r)
+{
+    return *expect_stats_pending_now != 0 && *expect_srv_config(r->server)->pending != 0;
+}
 
 #endif /* MOD_EXPECT_STATS_H */

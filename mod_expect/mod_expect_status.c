@@ -107,6 +107,8 @@ static void status_auto(request_rec *r, const expect_shm_vhost_snap_t *v, size_t
         {"Expect417ModExpect", EXPECT_CTR_417_EXPECT}, {"Expect417Core", EXPECT_CTR_417_CORE},
         {"Expect417Handler", EXPECT_CTR_417_HANDLER},
         {"Expect417Backend", EXPECT_CTR_417_BACKEND}, {"Expect417Total", EXPECT_CTR_417_TOTAL},
+        {"Expect417Retried", EXPECT_CTR_RETRIED}, {"Expect417Abandoned", EXPECT_CTR_ABANDONED},
+        {"ExpectUnknownDropped", EXPECT_CTR_UNKNOWN_DROPPED},
     };
     size_t t, i;
     uint64_t sum;
@@ -118,15 +120,22 @@ static void status_auto(request_rec *r, const expect_shm_vhost_snap_t *v, size_t
         }
         ap_rprintf(r, "%s: %" PRIu64 "\n", totals[t].key, sum);
     }
+    for (sum = 0, i = 0; i < n; i++) {
+        sum += v[i].pending;
+    }
+    ap_rprintf(r, "Expect417Pending: %" PRIu64 "\n", sum);
     for (i = 0; i < n; i++) {
         expect_escape_text(name, sizeof(name), v[i].name);
         ap_rprintf(r, "ExpectVhost: %s policy=%s%s expect=%" PRIu64 " continued=%" PRIu64
                    " ignored=%" PRIu64 " bodyless=%" PRIu64 " http10=%" PRIu64
-                   " 417=%" PRIu64 "\n", name, policy_of(&v[i]),
+                   " 417=%" PRIu64 " retried=%" PRIu64 " abandoned=%" PRIu64
+                   " pending=%" PRIu64 " unknown_dropped=%" PRIu64 "\n", name, policy_of(&v[i]),
                    v[i].override != EXPECT_OVERRIDE_NONE ? "*" : "",
                    v[i].ctr[EXPECT_CTR_EXPECT], v[i].ctr[EXPECT_CTR_CONTINUED],
                    v[i].ctr[EXPECT_CTR_IGNORED], v[i].ctr[EXPECT_CTR_BODYLESS],
-                   v[i].ctr[EXPECT_CTR_HTTP10], v[i].ctr[EXPECT_CTR_417_TOTAL]);
+                   v[i].ctr[EXPECT_CTR_HTTP10], v[i].ctr[EXPECT_CTR_417_TOTAL],
+                   v[i].ctr[EXPECT_CTR_RETRIED], v[i].ctr[EXPECT_CTR_ABANDONED],
+                   v[i].pending, v[i].ctr[EXPECT_CTR_UNKNOWN_DROPPED]);
     }
 }
 
@@ -139,13 +148,15 @@ static void status_html(request_rec *r, const expect_shm_vhost_snap_t *v, size_t
              "<table border=\"0\"><tr><th>Virtual host</th><th>Policy</th>"
              "<th>Expect</th><th>Continued</th><th>Ignored</th><th>Bodyless</th>"
              "<th>HTTP/1.0</th><th>417 mod_expect</th><th>417 core</th>"
-             "<th>417 other</th><th>417 total</th></tr>\n", r);
+             "<th>417 other</th><th>417 total</th><th>Retried</th><th>Abandoned</th>"
+             "<th>Pending</th><th>Unknown dropped</th></tr>\n", r);
     for (i = 0; i < n; i++) {
         expect_escape_text(name, sizeof(name), v[i].name);
         ap_rprintf(r, "<tr><td>%s</td><td>%s%s</td><td>%" PRIu64 "</td><td>%" PRIu64
                    "</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64
                    "</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64
-                   "</td><td>%" PRIu64 "</td></tr>\n",
+                   "</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64
+                   "</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td></tr>\n",
                    ap_escape_html(r->pool, name), policy_of(&v[i]),
                    v[i].override != EXPECT_OVERRIDE_NONE ? " (runtime)" : "",
                    v[i].ctr[EXPECT_CTR_EXPECT], v[i].ctr[EXPECT_CTR_CONTINUED],
@@ -153,7 +164,9 @@ static void status_html(request_rec *r, const expect_shm_vhost_snap_t *v, size_t
                    v[i].ctr[EXPECT_CTR_HTTP10], v[i].ctr[EXPECT_CTR_417_EXPECT],
                    v[i].ctr[EXPECT_CTR_417_CORE],
                    v[i].ctr[EXPECT_CTR_417_HANDLER] + v[i].ctr[EXPECT_CTR_417_BACKEND],
-                   v[i].ctr[EXPECT_CTR_417_TOTAL]);
+                   v[i].ctr[EXPECT_CTR_417_TOTAL], v[i].ctr[EXPECT_CTR_RETRIED],
+                   v[i].ctr[EXPECT_CTR_ABANDONED], v[i].pending,
+                   v[i].ctr[EXPECT_CTR_UNKNOWN_DROPPED]);
     }
     ap_rputs("</table>\n<p>Details, events and runtime control: "
              "<code>expectctl stats</code>, <code>expectctl events</code>.</p>\n", r);

@@ -64,7 +64,7 @@ static void create(expect_shm_t *h, uint32_t cap, uint32_t slots)
 {
     char why[256] = "";
 
-    if (expect_shm_create(h, segpath, cap, slots, why, sizeof(why)) != APR_SUCCESS) {
+    if (expect_shm_create(h, segpath, cap, slots, 16, why, sizeof(why)) != APR_SUCCESS) {
         die("expect_shm_create", why);
     }
 }

@@ -276,7 +276,7 @@ static void child_cannot_write_policy(void **state)
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/seg.shm", dir);
     assert_int_equal(expect_shm_control_path(cpath, sizeof(cpath), path), 0);
-    assert_int_equal(expect_shm_create(&h, path, 8, 4, why, sizeof(why)), APR_SUCCESS);
+    assert_int_equal(expect_shm_create(&h, path, 8, 4, 8, why, sizeof(why)), APR_SUCCESS);
     assert_int_equal(expect_shm_vhost_add(&h, "a.test:80", &slot_a), APR_SUCCESS);
     assert_int_equal(expect_shm_vhost_add(&h, "b.test:80", &slot_b), APR_SUCCESS);
     assert_int_equal(expect_shm_mark_active(&h, slot_a, EXPECT_POLICY_CONTINUE, 0), APR_SUCCESS);
@@ -351,7 +351,7 @@ static void child_cannot_rename_or_hide_vhosts(void **state)
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/seg.shm", dir);
     assert_int_equal(expect_shm_control_path(cpath, sizeof(cpath), path), 0);
-    assert_int_equal(expect_shm_create(&h, path, 8, 4, why, sizeof(why)), APR_SUCCESS);
+    assert_int_equal(expect_shm_create(&h, path, 8, 4, 8, why, sizeof(why)), APR_SUCCESS);
     assert_int_equal(expect_shm_vhost_add(&h, "a.test:80", &slot_a), APR_SUCCESS);
     assert_int_equal(expect_shm_vhost_add(&h, "b.test:80", &slot_b), APR_SUCCESS);
     assert_int_equal(expect_shm_mark_active(&h, slot_a, EXPECT_POLICY_CONTINUE, 0), APR_SUCCESS);

@@ -72,7 +72,7 @@ static void make_segment(fixture_t *fx, expect_shm_t *h, uint32_t cap, uint32_t 
 {
     char why[256] = "";
 
-    assert_int_equal(expect_shm_create(h, fx->path, cap, slots, why, sizeof(why)),
+    assert_int_equal(expect_shm_create(h, fx->path, cap, slots, 64, why, sizeof(why)),
                      APR_SUCCESS);
     assert_non_null(h->base);
 }
@@ -120,33 +120,42 @@ static void test_layout(void **state)
     const expect_ctl_header_t *cd;
     struct stat st;
 
-    assert_int_equal(sizeof(expect_shm_header_t), 96);
+    assert_int_equal(sizeof(expect_shm_header_t), 136);
     assert_int_equal(sizeof(expect_ctl_header_t), 104);
-    assert_int_equal(sizeof(expect_shm_vhost_t), 96);
+    assert_int_equal(sizeof(expect_shm_vhost_t), 128);
     assert_int_equal(sizeof(expect_ctl_entry_t), 144);
-    assert_int_equal(sizeof(expect_shm_event_t), 1120);
+    assert_int_equal(sizeof(expect_shm_event_t), 1128);
+    assert_int_equal(sizeof(expect_shm_pending_t), 32);
+    assert_int_equal(offsetof(expect_shm_header_t, pending_now) % 8, 0);
+    assert_int_equal(offsetof(expect_shm_event_t, outcome) % 8, 0);
     assert_int_equal(offsetof(expect_shm_vhost_t, ctr) % 8, 0);
     assert_int_equal(offsetof(expect_shm_header_t, ring_head) % 8, 0);
     assert_int_equal(offsetof(expect_shm_header_t, layout_version), 8);
     assert_int_equal(offsetof(expect_ctl_header_t, layout_version), 8);
     assert_int_equal(offsetof(expect_ctl_entry_t, override), 0);
     assert_int_equal(offsetof(expect_shm_event_t, seq), 0);
-    assert_int_equal(EXPECT_SHM_LAYOUT_VERSION, 3);
+    assert_int_equal(EXPECT_SHM_LAYOUT_VERSION, 4);
     assert_memory_not_equal(EXPECT_SHM_MAGIC, EXPECT_CTL_MAGIC, 8);
 
-    assert_int_equal(expect_shm_size(0, 10), 0);
-    assert_int_equal(expect_shm_size(EXPECT_SHM_MAX_VHOSTS + 1, 10), 0);
-    assert_int_equal(expect_shm_size(1, EXPECT_SHM_MAX_RING_SLOTS + 1), 0);
+    assert_int_equal(expect_shm_size(0, 10, 0), 0);
+    assert_int_equal(expect_shm_size(EXPECT_SHM_MAX_VHOSTS + 1, 10, 0), 0);
+    assert_int_equal(expect_shm_size(1, EXPECT_SHM_MAX_RING_SLOTS + 1, 0), 0);
     assert_int_equal(expect_shm_control_size(0), 0);
     assert_int_equal(expect_shm_control_size(EXPECT_SHM_MAX_VHOSTS + 1), 0);
-    assert_true(expect_shm_size(1, 0) >= 2 * EXPECT_SHM_ALIGN);
+    assert_true(expect_shm_size(1, 0, 0) >= 2 * EXPECT_SHM_ALIGN);
     assert_true(expect_shm_control_size(1) >= 2 * EXPECT_SHM_ALIGN);
-    assert_true(expect_shm_size(8, 1024) > expect_shm_size(8, 0));
+    assert_true(expect_shm_size(8, 1024, 0) > expect_shm_size(8, 0, 0));
 
     make_segment(fx, &h, 1500, 7);
     hd = h.hdr;
     cd = h.ctl_hdr;
-    assert_int_equal(hd->total_size, expect_shm_size(1500, 7));
+    assert_int_equal(hd->total_size, expect_shm_size(1500, 7, 64));
+    assert_int_equal(expect_shm_size(1, 0, 7), 0);   /* not whole buckets */
+    assert_int_equal(expect_shm_size(1, 0, EXPECT_SHM_MAX_PENDING + 8), 0);
+    assert_int_equal(hd->pending_offset % EXPECT_SHM_ALIGN, 0);
+    assert_true(hd->pending_offset >= hd->ring_offset + 7ull * sizeof(expect_shm_event_t));
+    assert_true(hd->pending_offset + 64ull * sizeof(expect_shm_pending_t) <= hd->total_size);
+    assert_int_equal(h.pending_slots, 64);
     assert_int_equal(h.size, hd->total_size);
     assert_int_equal(cd->total_size, expect_shm_control_size(1500));
     assert_int_equal(h.ctl_size, cd->total_size);
@@ -440,10 +449,10 @@ static void test_validate_damage(void **state)
     RESTORE();
 
     image_hdr(&im)->layout_version = 7;
-    expect_corrupt(&im, im.len, "layout version 7, expected 3");
+    expect_corrupt(&im, im.len, "layout version 7, expected 4");
     RESTORE();
     image_hdr(&im)->layout_version = 1;   /* the old single-file layout */
-    expect_corrupt(&im, im.len, "layout version 1, expected 3");
+    expect_corrupt(&im, im.len, "layout version 1, expected 4");
     RESTORE();
 
     image_hdr(&im)->header_size = 64;
@@ -533,7 +542,7 @@ static void test_validate_control_damage(void **state)
     expect_ctl_corrupt(&im, im.len, "bad magic");
     RESTORE();
     ctl_hdr(&im)->layout_version = 1;
-    expect_ctl_corrupt(&im, im.len, "layout version 1, expected 3");
+    expect_ctl_corrupt(&im, im.len, "layout version 1, expected 4");
     RESTORE();
     ctl_hdr(&im)->header_size = 112;
     expect_ctl_corrupt(&im, im.len, "header size");
@@ -668,7 +677,7 @@ static void test_attach_errors(void **state)
         snprintf(cp, sizeof(cp), "%s/other.shm", fx->dir);
         {
             expect_shm_t o;
-            assert_int_equal(expect_shm_create(&o, cp, 2, 2, why, sizeof(why)), APR_SUCCESS);
+            assert_int_equal(expect_shm_create(&o, cp, 2, 2, 8, why, sizeof(why)), APR_SUCCESS);
             fd = open(cq, O_WRONLY | O_CREAT | O_EXCL, 0600);
             assert_true(fd >= 0);
             assert_int_equal(write(fd, o.ctl_base, o.ctl_size), (ssize_t)o.ctl_size);
@@ -1328,14 +1337,14 @@ static void test_create_allocation_failure(void **state)
             _exit(90);
         }
         /* Both the large statistics file and a large control file. */
-        rv = expect_shm_create(&c, fx->path, 64, 1024, why, sizeof(why));
+        rv = expect_shm_create(&c, fx->path, 64, 1024, 64, why, sizeof(why));
         if (rv == APR_SUCCESS) {
             _exit(91);
         }
         if (strstr(why, "cannot allocate") == NULL || c.base != NULL) {
             _exit(92);
         }
-        rv = expect_shm_create(&c, fx->path, 450, 0, why, sizeof(why));  /* stats fits, .ctl not */
+        rv = expect_shm_create(&c, fx->path, 450, 0, 0, why, sizeof(why));  /* stats fits, .ctl not */
         if (rv == APR_SUCCESS) {
             _exit(93);
         }
@@ -1376,7 +1385,7 @@ static void test_copy_vhosts(void **state)
     expect_shm_vhost_add(&old, "gone:80", &s);
     expect_shm_count(expect_shm_vhost(&old, s), EXPECT_CTR_EXPECT);
 
-    assert_int_equal(expect_shm_create(&neu, fx->path, 8, 4, why, sizeof(why)), APR_SUCCESS);
+    assert_int_equal(expect_shm_create(&neu, fx->path, 8, 4, 8, why, sizeof(why)), APR_SUCCESS);
     expect_shm_vhost_add(&neu, "first:80", &s);   /* slots need not line up */
     assert_int_equal(expect_shm_copy_vhosts(&neu, &old, 1), APR_SUCCESS);
     assert_int_equal(expect_shm_vhost_find(&neu, "gone:80"), -1);
@@ -1397,7 +1406,7 @@ static void test_copy_vhosts(void **state)
 
     /* Too small a destination copies what fits and says so. */
     expect_shm_detach(&neu);
-    assert_int_equal(expect_shm_create(&neu, fx->path, 1, 0, why, sizeof(why)), APR_SUCCESS);
+    assert_int_equal(expect_shm_create(&neu, fx->path, 1, 0, 0, why, sizeof(why)), APR_SUCCESS);
     assert_int_equal(expect_shm_copy_vhosts(&neu, &old, 0), APR_ENOSPC);
     assert_int_equal(expect_shm_vhost_find(&neu, "keep:80"), 0);
     expect_shm_detach(&neu);

@@ -1,0 +1,197 @@
+/*
+ * ctl_summary.c - `expectctl events --summary`: the ring folded per
+ * virtual host and client family, so that an operator sees at once which
+ * client keeps getting 417s, whether it comes back, how many bytes it
+ * meant to send, and what to do about it.  Text for people, --json for
+ * machines (documented in expectctl.8; change it only by adding).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "expect_clients.h"
+#include "expect_format.h"
+
+#define BATCH 256
+/* Past this many groups the rest are folded into the last one: the ring
+ * is bounded, but a flood of User-Agents must not make this quadratic. */
+#define MAX_GROUPS 512
+
+typedef struct {
+    char vhost[EXPECT_SHM_NAME_LEN];
+    const expect_client_t *client;   /* NULL: not a known client */
+    uint32_t reason;                 /* the latest event's */
+    uint64_t n417, retried, abandoned, pending, other;
+    uint64_t bytes;                  /* declared Content-Length, summed */
+    uint64_t unknown_length;         /* events without a Content-Length */
+} group_t;
+
+typedef struct {
+    group_t *g;
+    size_t n;
+} groups_t;
+
+static group_t *group_for(groups_t *gs, const expect_shm_event_t *e,
+                          const expect_client_t *c)
+{
+    size_t i;
+
+    for (i = 0; i < gs->n; i++) {
+        if (gs->g[i].client == c && strcmp(gs->g[i].vhost, e->vhost) == 0) {
+            return &gs->g[i];
+        }
+    }
+    if (gs->n == MAX_GROUPS) {
+        return &gs->g[MAX_GROUPS - 1];
+    }
+    memcpy(gs->g[gs->n].vhost, e->vhost, sizeof(e->vhost));
+    gs->g[gs->n].client = c;
+    return &gs->g[gs->n++];
+}
+
+static void add_event(groups_t *gs, const expect_shm_event_t *e)
+{
+    const expect_client_t *c = expect_client_for_event(e->producer, e->reason, e->expect,
+                                                       e->user_agent);
+    group_t *g = group_for(gs, e, c);
+
+    g->n417++;
+    g->reason = e->reason;
+    switch (expect_outcome_state(e->outcome, e->seq / 2 - 1)) {
+    case EXPECT_OUTCOME_RETRIED:   g->retried++; break;
+    case EXPECT_OUTCOME_ABANDONED: g->abandoned++; break;
+    case EXPECT_OUTCOME_PENDING:   g->pending++; break;
+    default:                       g->other++; break;
+    }
+    if (e->content_length >= 0) {
+        g->bytes += (uint64_t)e->content_length;
+    }
+    else {
+        g->unknown_length++;
+    }
+}
+
+/*
+ * What to do, from what the clients did: nothing when every one came back;
+ * otherwise the known client's harm and both of its fixes, or the generic
+ * fix of the reason.
+ */
+static void action(char *buf, size_t len, const group_t *g)
+{
+    char server[1024];
+    const char *harm;
+
+    if (g->retried == g->n417) {
+        snprintf(buf, len, "none needed: every client came back within the window");
+        return;
+    }
+    if (g->client == NULL) {
+        snprintf(buf, len, "%s", expect_reason_text(g->reason));
+        return;
+    }
+    harm = expect_client_harm(g->client);
+    expect_client_server_fix(server, sizeof(server), g->client, g->reason);
+    snprintf(buf, len, "%s%s%s%s; or fix the client: %s", harm ? "this client is " : "",
+             harm ? harm : "", harm ? " -> " : "", server, g->client->client_fix);
+}
+
+static const char *family(const group_t *g)
+{
+    return g->client != NULL ? g->client->family : "other clients";
+}
+
+static void summary_text(const groups_t *gs)
+{
+    char act[2048];
+    size_t i;
+
+    if (gs->n == 0) {
+        printf("no 417s recorded\n");
+        return;
+    }
+    for (i = 0; i < gs->n; i++) {
+        const group_t *g = &gs->g[i];
+        expect_fput_text(stdout, g->vhost);
+        printf("  %s: %" PRIu64 " 417s, %" PRIu64 " retried, %" PRIu64 " abandoned, %" PRIu64
+               " pending", family(g), g->n417, g->retried, g->abandoned, g->pending);
+        if (g->other != 0) {
+            printf(", %" PRIu64 " not followed", g->other);
+        }
+        printf(", %" PRIu64 " bytes declared", g->bytes);
+        if (g->unknown_length != 0) {
+            printf(" (+%" PRIu64 " without Content-Length)", g->unknown_length);
+        }
+        action(act, sizeof(act), g);
+        printf("\n  -> ");
+        expect_fput_text(stdout, act);
+        putchar('\n');
+    }
+}
+
+static void summary_json(const groups_t *gs)
+{
+    char act[2048];
+    size_t i;
+
+    printf("{\"format\": \"mod_expect.events.summary\", \"version\": 1, \"groups\": [");
+    for (i = 0; i < gs->n; i++) {
+        const group_t *g = &gs->g[i];
+        printf("%s\n  {\"vhost\": ", i ? "," : "");
+        expect_fput_json_string(stdout, g->vhost);
+        printf(", \"client_key\": ");
+        if (g->client != NULL) {
+            expect_fput_json_string(stdout, g->client->key);
+        }
+        else {
+            printf("null");
+        }
+        printf(", \"client_family\": ");
+        expect_fput_json_string(stdout, family(g));
+        printf(", \"count\": %" PRIu64 ", \"retried\": %" PRIu64 ", \"abandoned\": %" PRIu64
+               ", \"pending\": %" PRIu64 ", \"not_followed\": %" PRIu64
+               ", \"bytes_declared\": %" PRIu64 ", \"without_length\": %" PRIu64
+               ", \"action\": ", g->n417, g->retried, g->abandoned, g->pending, g->other,
+               g->bytes, g->unknown_length);
+        action(act, sizeof(act), g);
+        expect_fput_json_string(stdout, act);
+        printf("}");
+    }
+    printf("\n]}\n");
+}
+
+int ctl_events_summary(const expect_shm_t *h, const ctl_opts_t *o)
+{
+    static expect_shm_event_t batch[BATCH];
+    uint64_t head = expect_shm_ring_head(h), from, next;
+    groups_t gs;
+    size_t i, n;
+
+    gs.n = 0;
+    gs.g = calloc(MAX_GROUPS, sizeof(*gs.g));
+    if (gs.g == NULL) {
+        fprintf(stderr, "expectctl: out of memory\n");
+        return CTL_EXIT_FAIL;
+    }
+    /* The whole ring, unless -n asks for the newest N only. */
+    from = o->count_given && head > (uint64_t)o->count ? head - (uint64_t)o->count : 0;
+    while (from < head) {
+        n = expect_shm_read_events(h, from, batch, BATCH, 0, &next);
+        for (i = 0; i < n; i++) {
+            add_event(&gs, &batch[i]);
+        }
+        if (next <= from) {
+            break;
+        }
+        from = next;
+    }
+    if (o->format == CTL_FMT_JSON) {
+        summary_json(&gs);
+    }
+    else {
+        summary_text(&gs);
+    }
+    free(gs.g);
+    return CTL_EXIT_OK;
+}

@@ -1,0 +1,354 @@
+/*
+ * test_retry.c - retry tracking in the core (expect_shm_retry.c): the
+ * outcome word, remember/resolve/sweep, a full bucket giving up its oldest
+ * entry, a repeated 417, the gauges, and children racing on one table.
+ * No httpd: a segment in a temporary directory.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "expect_shm.h"
+
+#define SEC UINT64_C(1000000)
+#define T0  (UINT64_C(1700000000) * SEC)
+
+typedef struct {
+    char dir[256];
+    char path[300];
+    expect_shm_t h;
+} fixture_t;
+
+static int make(void **state, uint32_t pending)
+{
+    fixture_t *fx = calloc(1, sizeof(*fx));
+    const char *tmp = getenv("TMPDIR");
+    char why[256];
+    uint32_t slot;
+
+    if (fx == NULL) {
+        return -1;
+    }
+    snprintf(fx->dir, sizeof(fx->dir), "%s/expect-retry-XXXXXX", (tmp && *tmp) ? tmp : "/tmp");
+    if (mkdtemp(fx->dir) == NULL) {
+        free(fx);
+        return -1;
+    }
+    snprintf(fx->path, sizeof(fx->path), "%s/seg", fx->dir);
+    if (expect_shm_create(&fx->h, fx->path, 8, 16, pending, why, sizeof(why)) != APR_SUCCESS
+        || expect_shm_vhost_add(&fx->h, "a:80", &slot) != APR_SUCCESS
+        || expect_shm_vhost_add(&fx->h, "b:80", &slot) != APR_SUCCESS) {
+        fprintf(stderr, "create: %s\n", why);
+        free(fx);
+        return -1;
+    }
+    *state = fx;
+    return 0;
+}
+
+static int retry_setup(void **state)
+{
+    return make(state, 64);
+}
+
+/* One bucket: every key shares it. */
+static int setup_one_bucket(void **state)
+{
+    return make(state, EXPECT_PENDING_WAYS);
+}
+
+static int retry_teardown(void **state)
+{
+    fixture_t *fx = *state;
+
+    expect_shm_remove(&fx->h, fx->path);
+    expect_shm_detach(&fx->h);
+    rmdir(fx->dir);
+    free(fx);
+    return 0;
+}
+
+/* A 417 as the module records it: an event with a pending outcome, then
+ * the table entry.  Returns the event's claim number. */
+static uint64_t add_417(fixture_t *fx, uint64_t key, uint64_t when, uint32_t slot)
+{
+    expect_shm_event_t *ev;
+    uint64_t ticket, claim;
+
+    ev = expect_shm_claim(&fx->h, &ticket);
+    assert_non_null(ev);
+    claim = (ticket - 1) / 2;
+    memset((char *)ev + sizeof(ev->seq), 0, sizeof(*ev) - sizeof(ev->seq));
+    ev->time_usec = when;
+    ev->vhost_slot = slot;
+    ev->outcome = expect_outcome_word(claim, EXPECT_OUTCOME_PENDING, 0);
+    expect_shm_publish(ev, ticket);
+    assert_int_equal(expect_retry_remember(&fx->h, key, when, claim + 1, slot), 1);
+    return claim;
+}
+
+/* The outcome of event `claim`, as a reader sees it. */
+static uint32_t outcome_of(const fixture_t *fx, uint64_t claim, uint64_t *ms)
+{
+    expect_shm_event_t ev[16];
+    uint64_t next;
+    size_t n, i;
+
+    n = expect_shm_read_events(&fx->h, 0, ev, 16, 0, &next);
+    for (i = 0; i < n; i++) {
+        if (ev[i].seq / 2 - 1 == claim) {
+            if (ms != NULL) {
+                *ms = expect_outcome_ms(ev[i].outcome);
+            }
+            return expect_outcome_state(ev[i].outcome, claim);
+        }
+    }
+    fail_msg("event %llu not found", (unsigned long long)claim);
+    return EXPECT_OUTCOME_UNTRACKED;
+}
+
+static uint64_t ctr(const fixture_t *fx, uint32_t slot, expect_ctr_t c)
+{
+    return fx->h.vhosts[slot].ctr[c];
+}
+
+static void test_outcome_word(void **state)
+{
+    uint64_t w = expect_outcome_word(12345, EXPECT_OUTCOME_RETRIED, 850);
+
+    (void)state;
+    assert_int_equal(expect_outcome_state(w, 12345), EXPECT_OUTCOME_RETRIED);
+    assert_int_equal(expect_outcome_ms(w), 850);
+    /* Another claim's word (the slot was reused) reads as untracked. */
+    assert_int_equal(expect_outcome_state(w, 12346), EXPECT_OUTCOME_UNTRACKED);
+    /* A huge delay saturates instead of spilling into the tag. */
+    w = expect_outcome_word(7, EXPECT_OUTCOME_RETRIED, UINT64_MAX);
+    assert_int_equal(expect_outcome_state(w, 7), EXPECT_OUTCOME_RETRIED);
+    assert_int_equal(expect_outcome_ms(w), UINT32_MAX);
+    /* A state this build does not know is untracked, not trusted. */
+    assert_int_equal(expect_outcome_state(expect_outcome_word(7, 7, 0), 7),
+                     EXPECT_OUTCOME_UNTRACKED);
+    assert_string_equal(expect_outcome_name(EXPECT_OUTCOME_ABANDONED), "abandoned");
+    assert_string_equal(expect_outcome_name(99), "untracked");
+}
+
+static void test_key(void **state)
+{
+    uint64_t k = expect_retry_key("192.0.2.1", "curl/7.88", "PUT", "/up");
+
+    (void)state;
+    assert_true(k > EXPECT_PENDING_BUSY);
+    assert_true(k == expect_retry_key("192.0.2.1", "curl/7.88", "PUT", "/up"));
+    assert_true(k != expect_retry_key("192.0.2.2", "curl/7.88", "PUT", "/up"));
+    assert_true(k != expect_retry_key("192.0.2.1", "curl/8.0", "PUT", "/up"));
+    assert_true(k != expect_retry_key("192.0.2.1", "curl/7.88", "POST", "/up"));
+    assert_true(k != expect_retry_key("192.0.2.1", "curl/7.88", "PUT", "/up?x"));
+    /* Field boundaries count: "ab"+"c" is not "a"+"bc". */
+    assert_true(expect_retry_key("ab", "c", "M", "/") != expect_retry_key("a", "bc", "M", "/"));
+    /* No User-Agent is a value of its own, not a crash. */
+    assert_true(expect_retry_key("192.0.2.1", NULL, "PUT", "/up") > EXPECT_PENDING_BUSY);
+}
+
+static void test_retried(void **state)
+{
+    fixture_t *fx = *state;
+    uint64_t key = expect_retry_key("192.0.2.1", "ua", "PUT", "/a"), ms = 0, claim;
+
+    claim = add_417(fx, key, T0, 1);
+    assert_int_equal(fx->h.hdr->pending_now, 1);
+    assert_int_equal(fx->h.vhosts[1].pending, 1);
+    assert_int_equal(outcome_of(fx, claim, NULL), EXPECT_OUTCOME_PENDING);
+    /* Another client, or another target, is not this one coming back. */
+    assert_int_equal(expect_retry_resolve(&fx->h, key + 1, T0 + SEC, 30 * SEC), 0);
+    assert_int_equal(expect_retry_resolve(&fx->h, key, T0 + 850000, 30 * SEC), 1);
+    assert_int_equal(outcome_of(fx, claim, &ms), EXPECT_OUTCOME_RETRIED);
+    assert_int_equal(ms, 850);
+    assert_int_equal(ctr(fx, 1, EXPECT_CTR_RETRIED), 1);
+    assert_int_equal(ctr(fx, 1, EXPECT_CTR_ABANDONED), 0);
+    assert_int_equal(fx->h.hdr->pending_now, 0);
+    assert_int_equal(fx->h.vhosts[1].pending, 0);
+    /* Resolved once: a second request is nothing. */
+    assert_int_equal(expect_retry_resolve(&fx->h, key, T0 + SEC, 30 * SEC), 0);
+    assert_int_equal(ctr(fx, 1, EXPECT_CTR_RETRIED), 1);
+}
+
+static void test_abandoned(void **state)
+{
+    fixture_t *fx = *state;
+    uint64_t k1 = expect_retry_key("192.0.2.1", "ua", "PUT", "/a");
+    uint64_t k2 = expect_retry_key("192.0.2.1", "ua", "PUT", "/b");
+    uint64_t c1, c2;
+
+    c1 = add_417(fx, k1, T0, 0);
+    c2 = add_417(fx, k2, T0 + 20 * SEC, 0);
+    /* Before the window ends nothing is abandoned. */
+    assert_int_equal(expect_retry_sweep(&fx->h, T0 + 29 * SEC, 30 * SEC), 0);
+    assert_int_equal(expect_retry_sweep(&fx->h, T0 + 31 * SEC, 30 * SEC), 1);
+    assert_int_equal(outcome_of(fx, c1, NULL), EXPECT_OUTCOME_ABANDONED);
+    assert_int_equal(outcome_of(fx, c2, NULL), EXPECT_OUTCOME_PENDING);
+    assert_int_equal(ctr(fx, 0, EXPECT_CTR_ABANDONED), 1);
+    assert_int_equal(fx->h.hdr->pending_now, 1);
+    /* Back after the window, before a sweep saw it: still abandoned. */
+    assert_int_equal(expect_retry_resolve(&fx->h, k2, T0 + 51 * SEC, 30 * SEC), 1);
+    assert_int_equal(outcome_of(fx, c2, NULL), EXPECT_OUTCOME_ABANDONED);
+    assert_int_equal(ctr(fx, 0, EXPECT_CTR_ABANDONED), 2);
+    assert_int_equal(ctr(fx, 0, EXPECT_CTR_RETRIED), 0);
+    assert_int_equal(fx->h.hdr->pending_now, 0);
+    assert_int_equal(fx->h.vhosts[0].pending, 0);
+}
+
+static void test_repeated(void **state)
+{
+    fixture_t *fx = *state;
+    uint64_t key = expect_retry_key("192.0.2.1", "ua", "PUT", "/a"), c1, c2;
+
+    c1 = add_417(fx, key, T0, 0);
+    c2 = add_417(fx, key, T0 + SEC, 0);
+    /* The client tried again with Expect: one upload, one entry. */
+    assert_int_equal(outcome_of(fx, c1, NULL), EXPECT_OUTCOME_REPEATED);
+    assert_int_equal(outcome_of(fx, c2, NULL), EXPECT_OUTCOME_PENDING);
+    assert_int_equal(fx->h.hdr->pending_now, 1);
+    assert_int_equal(expect_retry_resolve(&fx->h, key, T0 + 2 * SEC, 30 * SEC), 1);
+    assert_int_equal(outcome_of(fx, c2, NULL), EXPECT_OUTCOME_RETRIED);
+    assert_int_equal(ctr(fx, 0, EXPECT_CTR_RETRIED), 1);
+    assert_int_equal(ctr(fx, 0, EXPECT_CTR_ABANDONED), 0);
+}
+
+static void test_full_bucket_evicts_oldest(void **state)
+{
+    fixture_t *fx = *state;
+    uint64_t claims[EXPECT_PENDING_WAYS + 2], keys[EXPECT_PENDING_WAYS + 2];
+    char uri[32];
+    uint32_t i;
+
+    /* Inserted out of time order: eviction goes by age, not position. */
+    for (i = 0; i < EXPECT_PENDING_WAYS + 2; i++) {
+        snprintf(uri, sizeof(uri), "/u%u", i);
+        keys[i] = expect_retry_key("192.0.2.1", "ua", "PUT", uri);
+        claims[i] = add_417(fx, keys[i], T0 + (i == 3 ? 0 : (i + 10) * SEC), 0);
+    }
+    /* Entry 3 was the oldest, then entry 0. */
+    assert_int_equal(outcome_of(fx, claims[3], NULL), EXPECT_OUTCOME_EVICTED);
+    assert_int_equal(outcome_of(fx, claims[0], NULL), EXPECT_OUTCOME_EVICTED);
+    assert_int_equal(outcome_of(fx, claims[1], NULL), EXPECT_OUTCOME_PENDING);
+    assert_int_equal(fx->h.hdr->pending_evicted, 2);
+    assert_int_equal(fx->h.hdr->pending_now, EXPECT_PENDING_WAYS);
+    /* Evicted is neither retried nor abandoned; the others still resolve. */
+    assert_int_equal(expect_retry_resolve(&fx->h, keys[3], T0 + 20 * SEC, 30 * SEC), 0);
+    assert_int_equal(expect_retry_resolve(&fx->h, keys[9], T0 + 20 * SEC, 30 * SEC), 1);
+    assert_int_equal(ctr(fx, 0, EXPECT_CTR_RETRIED), 1);
+    assert_int_equal(ctr(fx, 0, EXPECT_CTR_ABANDONED), 0);
+}
+
+static void test_no_table(void **state)
+{
+    fixture_t *fx = *state;
+    expect_shm_t none;
+    char why[256];
+    char path[340];
+
+    snprintf(path, sizeof(path), "%s/none", fx->dir);
+    assert_int_equal(expect_shm_create(&none, path, 1, 0, 0, why, sizeof(why)), APR_SUCCESS);
+    assert_null(none.pending);
+    assert_int_equal(expect_retry_remember(&none, 99, T0, 0, 0), 0);
+    assert_int_equal(expect_retry_resolve(&none, 99, T0, SEC), 0);
+    assert_int_equal(expect_retry_sweep(&none, T0, SEC), 0);
+    expect_shm_remove(&none, path);
+    expect_shm_detach(&none);
+    assert_int_equal(expect_retry_remember(NULL, 99, T0, 0, 0), 0);
+    /* Reserved keys are never stored. */
+    assert_int_equal(expect_retry_remember(&fx->h, EXPECT_PENDING_BUSY, T0, 0, 0), 0);
+}
+
+/* A copied event (a rebuilt segment) keeps a settled outcome; a pending
+ * one would never be settled there, so it becomes untracked. */
+static void test_record_copies_outcome(void **state)
+{
+    fixture_t *fx = *state;
+    uint64_t k1 = expect_retry_key("c", "ua", "PUT", "/1");
+    uint64_t k2 = expect_retry_key("c", "ua", "PUT", "/2");
+    expect_shm_event_t ev[4];
+    uint64_t next, c1;
+    size_t n;
+
+    c1 = add_417(fx, k1, T0, 0);
+    add_417(fx, k2, T0, 0);
+    assert_int_equal(expect_retry_resolve(&fx->h, k1, T0 + 5000, 30 * SEC), 1);
+    n = expect_shm_read_events(&fx->h, 0, ev, 4, 0, &next);
+    assert_int_equal(n, 2);
+    assert_int_equal(ev[0].seq / 2 - 1, c1);
+    assert_int_equal(expect_shm_record(&fx->h, &ev[0]), 1);
+    assert_int_equal(expect_shm_record(&fx->h, &ev[1]), 1);
+    assert_int_equal(outcome_of(fx, 2, NULL), EXPECT_OUTCOME_RETRIED);
+    assert_int_equal(outcome_of(fx, 3, NULL), EXPECT_OUTCOME_UNTRACKED);
+}
+
+/* Children remember and resolve concurrently: every 417 ends exactly once
+ * and the gauges come back to zero. */
+static void test_concurrent(void **state)
+{
+    fixture_t *fx = *state;
+    enum { KIDS = 4, EACH = 2000 };
+    char ua[32], uri[32];
+    uint64_t key, total;
+    pid_t pids[KIDS];
+    int i, j, st;
+
+    for (i = 0; i < KIDS; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            snprintf(ua, sizeof(ua), "kid%d", i);
+            for (j = 0; j < EACH; j++) {
+                snprintf(uri, sizeof(uri), "/%d", j % 16);
+                key = expect_retry_key("c", ua, "PUT", uri);
+                expect_retry_remember(&fx->h, key, T0 + (uint64_t)j, 0, (uint32_t)(i % 2));
+                if (j % 3 == 0) {
+                    expect_retry_resolve(&fx->h, key, T0 + (uint64_t)j + 1, 30 * SEC);
+                }
+            }
+            _exit(0);
+        }
+    }
+    for (i = 0; i < KIDS; i++) {
+        assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    expect_retry_sweep(&fx->h, T0 + 3600 * SEC, 30 * SEC);
+    assert_int_equal(fx->h.hdr->pending_now, 0);
+    assert_int_equal(fx->h.vhosts[0].pending, 0);
+    assert_int_equal(fx->h.vhosts[1].pending, 0);
+    for (i = 0; i < (int)fx->h.pending_slots; i++) {
+        assert_int_equal(fx->h.pending[i].key, EXPECT_PENDING_FREE);
+    }
+    total = ctr(fx, 0, EXPECT_CTR_RETRIED) + ctr(fx, 1, EXPECT_CTR_RETRIED)
+            + ctr(fx, 0, EXPECT_CTR_ABANDONED) + ctr(fx, 1, EXPECT_CTR_ABANDONED);
+    /* Every remembered 417 is retried, abandoned, evicted or repeated. */
+    assert_true(total > 0);
+    assert_true(total + fx->h.hdr->pending_evicted <= (uint64_t)KIDS * EACH);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_outcome_word),
+        cmocka_unit_test(test_key),
+        cmocka_unit_test_setup_teardown(test_retried, retry_setup, retry_teardown),
+        cmocka_unit_test_setup_teardown(test_abandoned, retry_setup, retry_teardown),
+        cmocka_unit_test_setup_teardown(test_repeated, retry_setup, retry_teardown),
+        cmocka_unit_test_setup_teardown(test_full_bucket_evicts_oldest, setup_one_bucket,
+                                        retry_teardown),
+        cmocka_unit_test_setup_teardown(test_no_table, retry_setup, retry_teardown),
+        cmocka_unit_test_setup_teardown(test_record_copies_outcome, retry_setup, retry_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent, retry_setup, retry_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
