@@ -98,7 +98,7 @@ static void print_event_text(const expect_shm_event_t *e)
     printf(" ua=\"");
     expect_fput_text(stdout, e->user_agent);
     outcome_text(outcome, sizeof(outcome), e);
-    printf("\" by=%s outcome=\"%s\": ", expect_producer_name(e->producer), outcome);
+    printf("\" outcome=\"%s\" by=%s: ", outcome, expect_producer_name(e->producer));
     expect_fput_text(stdout, event_fix(e, &client, fix, sizeof(fix)));
     putchar('\n');
 }

@@ -464,11 +464,24 @@ static uint64_t retry_key(const request_rec *r, const char *user_agent)
     return expect_retry_key(r->useragent_ip, user_agent, r->method, r->unparsed_uri);
 }
 
+/*
+ * Only uploads are followed: a 417 to a request that declared no body lost
+ * nothing, and a request without one is nobody's resend.  Two table
+ * lookups, but only for a request while a 417 is pending in its vhost.
+ */
+static int declares_body(const request_rec *r)
+{
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+
+    return (cl != NULL && cl[0] >= '1' && cl[0] <= '9')
+           || expect_has_content(apr_table_get(r->headers_in, "Transfer-Encoding"), cl);
+}
+
 /* A request that did not end in 417: a client coming back after one?
  * Whatever its own answer, the client did not give up. */
 static void notice_return(request_rec *r)
 {
-    if (state == NULL || !expect_stats_maybe_retry(r)) {
+    if (state == NULL || !expect_stats_maybe_retry(r) || !declares_body(r)) {
         return;
     }
     expect_retry_resolve(&state->shm, retry_key(r, apr_table_get(r->headers_in, "User-Agent")),
@@ -486,6 +499,7 @@ int expect_stats_log_transaction(request_rec *r)
     const char *expect, *user_agent;
     int64_t length;
     uint64_t when, ticket, claim = 0;
+    int follow;
 
     while (last->next != NULL) {
         last = last->next;
@@ -512,21 +526,22 @@ int expect_stats_log_transaction(request_rec *r)
     }
     expect_shm_count_417(vh, producer, when);
 
+    /* Only an upload with an expectation can be retried without one. */
+    follow = expect != NULL && retry_window_usec != 0 && state->shm.pending_slots != 0
+             && declares_body(r);
     /* Looked up before the slot is claimed, to hold it for the copies only. */
     user_agent = apr_table_get(r->headers_in, "User-Agent");
+    length = event_length(apr_table_get(r->headers_in, "Content-Length"));
     ev = state->shm.ring_slots != 0 ? expect_shm_claim(&state->shm, &ticket) : NULL;
     if (ev != NULL) {
         claim = (ticket - 1) / 2;
-        length = event_length(apr_table_get(r->headers_in, "Content-Length"));
         record_event(ev, r, sc, producer, reason, when, length, expect, user_agent,
-                     expect_outcome_word(claim, expect != NULL && retry_window_usec != 0
-                                                    ? EXPECT_OUTCOME_PENDING
-                                                    : EXPECT_OUTCOME_UNTRACKED, 0));
+                     expect_outcome_word(claim, follow ? EXPECT_OUTCOME_PENDING
+                                                       : EXPECT_OUTCOME_UNTRACKED, 0));
         expect_shm_publish(ev, ticket);
         claim++;
     }
-    /* Only a 417 to an expectation can be retried without one. */
-    if (expect != NULL && retry_window_usec != 0) {
+    if (follow) {
         expect_retry_remember(&state->shm, retry_key(r, user_agent), when, claim,
                               (uint32_t)sc->slot);
     }

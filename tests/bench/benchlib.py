@@ -336,6 +336,11 @@ def request_bytes(kind, host="localhost"):
     head = (f"Host: {host}\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n")
     if kind == "noexpect":
         return f"GET /{SMALL} HTTP/1.1\r\n{head}\r\n".encode()
+    if kind == "body":
+        # An upload without Expect: what retry tracking looks at.
+        return (f"POST /{SMALL} HTTP/1.1\r\n{head}"
+                f"Content-Length: {len(POST_BODY)}\r\n"
+                f"Content-Type: application/octet-stream\r\n\r\n{POST_BODY}").encode()
     if kind in ("continue", "reject"):
         path = f"/{SMALL}" if kind == "continue" else f"/reject/{SMALL}"
         return (f"POST {path} HTTP/1.1\r\n{head}"

@@ -128,7 +128,7 @@ def send_marker(port):
 
 def profile(variant, kinds, k=100, warmup=10, extra="", vhosts=1, host="localhost",
             keep=False, vhost_directive=""):
-    """Profile kinds (list of (label, request kind, expected status)).
+    """Profile kinds (list of (label, request kind, expected status[, Host])).
 
     Returns {label: {"total": Ir/request, "self": {...}, "incl": {...},
     "calls": {...}}} with every number per request, plus "_startup" (s).
@@ -161,14 +161,16 @@ def profile(variant, kinds, k=100, warmup=10, extra="", vhosts=1, host="localhos
                     raise RuntimeError("callgrind httpd did not start: "
                                        + open(log.name).read()[-2000:])
                 time.sleep(0.1)
-        for _, kind, status in kinds:
-            B.send_requests(srv.port, kind, warmup, host=host, expect_status=status)
+        for label, kind, status, *kh in kinds:
+            B.send_requests(srv.port, kind, warmup, host=kh[0] if kh else host,
+                            expect_status=status)
         send_marker(srv.port)                  # dump 1: startup + warm-up
         result["_startup"] = time.monotonic() - t0
         send_marker(srv.port)                  # dump 2: empty phase
         send_marker(srv.port)                  # dump 3: empty phase, again
-        for _, kind, status in kinds:          # dumps 4..: one per kind
-            B.send_requests(srv.port, kind, k, host=host, expect_status=status)
+        for _, kind, status, *kh in kinds:     # dumps 4..: one per kind
+            B.send_requests(srv.port, kind, k, host=kh[0] if kh else host,
+                            expect_status=status)
             send_marker(srv.port)
     finally:
         # Every dump needed is written before the marker is answered, and a
@@ -188,7 +190,7 @@ def profile(variant, kinds, k=100, warmup=10, extra="", vhosts=1, host="localhos
     e1 = Profile(dumps[1], obj)
     e2 = Profile(dumps[2], obj)
     result["_empty_drift"] = abs(e1.total - e2.total)
-    for i, (label, _, _) in enumerate(kinds):
+    for i, (label, *_) in enumerate(kinds):
         result[label] = per_request(Profile(dumps[3 + i], obj), e2, k)
     if keep:
         result["_root"] = srv.root

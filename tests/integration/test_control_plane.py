@@ -423,7 +423,7 @@ def test_upgrade_to_another_layout(other_layout_build):
         assert old.returncode == 0
         res = subprocess.run([new_ctl, "-s", h.shm, "stats"], capture_output=True, text=True)
         assert res.returncode == 5, res
-        assert "layout version 3, expected 99" in res.stderr, res.stderr
+        assert "layout version 4, expected 99" in res.stderr, res.stderr
         # The package upgrade: the new module, then a graceful restart.
         pid = h.pid()
         h.base = h.base.replace(module_path(), new_so)
@@ -438,5 +438,5 @@ def test_upgrade_to_another_layout(other_layout_build):
         assert rows["rej.test"]["r417"]["total"] == 1
         res = expectctl("stats", shm=h.shm)
         assert res.returncode == 5, res
-        assert "layout version 99, expected 3" in res.stderr, res.stderr
+        assert "layout version 99, expected 4" in res.stderr, res.stderr
         assert stat.S_ISREG(os.stat(h.shm).st_mode)

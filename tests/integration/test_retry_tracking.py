@@ -303,3 +303,24 @@ def test_window_zero_tracks_nothing():
         assert r == {"retried": 0, "abandoned": 0, "pending": 0}
         assert [e["outcome"] for e in events(h)] == ["untracked"]
         assert "retry tracking is off" in ctl(h, "stats").stdout
+
+
+def test_troubleshooting_example_is_real_output(server):
+    """docs/TROUBLESHOOTING.md shows a --summary entry for Java's HttpClient:
+    its action line is what expectctl prints for that client, and its
+    counts line has the shape expectctl prints."""
+    import os
+    import re
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs",
+                            "TROUBLESHOOTING.md")).read()
+    block = doc.split("Start with `--summary`", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    counts, action = block.rstrip("\n").split("\n")
+    h = server
+    assert send(h, uniq("doc"), JAVA) == 417
+    text = ctl(h, "events", "--summary").stdout.splitlines()
+    i = [n for n, ln in enumerate(text) if f"{R}:{h.port}  Java HttpClient" in ln][0]
+    assert text[i + 1] == action, (text[i + 1], action)
+    shape = re.compile(r"^\S+  [^:]+: \d+ 417s, \d+ retried, \d+ abandoned, \d+ pending"
+                       r"(, \d+ not followed)?, \d+ bytes declared$")
+    assert shape.match(counts), counts
+    assert shape.match(text[i]), text[i]

@@ -400,9 +400,10 @@ def test_events_cannot_inject_escapes(small_server):
     assert "\\x1b[31m\\x01\\x7f\\xff" in out
     assert len(out.splitlines()) == len(out.split("\n")) - 1  # one line per event
     # A quote in the User-Agent cannot close its field and fake by=...:
-    # every line keeps exactly its three quoted fields (request, expect, ua).
+    # every line keeps exactly its four quoted fields (request, expect, ua,
+    # outcome).
     for line in out.splitlines():
-        assert line.count('"') == 6, line
+        assert line.count('"') == 8, line
     js = json.loads(expectctl("events", "--json", shm=small_server.shm).stdout)
     assert js["events"][-1]["user_agent"].startswith("evil\x1b]0;pwned")
 
