@@ -37,7 +37,7 @@ CHECK_FIELDS = {"name", "protocol", "expect", "outcome", "before_body", "body_se
 FINDING_FIELDS = {"key", "severity", "exit_code", "check", "summary", "client_fix",
                   "server_fix"}
 TOP_FIELDS = {"format", "version", "url", "scheme", "host", "port", "address", "family",
-              "connect", "tls", "method", "size", "timeout_ms", "wait_100_ms", "wait_other_ms",
+              "connect", "protocol", "proxy", "comparison", "tls", "method", "size", "timeout_ms", "wait_100_ms", "wait_other_ms",
               "checks", "verdict", "findings", "exit_code", "elapsed_ms"}
 
 
