@@ -257,6 +257,13 @@ probe_conn_t *probe_route_open(probe_run_t *x)
     }
     if (probe_conn_start_tls(c, x->tls, &x->url, probe_run_deadline(x, x->o->timeout_ms),
                              x->err, sizeof(x->err)) != 0) {
+        size_t n = strlen(x->err);
+        if (x->proto == PROBE_PROTO_H2 && n + 1 < sizeof(x->err)) {
+            /* A server without h2 may pick http/1.1 anyway, which the
+             * client must refuse: say what was offered. */
+            snprintf(x->err + n, sizeof(x->err) - n, " (--http2 offers only h2 by ALPN: "
+                     "does the server speak h2? probe it without --http2)");
+        }
         probe_conn_close(c);
         return NULL;
     }

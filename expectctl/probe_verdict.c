@@ -65,7 +65,7 @@ static const probe_diag_t diags[PROBE_D_COUNT] = {
      "find the handler or backend that sends 417 "
      "(expectctl events: by=handler or by=backend)"},
     [PROBE_D_GARBLED] = {PROBE_D_GARBLED, "garbled-response", PROBE_SEV_PROBLEM, 16,
-     "sends bytes that are not a valid HTTP/1.x response (see the check's detail)",
+     "sends bytes that are not a valid HTTP/1.x or HTTP/2 response (see the check's detail)",
      "send without Expect: 100-continue until the chain is fixed",
      "capture the bytes (curl -v, or tcpdump on that hop) and fix the hop that writes them"},
     [PROBE_D_HTTP10_100] = {PROBE_D_HTTP10_100, "http10-gets-100", PROBE_SEV_PROBLEM, 17,
