@@ -21,9 +21,9 @@ Kinds, and the verdict probe must give:
     silent      the SETTINGS exchange, then nothing  times-out
     http1       answers in HTTP/1.1                  (exit 1: not h2c)
 """
-import socket
 import struct
-import threading
+
+from loopback import LoopbackServer
 
 KINDS = ("good100", "two100", "endless1xx", "reset", "silent", "http1")
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -99,41 +99,11 @@ def _serve(kind, sock, stop):
         sock.close()
 
 
-class H2Misbehaving:
+class H2Misbehaving(LoopbackServer):
     """A listening socket on 127.0.0.1 serving one kind."""
 
     def __init__(self, kind):
         if kind not in KINDS:
             raise ValueError(kind)
         self.kind = kind
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-
-    def _accept(self):
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            threading.Thread(target=_serve, args=(self.kind, conn, self.stop),
-                             daemon=True).start()
-
-    def url(self, path="/upload"):
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(timeout=2)
-        self.sock.close()
+        super().__init__(lambda conn, stop: _serve(kind, conn, stop))

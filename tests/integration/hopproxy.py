@@ -24,6 +24,8 @@ connection is served by daemon threads with socket timeouts.
 import socket
 import threading
 
+from loopback import LoopbackServer
+
 KINDS = ("relay", "own100", "double100")
 SOCKET_TIMEOUT = 15.0
 HEAD_MAX = 65536
@@ -107,7 +109,7 @@ def _serve(kind, client, backend_port):
         client.close()
 
 
-class HopProxy:
+class HopProxy(LoopbackServer):
     """One hop of `kind` on 127.0.0.1 in front of 127.0.0.1:backend_port."""
 
     def __init__(self, kind, backend_port):
@@ -115,34 +117,5 @@ class HopProxy:
             raise ValueError(kind)
         self.kind = kind
         self.backend_port = backend_port
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
+        super().__init__(lambda conn, stop: _serve(kind, conn, backend_port))
         self.hop = f"127.0.0.1:{self.port}"
-        self.stop = threading.Event()
-        self.connections = 0
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-
-    def _accept(self):
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            self.connections += 1
-            threading.Thread(target=_serve, args=(self.kind, conn, self.backend_port),
-                             daemon=True).start()
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(timeout=2)
-        self.sock.close()

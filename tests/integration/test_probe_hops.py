@@ -19,7 +19,6 @@ Every probe runs with --timeout 1 (the wait for a 100 is 0.5 s).
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 
@@ -28,16 +27,13 @@ import pytest
 from h2misbehaving import H2Misbehaving
 from hopproxy import HopProxy
 from httpd_harness import Httpd, expectctl, expectctl_path, free_port, serving
+from probehelp import (EXIT, TIMEOUT, assert_verdict, check, closed_port, findings,
+                       install_echo_cgi, make_cert, probe)
 
-TIMEOUT = "1"
 VALGRIND = shutil.which("valgrind")
 POLICIES = ("continue", "reject", "ignore")
 VERDICT = {"continue": "honours-100-continue", "reject": "rejects-100-continue",
            "ignore": "ignores-100-continue"}
-EXIT = {"honours-100-continue": 0, "final-status-before-body": 0,
-        "ignores-100-continue": 10, "rejects-100-continue": 11, "duplicate-100": 12,
-        "closes-without-response": 13, "times-out": 14, "always-417": 15,
-        "garbled-response": 16, "http10-gets-100": 17, "desync-risk": 18}
 # What the expect-100-continue check sees before the body, by policy.
 BEFORE = {"continue": ("100", 1), "reject": ("final", 0), "ignore": ("nothing", 0)}
 
@@ -93,10 +89,6 @@ TLS_VHOST = """
     SSLCertificateKeyFile @ROOT@/tls/key.pem
 </VirtualHost>
 """
-# mod_reflector does not echo over h2 in this httpd: a CGI reads the whole
-# body, then answers with its length.
-ECHO_CGI = ("#!/bin/sh\nn=$(wc -c)\n"
-            "printf 'Content-Type: text/plain\\r\\n\\r\\nread %s bytes\\n' \"$n\"\n")
 PATH = "/cgi/echo.cgi"
 
 
@@ -110,20 +102,9 @@ def h2srv():
               name="probe-h2")
     h.policy_port = {"continue": h.port, "reject": ports["reject"], "ignore": ports["ignore"]}
     h.tls_port = ports["tls"]
-    os.makedirs(f"{h.root}/cgi")
-    with open(f"{h.root}/cgi/echo.cgi", "w") as f:
-        f.write(ECHO_CGI)
-    os.chmod(f"{h.root}/cgi/echo.cgi", 0o755)
-    os.makedirs(f"{h.root}/tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                    "-subj", "/CN=continue.test", "-addext",
-                    "subjectAltName=DNS:continue.test,DNS:reject.test,DNS:ignore.test,"
-                    "IP:127.0.0.1",
-                    "-days", "2", "-keyout", f"{h.root}/tls/key.pem",
-                    "-out", f"{h.root}/tls/cert.pem"],
-                   check=True, capture_output=True, timeout=60)
-    os.chmod(f"{h.root}/tls/key.pem", 0o644)
-    h.cert = f"{h.root}/tls/cert.pem"
+    install_echo_cgi(h.root)
+    h.cert = make_cert(f"{h.root}/tls", "continue.test",
+                       "DNS:continue.test,DNS:reject.test,DNS:ignore.test,IP:127.0.0.1")
     # AH01270: the CGI whose body never came, behind the forward proxy that
     # gave up waiting for a 100 (test_proxy_absolute_form[ignore]).
     with serving(h, allowed_errors=(r"AH01270",)):
@@ -136,26 +117,6 @@ def url(h, policy, path=PATH):
 
 def tls_url(h, policy):
     return f"https://{policy}.test:{h.tls_port}{PATH}"
-
-
-def probe(target, *args, timeout=90):
-    res = expectctl("probe", target, "--timeout", TIMEOUT, "--json", *args, timeout=timeout)
-    doc = json.loads(res.stdout) if res.stdout.strip() else None
-    return res, doc
-
-
-def check(doc, name):
-    return next(c for c in doc["checks"] if c["name"] == name)
-
-
-def findings(doc):
-    return [f["key"] for f in doc["findings"]]
-
-
-def assert_verdict(res, doc, key):
-    assert doc is not None, res.stderr
-    assert doc["verdict"]["key"] == key, json.dumps(doc, indent=1)[:3000]
-    assert res.returncode == EXIT[key] == doc["exit_code"], (res.returncode, res.stderr)
 
 
 def assert_h2_checks(doc, policy):
@@ -442,12 +403,6 @@ def test_chain_h2c(h2srv):
     assert [h["verdict"] for h in doc["hops"]] == ["ignores-100-continue",
                                                    "honours-100-continue"]
     assert res.returncode == 10
-
-
-def closed_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_chain_with_an_unreachable_hop_is_not_healthy(h2srv):
