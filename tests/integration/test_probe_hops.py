@@ -18,6 +18,8 @@ Every probe runs with --timeout 1 (the wait for a 100 is 0.5 s).
 """
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -95,7 +97,9 @@ PATH = "/cgi/echo.cgi"
 @pytest.fixture(scope="module")
 def h2srv():
     ports = {"reject": free_port(), "ignore": free_port(), "tls": free_port()}
-    conf = (CONF + "".join(TLS_VHOST.format(policy=p) for p in POLICIES)) \
+    # uploads.example: the name the documentation's examples use.
+    conf = (CONF + "".join(TLS_VHOST.format(policy=p) for p in POLICIES)
+            + TLS_VHOST.format(policy="continue").replace("continue.test", "uploads.example")) \
         .replace("@REJECT@", str(ports["reject"])).replace("@IGNORE@", str(ports["ignore"])) \
         .replace("@TLSPORT@", str(ports["tls"]))
     h = Httpd(conf, mpm="event", modules=("http2", "cgid", "ssl", "socache_shmcb"),
@@ -104,7 +108,8 @@ def h2srv():
     h.tls_port = ports["tls"]
     install_echo_cgi(h.root)
     h.cert = make_cert(f"{h.root}/tls", "continue.test",
-                       "DNS:continue.test,DNS:reject.test,DNS:ignore.test,IP:127.0.0.1")
+                       "DNS:continue.test,DNS:reject.test,DNS:ignore.test,"
+                       "DNS:uploads.example,DNS:localhost,IP:127.0.0.1")
     # AH01270: the CGI whose body never came, behind the forward proxy that
     # gave up waiting for a 100 (test_proxy_absolute_form[ignore]).
     with serving(h, allowed_errors=(r"AH01270",)):
@@ -525,3 +530,75 @@ def test_valgrind_clean(h2srv, fwd_proxy, mode):
     assert res.returncode == want, res.stderr
     assert "==" not in res.stderr, res.stderr
     json.loads(res.stdout)
+
+
+# ---- every probe command of the docs' hop sections runs -------------------------
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+NEW_OPTIONS = re.compile(r"--(http2|h2c|compare|connect-to|proxy|chain)\b")
+
+
+def doc_commands():
+    """The expectctl probe lines of TROUBLESHOOTING.md's "Step 2: probe each
+    hop", and those of expectctl.8's EXAMPLES that use the hop or HTTP/2
+    options."""
+    out = []
+    with open(os.path.join(REPO, "docs", "TROUBLESHOOTING.md")) as f:
+        text = f.read()
+    section = text[text.index("## Step 2: probe each hop"):text.index("## Step 3")]
+    for block in re.findall(r"```sh\n(.*?)```", section, re.S):
+        out += [("TROUBLESHOOTING.md", line) for line in block.splitlines()
+                if line.startswith("expectctl probe ")]
+    with open(os.path.join(REPO, "docs", "expectctl.8")) as f:
+        man = f.read()
+    examples = man[man.index(".SH EXAMPLES"):man.index(".SH SEE ALSO")].replace("\\-", "-")
+    out += [("expectctl.8", line) for line in examples.splitlines()
+            if line.startswith("expectctl probe ") and NEW_OPTIONS.search(line)]
+    return out
+
+
+DOC_COMMANDS = doc_commands()
+
+
+def test_doc_commands_found():
+    where = {w for w, _ in DOC_COMMANDS}
+    assert where == {"TROUBLESHOOTING.md", "expectctl.8"}
+    used = set(NEW_OPTIONS.findall(" ".join(c for _, c in DOC_COMMANDS)))
+    assert used == {"http2", "h2c", "compare", "connect-to", "proxy", "chain"}, used
+
+
+def localize(cmd, h, proxy_url, lb_hop):
+    """The documented command aimed at the test servers: uploads.example is
+    the TLS port (by name where a hop or proxy carries the name, else as
+    localhost, which resolves), 10.0.0.5:443 that port, lb.example:443 a
+    relay in front of it, 127.0.0.1:8080 the cleartext port, proxy.example
+    the forward proxy (which resolves the URL's host itself: 127.0.0.1)."""
+    args = shlex.split(cmd)[1:]
+    by_name = "--connect-to" in args or "--chain" in args
+    hops = {"10.0.0.5:443": f"127.0.0.1:{h.tls_port}", "lb.example:443": lb_hop}
+    out = []
+    for a in args:
+        if a.startswith("https://uploads.example/"):
+            host = "127.0.0.1" if "--proxy" in args else \
+                "uploads.example" if by_name else "localhost"
+            a = f"https://{host}:{h.tls_port}{PATH}"
+        elif a.startswith("http://127.0.0.1:8080/"):
+            a = f"http://127.0.0.1:{h.port}{PATH}"
+        elif a == "http://proxy.example:3128":
+            a = proxy_url
+        elif not a.startswith("-"):
+            a = ",".join(hops.get(x, x) for x in a.split(","))
+        out.append(a)
+    return out
+
+
+@pytest.mark.parametrize("where,cmd", DOC_COMMANDS,
+                         ids=[f"{w}:{c[16:60]}" for w, c in DOC_COMMANDS])
+def test_doc_command_runs(h2srv, fwd_proxy, where, cmd):
+    """Each documented command, against a healthy chain: exit 0."""
+    env = dict(os.environ, SSL_CERT_FILE=h2srv.cert)
+    with HopProxy("relay", h2srv.tls_port) as lb:
+        args = localize(cmd, h2srv, fwd_proxy.proxy_url, lb.hop)
+        res = expectctl(*args, "--timeout", TIMEOUT, env=env, timeout=120)
+    assert res.returncode == 0, f"{where}: {cmd}\n{args}\n{res.stdout[-3000:]}\n{res.stderr}"
+    assert "verdict: honours-100-continue" in res.stdout
