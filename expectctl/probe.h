@@ -1,12 +1,15 @@
 /*
  * probe.h - `expectctl probe`: what its files share.
  *
- *   probe_parse.c    URL and response-head parsing, chunked decoding (pure)
- *   probe_verdict.c  the documented diagnoses and the verdict (pure)
+ *   probe_parse.c    URL, hop and response-head parsing, chunked decoding (pure)
+ *   probe_verdict.c  the documented diagnoses, the verdict, and the lines
+ *                    comparing two protocols (pure)
  *   probe_read.c     the read loops: response heads, interim responses and
  *                    bodies, over a transport and a clock it is given
  *   probe_net.c      connect, TLS, bounded writes, and the socket transport
- *   ctl_probe.c      the series of checks and the output
+ *
+ * One run of the checks (HTTP/1.x or HTTP/2, the route, the output, the
+ * modes) is probe_run.h's.
  *
  * The pure parts take no clock and do no I/O, so tests/unit/test_probe.c
  * can drive every diagnosis from hand-made results; the read loops take
