@@ -193,7 +193,7 @@ void probe_print_text(const probe_run_t *x)
            x->proto == PROBE_PROTO_H1 ? "HTTP/1.1" : probe_proto_name(x->proto),
            x->o->method, x->o->size, (double)x->o->timeout_ms / 1000.0,
            (double)x->res.wait_100_ms / 1000.0);
-    if (x->tls != NULL) {
+    if (x->url.tls) {  /* x->tls may be freed already (--chain) */
         printf("  TLS: %s, certificate %s\n", x->tls_info[0] ? x->tls_info : "-",
                x->tls_verified ? "verified" : "NOT verified (--insecure)");
     }
@@ -296,7 +296,7 @@ void probe_print_json(const probe_run_t *x, const probe_run_t *http1,
         printf("null");
     }
     printf(", \"tls\": ");
-    if (x->tls == NULL) {
+    if (!x->url.tls) {
         printf("null");
     }
     else {

@@ -410,6 +410,19 @@ def test_chain_h2c(h2srv):
     assert res.returncode == 10
 
 
+def test_chain_https_h2(h2srv):
+    """Over TLS with h2: a relay in front of the TLS port, then the port;
+    each hop's report keeps its TLS details."""
+    with HopProxy("relay", h2srv.tls_port) as front:
+        res, doc = chain(tls_url(h2srv, "reject"), [front.hop, f"127.0.0.1:{h2srv.tls_port}"],
+                         "--http2", "--insecure")
+    assert res.returncode == 11 and doc["changed_at"] is None, res.stderr
+    for hop in doc["hops"]:
+        assert hop["verdict"] == "rejects-100-continue"
+        assert hop["probe"]["protocol"] == "h2" and hop["probe"]["host"] == "reject.test"
+        assert hop["probe"]["tls"]["version"].startswith("TLS"), hop["probe"]["tls"]
+
+
 def test_chain_with_an_unreachable_hop_is_not_healthy(h2srv):
     """Never exit 0 over a chain with a hole in it."""
     dead = f"127.0.0.1:{closed_port()}"
