@@ -461,6 +461,18 @@ def test_h2_misbehaving_server(kind, key):
         assert "INTERNAL_ERROR" in cont["detail"]
 
 
+def test_chain_of_silent_hops_is_bounded():
+    """Each hop's probe has the bound of one: N hops within N x 8 x S."""
+    with H2Misbehaving("silent") as a, H2Misbehaving("endless1xx") as b:
+        start = time.time()
+        res, doc = probe(a.url(), "--h2c", "--chain", f"127.0.0.1:{a.port},127.0.0.1:{b.port}",
+                         timeout=30)
+        elapsed = time.time() - start
+    assert [h["verdict"] for h in doc["hops"]] == ["times-out", "garbled-response"]
+    assert res.returncode == 14 and doc["changed_at"] == 1
+    assert elapsed < 2 * 8 * float(TIMEOUT), elapsed
+
+
 def test_h2c_to_an_http1_server_is_exit_1():
     with H2Misbehaving("http1") as srv:
         res, doc = probe(srv.url(), "--h2c")
