@@ -9,7 +9,7 @@
 # only then.
 set -e
 
-PACKAGES="apache2 apache2-dev autoconf make gcc pkg-config libcmocka-dev libssl-dev openssl \
+PACKAGES="apache2 apache2-dev autoconf make gcc pkg-config libcmocka-dev libssl-dev libnghttp2-dev openssl \
 python3 python3-pytest curl prometheus util-linux valgrind man-db \
 nghttp2-client php-cli php-curl nodejs"
 for opt in "$@"; do

@@ -57,6 +57,11 @@ typedef struct {
     long size;               /* --size: declared body length */
     int insecure;            /* --insecure: do not verify the TLS certificate */
     const char *connect;     /* --connect: address to use instead of the URL's host */
+    const char *connect_to;  /* --connect-to HOST:PORT: the hop to probe, with the URL's name */
+    const char *proxy;       /* --proxy URL: a forward proxy */
+    const char *chain;       /* --chain HOP,HOP,...: one probe per hop, front first */
+    int http2;               /* CTL_PROBE_H2 (--http2), CTL_PROBE_H2C (--h2c); 0: HTTP/1.1 */
+    int compare;             /* --compare: with --http2/--h2c, HTTP/1.1 too, compared */
     /* clients: needs no segment either */
     const char *user_agent;  /* clients USER-AGENT: the entry it matches; NULL: all */
 } ctl_opts_t;
@@ -67,6 +72,11 @@ typedef struct {
 #define CTL_PROBE_TIMEOUT_MAX_MS 60000
 #define CTL_PROBE_SIZE 1024
 #define CTL_PROBE_SIZE_MAX (64L * 1024 * 1024)
+#define CTL_PROBE_H2 1
+#define CTL_PROBE_H2C 2
+/* --chain: at most this many hops, and this long a list. */
+#define CTL_PROBE_CHAIN_MAX 16
+#define CTL_PROBE_CHAIN_LEN 4096
 
 /* ctl_args.c: parse argv; on error returns -1 with a one-line reason. */
 int ctl_parse_args(int argc, char **argv, const char *env_shm,

@@ -25,7 +25,8 @@ static const ctl_verb_def verbs[] = {
     {"set", CTL_VERB_SET, "set (VHOST | all) (continue | reject | ignore | default)   runtime override, no reload"},
     {"reset", CTL_VERB_RESET, "reset [VHOST]                           zero the counters"},
     {"probe", CTL_VERB_PROBE, "probe URL [--timeout S] [--json] [--method M] [--size N]\n"
-     "            [--insecure] [--connect ADDR]\n"
+     "            [--insecure] [--http2 | --h2c [--compare]]\n"
+     "            [--connect ADDR | --connect-to HOST:PORT | --proxy URL | --chain HOP,...]\n"
      "                                          how a server, or the chain in front of it,\n"
      "                                          handles Expect: 100-continue (no segment needed)"},
     {"clients", CTL_VERB_CLIENTS, "clients [USER-AGENT] [--json]           what each client does with 100-continue and\n"
@@ -204,6 +205,40 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
             }
             o->connect = argv[i];
         }
+        else if (strcmp(a, "--connect-to") == 0 || strcmp(a, "--proxy") == 0) {
+            probe_opt = probe_opt ? probe_opt : a;
+            if (++i >= argc || argv[i][0] == '\0' || strlen(argv[i]) >= PROBE_TARGET_MAX) {
+                return args_fail(err, errlen, a[2] == 'c' ? "--connect-to needs HOST:PORT"
+                                                          : "--proxy needs a URL such as "
+                                                            "http://proxy.example:3128", NULL);
+            }
+            if (a[2] == 'c') {
+                o->connect_to = argv[i];
+            }
+            else {
+                o->proxy = argv[i];
+            }
+        }
+        else if (strcmp(a, "--chain") == 0) {
+            probe_opt = probe_opt ? probe_opt : a;
+            if (++i >= argc || argv[i][0] == '\0' || strlen(argv[i]) >= CTL_PROBE_CHAIN_LEN) {
+                return args_fail(err, errlen, "--chain needs HOST:PORT,HOST:PORT,... "
+                                 "(the hops, front first)", NULL);
+            }
+            o->chain = argv[i];
+        }
+        else if (strcmp(a, "--http2") == 0 || strcmp(a, "--h2c") == 0) {
+            int want = a[3] == 't' ? CTL_PROBE_H2 : CTL_PROBE_H2C;
+            probe_opt = probe_opt ? probe_opt : a;
+            if (o->http2 != 0 && o->http2 != want) {
+                return args_fail(err, errlen, "choose one of --http2 and --h2c", NULL);
+            }
+            o->http2 = want;
+        }
+        else if (strcmp(a, "--compare") == 0) {
+            probe_opt = probe_opt ? probe_opt : a;
+            o->compare = 1;
+        }
         else if (strcmp(a, "--insecure") == 0 || strcmp(a, "-k") == 0) {
             probe_opt = probe_opt ? probe_opt : a;
             o->insecure = 1;
@@ -242,7 +277,8 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
     case CTL_VERB_PROBE:
         if (o->format == CTL_FMT_PROMETHEUS || o->follow || saw_n) {
             return args_fail(err, errlen,
-                        "probe takes --timeout, --json, --method, --size, --insecure, --connect",
+                        "probe takes --timeout, --json, --method, --size, --insecure, "
+                        "--http2, --h2c, --compare, --connect, --connect-to, --proxy, --chain",
                         NULL);
         }
         break;

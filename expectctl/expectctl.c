@@ -26,7 +26,9 @@ static void usage(FILE *f)
                "  --help, --version\n\n"
                "exit codes: 0 ok, 1 failure, 2 usage, 3 no segment, 4 permission denied,\n"
                "            5 corrupt or incompatible segment;\n"
-               "            probe: 0 healthy, 10-18 the verdict's problem (see expectctl(8))\n",
+               "            probe: 0 healthy, 10-18 the verdict's problem (see expectctl(8));\n"
+               "            with --compare or --chain the first problem, else 1 if a probe\n"
+               "            could not run\n",
             ctl_runtime_dir(), ctl_runtime_dir());
 }
 

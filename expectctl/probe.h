@@ -1,12 +1,15 @@
 /*
  * probe.h - `expectctl probe`: what its files share.
  *
- *   probe_parse.c    URL and response-head parsing, chunked decoding (pure)
- *   probe_verdict.c  the documented diagnoses and the verdict (pure)
+ *   probe_parse.c    URL, hop and response-head parsing, chunked decoding (pure)
+ *   probe_verdict.c  the documented diagnoses, the verdict, and the lines
+ *                    comparing two protocols (pure)
  *   probe_read.c     the read loops: response heads, interim responses and
  *                    bodies, over a transport and a clock it is given
  *   probe_net.c      connect, TLS, bounded writes, and the socket transport
- *   ctl_probe.c      the series of checks and the output
+ *
+ * One run of the checks (HTTP/1.x or HTTP/2, the route, the output, the
+ * modes) is probe_run.h's.
  *
  * The pure parts take no clock and do no I/O, so tests/unit/test_probe.c
  * can drive every diagnosis from hand-made results; the read loops take
@@ -38,6 +41,11 @@ typedef struct {
 
 /* 0, or -1 with a one-line reason. */
 int probe_parse_url(const char *url, probe_url_t *u, char *err, size_t errlen);
+
+/* A hop of --connect-to or --chain into host (no brackets) and port
+ * (default_port when the hop names none); 0, or -1 with why. */
+int probe_parse_hop(const char *s, unsigned default_port, char *host, size_t hostlen,
+                    unsigned *port, char *err, size_t errlen);
 
 /*
  * A method is an HTTP token of at most 32 characters: it goes into the
@@ -92,6 +100,9 @@ typedef struct {
  * as RFC 9112 lets a recipient do.
  */
 size_t probe_head_end(const char *buf, size_t len);
+
+/* A field value into dst, cut to fit (dstsize > 0), always terminated. */
+void probe_copy_field(char *dst, size_t dstsize, const char *v, size_t vlen);
 
 /* Parse one head (status line and fields); 0, or -1 with why. */
 int probe_parse_head(const char *buf, size_t len, int head_request,
@@ -330,6 +341,20 @@ typedef struct {
  */
 size_t probe_diagnose(const probe_result_t *r, probe_finding_t *out, size_t max);
 
+/*
+ * Two results of the same URL compared (--compare: h2 and HTTP/1.1), as
+ * two lines: what each does with 100-continue (from the verdicts), and
+ * with an unknown expectation.  an and bn name the protocols.
+ */
+typedef struct {
+    char expect_100[192];
+    char unknown[192];
+} probe_comparison_t;
+
+void probe_compare(const probe_finding_t *a, size_t na, const char *an,
+                   const probe_finding_t *b, size_t nb, const char *bn,
+                   probe_comparison_t *out);
+
 /* ---- network (probe_net.c) ---- */
 
 typedef struct probe_tls probe_tls_t;       /* one SSL_CTX for the whole probe */
@@ -343,14 +368,15 @@ typedef struct {
     char numeric[64];
 } probe_addr_t;
 
-probe_tls_t *probe_tls_new(int insecure, char *err, size_t errlen);
+/* ALPN offers h2 alone when h2, else http/1.1 alone. */
+probe_tls_t *probe_tls_new(int insecure, int h2, char *err, size_t errlen);
 void probe_tls_free(probe_tls_t *t);
 
 /*
- * Resolve host (the URL's, or the one --connect names) and connect to the
- * first address that answers, on the URL's port; fills addr.
+ * Resolve host (the URL's, a hop's or a proxy's) and connect to the first
+ * address that answers on port; fills addr.
  */
-int probe_connect_first(const probe_url_t *u, const char *host, long timeout_ms,
+int probe_connect_first(const char *host, unsigned port, long timeout_ms,
                         probe_addr_t *addr, int *fd, char *err, size_t errlen);
 /* Connect again to the address found first. */
 int probe_connect_addr(const probe_addr_t *a, long timeout_ms, int *fd,
@@ -360,6 +386,12 @@ int probe_connect_addr(const probe_addr_t *a, long timeout_ms, int *fd,
 probe_conn_t *probe_conn_open(int fd, probe_tls_t *tls, const probe_url_t *u,
                               int64_t deadline_us, char *err, size_t errlen);
 void probe_conn_close(probe_conn_t *c);
+/* TLS on an open plain connection (after a proxy's CONNECT), with the
+ * URL's server name and certificate check; 0, or -1 with err. */
+int probe_conn_start_tls(probe_conn_t *c, probe_tls_t *tls, const probe_url_t *u,
+                         int64_t deadline_us, char *err, size_t errlen);
+/* The protocol the server chose by ALPN; "" when none. */
+const char *probe_conn_alpn(const probe_conn_t *c);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" or "" for plain TCP. */
 const char *probe_conn_tls_info(const probe_conn_t *c, int *verified);
 
@@ -369,5 +401,8 @@ probe_io_t probe_send_body(probe_conn_t *c, uint64_t n, int64_t deadline_us);
 
 /* The reader of the connection's responses (probe_read.c's loops). */
 probe_reader_t *probe_conn_reader(probe_conn_t *c);
+/* One bounded receive of up to len bytes, past the reader (HTTP/2 frames
+ * go to nghttp2, not to the HTTP/1 reader). */
+probe_io_t probe_recv(probe_conn_t *c, char *dst, size_t len, size_t *got, int64_t deadline_us);
 
 #endif /* EXPECTCTL_PROBE_H */

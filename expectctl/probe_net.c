@@ -40,6 +40,7 @@ struct probe_conn {
     SSL *ssl;
     int verified;
     char tls_info[96];
+    char alpn[16];                      /* what the server chose; "" if nothing */
     probe_reader_t rd;                  /* reads through conn_recv() */
 };
 
@@ -69,9 +70,10 @@ static int wait_fd(int fd, short events, int64_t deadline_us)
 
 /* ---- TLS context ---- */
 
-probe_tls_t *probe_tls_new(int insecure, char *err, size_t errlen)
+probe_tls_t *probe_tls_new(int insecure, int h2, char *err, size_t errlen)
 {
-    static const unsigned char alpn[] = "\x08http/1.1";
+    static const unsigned char alpn_h1[] = "\x08http/1.1";
+    static const unsigned char alpn_h2[] = "\x02h2";
     probe_tls_t *t = calloc(1, sizeof(*t));
 
     if (t == NULL) {
@@ -95,8 +97,15 @@ probe_tls_t *probe_tls_new(int insecure, char *err, size_t errlen)
      * finding about the server, not a TLS failure of probe. */
     SSL_CTX_set_options(t->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 #endif
-    /* probe speaks HTTP/1.1: say so, or an h2-first server may refuse. */
-    SSL_CTX_set_alpn_protos(t->ctx, alpn, sizeof(alpn) - 1);
+    /* Offer only the protocol the checks speak: an h2-first server may
+     * refuse a client that says nothing, and one that offered both would
+     * not know which the server took before the handshake. */
+    if (h2) {
+        SSL_CTX_set_alpn_protos(t->ctx, alpn_h2, sizeof(alpn_h2) - 1);
+    }
+    else {
+        SSL_CTX_set_alpn_protos(t->ctx, alpn_h1, sizeof(alpn_h1) - 1);
+    }
     return t;
 }
 
@@ -152,17 +161,17 @@ static void numeric(const struct sockaddr *sa, socklen_t salen, char *buf, size_
     }
 }
 
-static void connect_error(char *err, size_t errlen, const probe_url_t *u, const char *host,
+static void connect_error(char *err, size_t errlen, unsigned port, const char *host,
                           const char *addr, int errnum, long timeout_ms)
 {
     char who[PROBE_HOST_MAX + 80];
 
     /* Name the address only when the host name did not. */
     if (strcmp(host, addr) == 0) {
-        snprintf(who, sizeof(who), "%s port %u", addr, u->port);
+        snprintf(who, sizeof(who), "%s port %u", addr, port);
     }
     else {
-        snprintf(who, sizeof(who), "%.*s (%s) port %u", PROBE_HOST_MAX, host, addr, u->port);
+        snprintf(who, sizeof(who), "%.*s (%s) port %u", PROBE_HOST_MAX, host, addr, port);
     }
     if (errnum == ETIMEDOUT) {
         snprintf(err, errlen, "cannot connect to %s: no answer within %.1f s", who,
@@ -173,7 +182,7 @@ static void connect_error(char *err, size_t errlen, const probe_url_t *u, const 
     }
 }
 
-int probe_connect_first(const probe_url_t *u, const char *host, long timeout_ms,
+int probe_connect_first(const char *host, unsigned port_n, long timeout_ms,
                         probe_addr_t *a, int *fd, char *err, size_t errlen)
 {
     struct addrinfo hints, *res = NULL, *ai;
@@ -185,7 +194,7 @@ int probe_connect_first(const probe_url_t *u, const char *host, long timeout_ms,
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV;
-    snprintf(port, sizeof(port), "%u", u->port);
+    snprintf(port, sizeof(port), "%u", port_n);
     rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0) {
         snprintf(err, errlen, "cannot resolve %s: %s", host,
@@ -208,7 +217,7 @@ int probe_connect_first(const probe_url_t *u, const char *host, long timeout_ms,
         }
     }
     freeaddrinfo(res);
-    connect_error(err, errlen, u, host, addr, errnum ? errnum : EADDRNOTAVAIL, timeout_ms);
+    connect_error(err, errlen, port_n, host, addr, errnum ? errnum : EADDRNOTAVAIL, timeout_ms);
     return -1;
 }
 
@@ -280,7 +289,6 @@ probe_conn_t *probe_conn_open(int fd, probe_tls_t *tls, const probe_url_t *u,
                               int64_t deadline_us, char *err, size_t errlen)
 {
     probe_conn_t *c = malloc(sizeof(*c));
-    int rc, e, w;
 
     if (c == NULL) {
         close(fd);
@@ -291,15 +299,28 @@ probe_conn_t *probe_conn_open(int fd, probe_tls_t *tls, const probe_url_t *u,
     c->ssl = NULL;
     c->verified = 0;
     c->tls_info[0] = '\0';
+    c->alpn[0] = '\0';
     reader_init(c);
-    if (tls == NULL) {
-        return c;
+    if (tls != NULL && probe_conn_start_tls(c, tls, u, deadline_us, err, errlen) != 0) {
+        probe_conn_close(c);
+        return NULL;
     }
+    return c;
+}
+
+int probe_conn_start_tls(probe_conn_t *c, probe_tls_t *tls, const probe_url_t *u,
+                         int64_t deadline_us, char *err, size_t errlen)
+{
+    const unsigned char *alpn = NULL;
+    unsigned alpn_len = 0;
+    int rc, e, w, fd = c->fd;
+
+    /* Bytes a proxy sent after its CONNECT answer are not the server's. */
+    reader_init(c);
     c->ssl = SSL_new(tls->ctx);
     if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1) {
         snprintf(err, errlen, "cannot set up TLS");
-        probe_conn_close(c);
-        return NULL;
+        return -1;
     }
     if (!u->host_is_ip) {
         SSL_set_tlsext_host_name(c->ssl, u->host);
@@ -324,21 +345,29 @@ probe_conn_t *probe_conn_open(int fd, probe_tls_t *tls, const probe_url_t *u,
             w = wait_fd(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline_us);
             if (w == 0) {
                 snprintf(err, errlen, "TLS handshake with %s: no answer in time", u->host);
-                probe_conn_close(c);
-                return NULL;
+                return -1;
             }
             if (w > 0) {
                 continue;
             }
         }
         tls_failure(c, u, tls->insecure, err, errlen);
-        probe_conn_close(c);
-        return NULL;
+        return -1;
     }
     c->verified = SSL_get_verify_result(c->ssl) == X509_V_OK && has_peer_cert(c->ssl);
     snprintf(c->tls_info, sizeof(c->tls_info), "%s %s", SSL_get_version(c->ssl),
              SSL_get_cipher_name(c->ssl));
-    return c;
+    SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
+    if (alpn != NULL && alpn_len < sizeof(c->alpn)) {
+        memcpy(c->alpn, alpn, alpn_len);
+        c->alpn[alpn_len] = '\0';
+    }
+    return 0;
+}
+
+const char *probe_conn_alpn(const probe_conn_t *c)
+{
+    return c->alpn;
 }
 
 void probe_conn_close(probe_conn_t *c)
@@ -476,4 +505,9 @@ static probe_io_t conn_recv(void *ctx, char *dst, size_t len, size_t *got, int64
 probe_reader_t *probe_conn_reader(probe_conn_t *c)
 {
     return &c->rd;
+}
+
+probe_io_t probe_recv(probe_conn_t *c, char *dst, size_t len, size_t *got, int64_t deadline_us)
+{
+    return transfer(c, NULL, dst, len, got, deadline_us);
 }

@@ -161,6 +161,71 @@ int probe_parse_url(const char *url, probe_url_t *u, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * A hop: HOST:PORT, [IPv6]:PORT, or without :PORT the URL's port (an IPv6
+ * address with more than one colon and no brackets is all host).  The same
+ * host rules as a URL's, since the host goes to getaddrinfo and into the
+ * text output.
+ */
+int probe_parse_hop(const char *s, unsigned default_port, char *host, size_t hostlen,
+                    unsigned *port, char *err, size_t errlen)
+{
+    const char *h = s, *h_end, *p = NULL;
+    unsigned char a6[16];
+    size_t hl, i;
+
+    if (s == NULL || *s == '\0') {
+        return fail(err, errlen, "a hop is HOST:PORT");
+    }
+    if (*s == '[') {
+        h = s + 1;
+        h_end = strchr(h, ']');
+        if (h_end == NULL || (h_end[1] != '\0' && h_end[1] != ':')) {
+            return fail(err, errlen, "a hop is HOST:PORT, [IPv6]:PORT for an IPv6 address");
+        }
+        p = h_end[1] == ':' ? h_end + 2 : NULL;
+    }
+    else if (strchr(s, ':') != NULL && strchr(s, ':') == strrchr(s, ':')) {
+        h_end = strchr(s, ':');
+        p = h_end + 1;
+    }
+    else {
+        h_end = s + strlen(s);
+    }
+    hl = (size_t)(h_end - h);
+    if (hl == 0 || hl >= hostlen || hl >= PROBE_HOST_MAX) {
+        return fail(err, errlen, "a hop needs a host name or address of at most 255 bytes");
+    }
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    if (*s == '[' || strchr(host, ':') != NULL) {
+        if (inet_pton(AF_INET6, host, a6) != 1) {
+            return fail(err, errlen, "bad IPv6 address in a hop");
+        }
+    }
+    else {
+        for (i = 0; i < hl; i++) {
+            if (!host_char((unsigned char)host[i])) {
+                return fail(err, errlen, "a hop's host has a character a host name cannot have");
+            }
+        }
+    }
+    *port = default_port;
+    if (p != NULL) {
+        char *end = NULL;
+        unsigned long v;
+        if (!isdigit((unsigned char)*p)) {
+            return fail(err, errlen, "a hop's port must be a number from 1 to 65535");
+        }
+        v = strtoul(p, &end, 10);
+        if (*end != '\0' || v < 1 || v > 65535) {
+            return fail(err, errlen, "a hop's port must be a number from 1 to 65535");
+        }
+        *port = (unsigned)v;
+    }
+    return 0;
+}
+
 static int tchar(unsigned char c)
 {
     return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
@@ -186,8 +251,7 @@ size_t probe_head_end(const char *buf, size_t len)
     return 0;
 }
 
-/* Copy a field value, trimmed, cut to fit. */
-static void copy_value(char *dst, size_t dstsize, const char *v, size_t vlen)
+void probe_copy_field(char *dst, size_t dstsize, const char *v, size_t vlen)
 {
     if (vlen >= dstsize) {
         vlen = dstsize - 1;
@@ -311,7 +375,7 @@ int probe_parse_head(const char *buf, size_t len, int head_request,
         if (re > rs && re[-1] == '\r') {
             re--;
         }
-        copy_value(h->reason, sizeof(h->reason), rs, (size_t)(re - rs));
+        probe_copy_field(h->reason, sizeof(h->reason), rs, (size_t)(re - rs));
     }
     p = eol + 1;
 
@@ -368,10 +432,10 @@ int probe_parse_head(const char *buf, size_t len, int head_request,
             h->conn_keep_alive |= token_in_list(v, vlen, "keep-alive");
         }
         else if (nlen == 6 && strncasecmp(p, "Server", 6) == 0) {
-            copy_value(h->server, sizeof(h->server), v, vlen);
+            probe_copy_field(h->server, sizeof(h->server), v, vlen);
         }
         else if (nlen == 3 && strncasecmp(p, "Via", 3) == 0) {
-            copy_value(h->via, sizeof(h->via), v, vlen);
+            probe_copy_field(h->via, sizeof(h->via), v, vlen);
         }
         p = eol + 1;
     }

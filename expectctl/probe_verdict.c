@@ -8,6 +8,8 @@
  * change them only by adding.
  */
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "probe.h"
 
@@ -63,7 +65,7 @@ static const probe_diag_t diags[PROBE_D_COUNT] = {
      "find the handler or backend that sends 417 "
      "(expectctl events: by=handler or by=backend)"},
     [PROBE_D_GARBLED] = {PROBE_D_GARBLED, "garbled-response", PROBE_SEV_PROBLEM, 16,
-     "sends bytes that are not a valid HTTP/1.x response (see the check's detail)",
+     "sends bytes that are not a valid HTTP/1.x or HTTP/2 response (see the check's detail)",
      "send without Expect: 100-continue until the chain is fixed",
      "capture the bytes (curl -v, or tcpdump on that hop) and fix the hop that writes them"},
     [PROBE_D_HTTP10_100] = {PROBE_D_HTTP10_100, "http10-gets-100", PROBE_SEV_PROBLEM, 17,
@@ -255,4 +257,76 @@ size_t probe_diagnose(const probe_result_t *r, probe_finding_t *out, size_t max)
         n = 1;
     }
     return n;
+}
+
+/* ---- two protocols compared (--compare) ---- */
+
+/* What a verdict says a server does with 100-continue: the phrase naming
+ * it, and the shorter one after "while" ("h2 ignores 100-continue while
+ * HTTP/1.1 honours it"). */
+typedef struct {
+    const char *full;
+    const char *again;
+} phrase_t;
+
+static phrase_t verdict_phrase(probe_diag_id_t id)
+{
+    switch (id) {
+    case PROBE_D_HONOURS:     return (phrase_t){"honours 100-continue", "honours it"};
+    case PROBE_D_IGNORES:     return (phrase_t){"ignores 100-continue", "ignores it"};
+    case PROBE_D_REJECTS:     return (phrase_t){"rejects 100-continue with 417", "rejects it"};
+    case PROBE_D_FINAL_FIRST: return (phrase_t){"answers a final status before the body",
+                                                "answers a final status before the body"};
+    case PROBE_D_DUPLICATE:   return (phrase_t){"sends more than one 100", "sends more than one 100"};
+    case PROBE_D_CLOSES:      return (phrase_t){"closes without a response",
+                                                "closes without a response"};
+    case PROBE_D_TIMEOUT:     return (phrase_t){"does not answer in time", "does not answer in time"};
+    case PROBE_D_ALWAYS_417:  return (phrase_t){"answers 417 even without Expect",
+                                                "answers 417 even without Expect"};
+    case PROBE_D_GARBLED:     return (phrase_t){"sends a garbled response", "sends a garbled response"};
+    case PROBE_D_HTTP10_100:  return (phrase_t){"sends 100 to HTTP/1.0", "sends 100 to HTTP/1.0"};
+    case PROBE_D_DESYNC:      return (phrase_t){"parses an unread body as a request",
+                                                "parses an unread body as a request"};
+    default:                  return (phrase_t){"gives no verdict", "gives no verdict"};
+    }
+}
+
+/* What a result says about an unknown expectation. */
+static const char *unknown_phrase(const probe_finding_t *f, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        switch (f[i].id) {
+        case PROBE_D_UNKNOWN_417:      return "answers it 417 at once";
+        case PROBE_D_UNKNOWN_417_LATE: return "answers it 417 only after the body";
+        case PROBE_D_UNKNOWN_IGNORED:  return "ignores it and serves the request";
+        default:                       break;
+        }
+    }
+    return "gives no final answer to it";
+}
+
+void probe_compare(const probe_finding_t *a, size_t na, const char *an,
+                   const probe_finding_t *b, size_t nb, const char *bn,
+                   probe_comparison_t *out)
+{
+    phrase_t pa = verdict_phrase(a[0].id), pb = verdict_phrase(b[0].id);
+    const char *ua = unknown_phrase(a, na), *ub = unknown_phrase(b, nb);
+
+    if (a[0].id == b[0].id) {
+        snprintf(out->expect_100, sizeof(out->expect_100), "%s %s, as %s does", an, pa.full, bn);
+    }
+    else {
+        snprintf(out->expect_100, sizeof(out->expect_100), "%s %s while %s %s", an, pa.full, bn,
+                 pb.again);
+    }
+    if (strcmp(ua, ub) == 0) {
+        snprintf(out->unknown, sizeof(out->unknown), "unknown expectation: %s %s, as %s does",
+                 an, ua, bn);
+    }
+    else {
+        snprintf(out->unknown, sizeof(out->unknown), "unknown expectation: %s %s while %s %s",
+                 an, ua, bn, ub);
+    }
 }

@@ -32,7 +32,8 @@
  *     does not depend on how the bytes are split into receives (the same
  *     run with one byte per receive gives the same results);
  *   - the chunked decoder gives the same result fed at once or byte by
- *     byte; the URL parser's output is within its bounds.
+ *     byte; the URL parser's and the hop parser's output is within its
+ *     bounds.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,6 +363,25 @@ static void check_head(const uint8_t *s, size_t n, int head_request)
     }
 }
 
+/* The same bytes as a hop of --connect-to / --chain: the host fits, has
+ * no brackets, and is what getaddrinfo and the text output may see. */
+static void check_hop(const char *hop)
+{
+    char host[PROBE_HOST_MAX], err[160];
+    unsigned port = 0;
+
+    memset(err, 0x55, sizeof(err));
+    if (probe_parse_hop(hop, 80, host, sizeof(host), &port, err, sizeof(err)) == 0) {
+        FZ_ASSERT(port >= 1 && port <= 65535);
+        FZ_ASSERT(host[0] != '\0' && strnlen(host, sizeof(host)) < sizeof(host));
+        FZ_ASSERT(strchr(host, '[') == NULL && strchr(host, ']') == NULL);
+        FZ_ASSERT(fz_text_clean(host, strlen(host), 0));
+    }
+    else {
+        check_err(err, sizeof(err));
+    }
+}
+
 static void check_url(const uint8_t *s, size_t n)
 {
     char *url = malloc(n + 1);
@@ -383,6 +403,7 @@ static void check_url(const uint8_t *s, size_t n)
     else {
         check_err(err, sizeof(err));
     }
+    check_hop(url);
     free(url);
 }
 

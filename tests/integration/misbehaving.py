@@ -40,8 +40,9 @@ Each connection is served by its own daemon thread; every socket has a
 timeout, so a test that fails cannot leave a thread blocked for long.
 """
 import socket
-import threading
 import time
+
+from loopback import LoopbackServer
 
 KINDS = ("never100", "two100", "traefik", "always417", "closer", "slow", "garbled",
          "http10_100", "desync", "good", "endless102", "endless102_lf", "endless_body")
@@ -223,46 +224,11 @@ def _serve(kind, sock, stop):
             _linger_close(sock)
 
 
-class Misbehaving:
+class Misbehaving(LoopbackServer):
     """A listening socket on host (127.0.0.1 or ::1) serving one kind."""
 
     def __init__(self, kind, host="127.0.0.1"):
         if kind not in KINDS:
             raise ValueError(kind)
         self.kind = kind
-        self.host = host
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.stop = threading.Event()
-        self.connections = 0
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-
-    def _accept(self):
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            self.connections += 1
-            threading.Thread(target=_serve, args=(self.kind, conn, self.stop),
-                             daemon=True).start()
-
-    def url(self, path="/upload"):
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{path}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(timeout=2)
-        self.sock.close()
+        super().__init__(lambda conn, stop: _serve(kind, conn, stop), host)

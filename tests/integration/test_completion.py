@@ -53,7 +53,12 @@ VERBS = ["stats", "events", "policy", "set", "reset", "probe", "clients"]
     ("expectctl events -", ["-s", "-n", "--follow", "--json"]),
     ("expectctl events -n ", []),                # a number: nothing to offer
     ("expectctl probe --", ["--timeout", "--json", "--method", "--size",
-                            "--insecure", "--connect"]),
+                            "--insecure", "--connect", "--connect-to", "--proxy",
+                            "--chain", "--http2", "--h2c", "--compare"]),
+    ("expectctl probe --h", ["--http2", "--h2c"]),
+    ("expectctl probe --connect-to ", []),       # HOST:PORT: nothing to offer
+    ("expectctl probe --chain a:1,b:2 --c", ["--connect", "--connect-to", "--chain",
+                                             "--compare"]),
     ("expectctl probe http://127.0.0.1/ --method P", ["POST", "PUT", "PATCH"]),
     ("expectctl c", ["clients"]),
     ("expectctl clients -", ["--json"]),

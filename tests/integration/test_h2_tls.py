@@ -13,6 +13,7 @@ import subprocess
 import pytest
 
 from httpd_harness import Httpd, free_port, serving
+from probehelp import install_echo_cgi, make_cert
 
 NGHTTP = shutil.which("nghttp")
 SIZE = 2 * 1024 * 1024
@@ -48,29 +49,14 @@ Listen 127.0.0.1:@TLSPORT@
     SSLCertificateKeyFile @ROOT@/tls/key.pem
 </VirtualHost>
 """
-# mod_reflector does not echo over h2 in this httpd; a CGI reads the whole
-# body, then answers with its length (reading first cannot fill a pipe).
-ECHO_CGI = "#!/bin/sh\nn=$(wc -c)\nprintf 'Content-Type: text/plain\\r\\n\\r\\nread %s bytes\\n' \"$n\"\n"
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tls_port = free_port()
     h = Httpd(CONF.replace("@TLSPORT@", str(tls_port)), mpm="event",
               modules=("http2", "cgid", "ssl", "socache_shmcb"), name="h2tls")
     h.tls_port = tls_port
-    os.makedirs(f"{h.root}/cgi")
-    with open(f"{h.root}/cgi/echo.cgi", "w") as f:
-        f.write(ECHO_CGI)
-    os.chmod(f"{h.root}/cgi/echo.cgi", 0o755)
-    os.makedirs(f"{h.root}/tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                    "-subj", "/CN=cont.test", "-addext",
-                    "subjectAltName=DNS:cont.test,DNS:rej.test",
-                    "-days", "2", "-keyout", f"{h.root}/tls/key.pem",
-                    "-out", f"{h.root}/tls/cert.pem"],
-                   check=True, capture_output=True, timeout=60)
-    os.chmod(f"{h.root}/tls/key.pem", 0o644)
+    install_echo_cgi(h.root)
+    make_cert(f"{h.root}/tls", "cont.test", "DNS:cont.test,DNS:rej.test")
     payload = tmp_path_factory.mktemp("h2") / "2mb.bin"
     payload.write_bytes(os.urandom(SIZE))
     h.payload = str(payload)

@@ -7,7 +7,6 @@ bad URLs, refused connections and unknown hosts; the time bound; the
 Every probe runs with --timeout 1 (so the wait for a 100 is 0.5 s) to keep
 the suite fast; the verdicts do not depend on it.
 """
-import json
 import os
 import shutil
 import socket
@@ -18,17 +17,10 @@ import pytest
 
 from httpd_harness import MPMS, Httpd, expectctl, expectctl_path, free_port, serving
 from misbehaving import Misbehaving
+from probehelp import (EXIT, TIMEOUT, assert_verdict, check, closed_port, findings, make_cert,
+                       probe)
 
-TIMEOUT = "1"
 VALGRIND = shutil.which("valgrind")
-
-# The documented verdicts (docs/expectctl.8, docs/TROUBLESHOOTING.md).
-EXIT = {
-    "honours-100-continue": 0, "final-status-before-body": 0,
-    "ignores-100-continue": 10, "rejects-100-continue": 11, "duplicate-100": 12,
-    "closes-without-response": 13, "times-out": 14, "always-417": 15,
-    "garbled-response": 16, "http10-gets-100": 17, "desync-risk": 18,
-}
 
 CHECK_FIELDS = {"name", "protocol", "expect", "outcome", "before_body", "body_sent",
                 "interim_100", "interim_100_after_body", "interim_other",
@@ -37,31 +29,8 @@ CHECK_FIELDS = {"name", "protocol", "expect", "outcome", "before_body", "body_se
 FINDING_FIELDS = {"key", "severity", "exit_code", "check", "summary", "client_fix",
                   "server_fix"}
 TOP_FIELDS = {"format", "version", "url", "scheme", "host", "port", "address", "family",
-              "connect", "tls", "method", "size", "timeout_ms", "wait_100_ms", "wait_other_ms",
+              "connect", "protocol", "proxy", "comparison", "tls", "method", "size", "timeout_ms", "wait_100_ms", "wait_other_ms",
               "checks", "verdict", "findings", "exit_code", "elapsed_ms"}
-
-
-def probe(url, *args, env=None, timeout=60):
-    """Run probe --json; returns (CompletedProcess, document or None)."""
-    res = expectctl("probe", url, "--timeout", TIMEOUT, "--json", *args, env=env,
-                    timeout=timeout)
-    doc = json.loads(res.stdout) if res.stdout.strip() else None
-    return res, doc
-
-
-def check(doc, name):
-    return next(c for c in doc["checks"] if c["name"] == name)
-
-
-def findings(doc):
-    return [f["key"] for f in doc["findings"]]
-
-
-def assert_verdict(res, doc, key):
-    assert doc is not None, res.stderr
-    assert doc["verdict"]["key"] == key, json.dumps(doc, indent=1)
-    assert res.returncode == EXIT[key] == doc["exit_code"] == doc["verdict"]["exit_code"]
-    assert doc["verdict"]["client_fix"] and doc["verdict"]["server_fix"]
 
 
 # ---- the project's own httpd ------------------------------------------------
@@ -244,15 +213,7 @@ def tls_httpd(request):
               modules=("ssl",), name=f"probe-tls-{request.param}")
     h.tls_port = tls_port
     h.policy = request.param
-    tls = os.path.join(h.root, "tls")
-    os.makedirs(tls)
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                    "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                    "-days", "2", "-keyout", f"{tls}/key.pem", "-out", f"{tls}/cert.pem"],
-                   check=True, capture_output=True, timeout=60)
-    os.chmod(f"{tls}/key.pem", 0o644)
-    h.cert = f"{tls}/cert.pem"
+    h.cert = make_cert(os.path.join(h.root, "tls"), "127.0.0.1", "IP:127.0.0.1,DNS:localhost")
     with serving(h):
         yield h
 
@@ -411,12 +372,6 @@ def test_ipv6(kind, key):
 
 
 # ---- errors --------------------------------------------------------------------------
-
-def closed_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_connection_refused():
     port = closed_port()

@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from h2misbehaving import H2Misbehaving
+from hopproxy import HopProxy
 from httpd_harness import Httpd, expectctl, expectctl_path, serving
 from rawhttp import Conn
 
@@ -117,3 +119,24 @@ def test_follow_is_memcheck_clean(server):
     assert "/followed" in out
     assert err == "", err
     assert expectctl("stats", shm=server.shm).returncode == 0
+
+
+# The probe modes of issue 15 over servers that need no mod_http2 here
+# (test_probe_hops.py runs them against httpd's h2 under valgrind too).
+@pytest.mark.parametrize("kind,code", [("two100", 12), ("endless1xx", 16), ("reset", 13)])
+def test_probe_h2c_is_memcheck_clean(kind, code):
+    with H2Misbehaving(kind) as srv:
+        res = vg("probe", srv.url(), "--h2c", "--timeout", "2", shm=None)
+    assert res.returncode == code, res.stderr
+    assert res.stderr == "", res.stderr
+
+
+def test_probe_chain_is_memcheck_clean(server):
+    """A hop that adds a second 100, a relay, and httpd (reject.test here):
+    the chain's reports, its table and its JSON."""
+    with HopProxy("double100", server.port) as bad, HopProxy("relay", server.port) as ok:
+        for fmt in ((), ("--json",)):
+            res = vg("probe", f"http://vg-b.test:{server.port}/x", "--timeout", "2",
+                     "--chain", f"{bad.hop},{ok.hop},127.0.0.1:{server.port}", *fmt, shm=None)
+            assert res.returncode == 12, res.stderr
+            assert res.stderr == "", res.stderr

@@ -183,6 +183,43 @@ static void probe_forms(void **state)
     assert_int_equal(parse_args(&o, err, "/env.shm", "-s", "/x.shm", "probe", "http://h/", NULL), 0);
 }
 
+/* Issue 15: HTTP/2 and the route options; their meaning is checked by
+ * probe_route.c (tests/unit/test_probe.c and the integration tests). */
+static void probe_hop_options(void **state)
+{
+    ctl_opts_t o;
+    char err[256];
+    (void)state;
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://h/", NULL), 0);
+    assert_int_equal(o.http2, 0);
+    assert_false(o.compare);
+    assert_null(o.connect_to);
+    assert_null(o.proxy);
+    assert_null(o.chain);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "https://h/", "--http2", "--compare",
+                                "--connect-to", "10.0.0.5:8443", NULL), 0);
+    assert_int_equal(o.http2, CTL_PROBE_H2);
+    assert_true(o.compare);
+    assert_string_equal(o.connect_to, "10.0.0.5:8443");
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://h/", "--h2c", "--h2c",
+                                "--proxy", "http://p:3128", NULL), 0);
+    assert_int_equal(o.http2, CTL_PROBE_H2C);
+    assert_string_equal(o.proxy, "http://p:3128");
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://h/", "--chain", "a:1,b:2",
+                                NULL), 0);
+    assert_string_equal(o.chain, "a:1,b:2");
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://h/", "--http2", "--h2c", NULL),
+                     -1);
+    assert_non_null(strstr(err, "choose one of --http2 and --h2c"));
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://h/", "--connect-to", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://h/", "--proxy", "", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "probe", "http://h/", "--chain", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "stats", "--h2c", NULL), -1);
+    assert_non_null(strstr(err, "is for probe"));
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--chain", "a:1", NULL), -1);
+    assert_non_null(strstr(err, "is for probe"));
+}
+
 static void probe_errors(void **state)
 {
     ctl_opts_t o;
@@ -278,6 +315,7 @@ int main(void)
         cmocka_unit_test(misc_forms),
         cmocka_unit_test(probe_forms),
         cmocka_unit_test(probe_errors),
+        cmocka_unit_test(probe_hop_options),
         cmocka_unit_test(clients_forms),
         cmocka_unit_test(time_format),
     };

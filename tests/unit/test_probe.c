@@ -146,6 +146,78 @@ static int parse(const char *s, int head_req, probe_head_t *h, char *err)
     return probe_parse_head(s, end ? end : len, head_req, h, err, 200);
 }
 
+static void hops(void **state)
+{
+    char host[PROBE_HOST_MAX], err[256];
+    unsigned port = 0;
+    (void)state;
+    assert_int_equal(probe_parse_hop("10.0.0.5:8443", 80, host, sizeof(host), &port, err,
+                                     sizeof(err)), 0);
+    assert_string_equal(host, "10.0.0.5");
+    assert_int_equal(port, 8443);
+    /* No port: the URL's. */
+    assert_int_equal(probe_parse_hop("lb.example", 443, host, sizeof(host), &port, err,
+                                     sizeof(err)), 0);
+    assert_string_equal(host, "lb.example");
+    assert_int_equal(port, 443);
+    assert_int_equal(probe_parse_hop("[::1]:8080", 80, host, sizeof(host), &port, err,
+                                     sizeof(err)), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 8080);
+    assert_int_equal(probe_parse_hop("[2001:db8::1]", 80, host, sizeof(host), &port, err,
+                                     sizeof(err)), 0);
+    assert_int_equal(port, 80);
+    /* More than one colon and no brackets: all of it is an IPv6 address. */
+    assert_int_equal(probe_parse_hop("2001:db8::1", 80, host, sizeof(host), &port, err,
+                                     sizeof(err)), 0);
+    assert_string_equal(host, "2001:db8::1");
+    assert_int_equal(port, 80);
+    {
+        static const char *const bad[] = {
+            "", ":80", "h:", "h:0", "h:65536", "h:8o", "h:-1", "h: 1", "a b:1", "h/x:1",
+            "[::1", "[::1]x", "[zz::1]:1", "[]:1", "h:1:2:x", "[::1]:", NULL
+        };
+        size_t i;
+        for (i = 0; bad[i] != NULL; i++) {
+            err[0] = '\0';
+            assert_int_equal(probe_parse_hop(bad[i], 80, host, sizeof(host), &port, err,
+                                             sizeof(err)), -1);
+            assert_true(err[0] != '\0');
+        }
+    }
+    {
+        char longhost[PROBE_HOST_MAX + 8];
+        memset(longhost, 'a', sizeof(longhost) - 3);
+        strcpy(longhost + sizeof(longhost) - 3, ":1");
+        assert_int_equal(probe_parse_hop(longhost, 80, host, sizeof(host), &port, err,
+                                         sizeof(err)), -1);
+    }
+}
+
+static void compare_lines(void **state)
+{
+    probe_finding_t ign[2] = {{PROBE_D_IGNORES, PROBE_CHECK_CONTINUE},
+                              {PROBE_D_UNKNOWN_417, PROBE_CHECK_UNKNOWN}};
+    probe_finding_t hon[2] = {{PROBE_D_HONOURS, PROBE_CHECK_CONTINUE},
+                              {PROBE_D_UNKNOWN_417_LATE, PROBE_CHECK_UNKNOWN}};
+    probe_finding_t timeout[1] = {{PROBE_D_TIMEOUT, PROBE_CHECK_BASELINE}};
+    probe_comparison_t c;
+    (void)state;
+    probe_compare(ign, 2, "h2", hon, 2, "HTTP/1.1", &c);
+    assert_string_equal(c.expect_100, "h2 ignores 100-continue while HTTP/1.1 honours it");
+    assert_string_equal(c.unknown, "unknown expectation: h2 answers it 417 at once while "
+                        "HTTP/1.1 answers it 417 only after the body");
+    probe_compare(hon, 2, "h2c", hon, 2, "HTTP/1.1", &c);
+    assert_string_equal(c.expect_100, "h2c honours 100-continue, as HTTP/1.1 does");
+    assert_string_equal(c.unknown, "unknown expectation: h2c answers it 417 only after the "
+                        "body, as HTTP/1.1 does");
+    /* A check that never answered says nothing about the unknown one. */
+    probe_compare(timeout, 1, "h2", ign, 2, "HTTP/1.1", &c);
+    assert_string_equal(c.expect_100, "h2 does not answer in time while HTTP/1.1 ignores it");
+    assert_string_equal(c.unknown, "unknown expectation: h2 gives no final answer to it while "
+                        "HTTP/1.1 answers it 417 at once");
+}
+
 static void head_end_cases(void **state)
 {
     (void)state;
@@ -881,6 +953,8 @@ int main(void)
         cmocka_unit_test(url_bad),
         cmocka_unit_test(url_long),
         cmocka_unit_test(methods),
+        cmocka_unit_test(hops),
+        cmocka_unit_test(compare_lines),
         cmocka_unit_test(head_end_cases),
         cmocka_unit_test(head_basic),
         cmocka_unit_test(head_framing),
