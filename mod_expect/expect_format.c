@@ -231,7 +231,7 @@ static const char *const reason_text[EXPECT_REASON_COUNT] = {
     "ExpectStrict On and the request has no content; the client must not send "
     "100-continue without a body, or set ExpectStrict Off",
     "only 100-continue is defined; httpd rejects other expectations before "
-    "modules run; fix the client",
+    "modules run; fix the client, or set ExpectUnknown ignore to drop them",
     "a handler or script answered 417 itself; check the application",
     "the proxied backend answered 417; check the backend's Expect handling "
     "(Proxy100Continue)"

@@ -6,6 +6,8 @@
  * an HTTP/1.0 client, whatever the policy), then the body-less rule, then
  * the configured or overridden policy.
  */
+#include <string.h>
+
 #include "expect_policy.h"
 
 static int ascii_lower(int c)
@@ -112,38 +114,76 @@ int expect_has_content(const char *transfer_encoding, const char *content_length
     return !(digits > 0 && *p == '\0');
 }
 
-int expect_is_unknown_expectation(const char *value)
+/* [p, end), without the whitespace around it, is "100-continue" in any case. */
+static int member_is_continue(const char *p, const char *end)
 {
     static const char token[] = "100-continue";
-    const char *end;
-    size_t i, len;
+    size_t i;
 
-    if (value == NULL) {
-        return 0;
+    while (p < end && is_ows(*p)) {
+        p++;
     }
-    while (is_ows(*value)) {
-        value++;
-    }
-    end = value;
-    while (*end != '\0') {
-        end++;
-    }
-    while (end > value && is_ows(end[-1])) {
+    while (end > p && is_ows(end[-1])) {
         end--;
     }
-    len = (size_t)(end - value);
-    if (len == 0) {
+    if ((size_t)(end - p) != sizeof(token) - 1) {
         return 0;
     }
-    if (len != sizeof(token) - 1) {
-        return 1;
-    }
-    for (i = 0; i < len; i++) {
-        if (ascii_lower((unsigned char)value[i]) != token[i]) {
-            return 1;
+    for (i = 0; i < sizeof(token) - 1; i++) {
+        if (ascii_lower((unsigned char)p[i]) != token[i]) {
+            return 0;
         }
     }
-    return 0;
+    return 1;
+}
+
+static int blank(const char *p)
+{
+    while (is_ows(*p)) {
+        p++;
+    }
+    return *p == '\0';
+}
+
+int expect_is_unknown_expectation(const char *value)
+{
+    if (value == NULL || blank(value)) {
+        return 0;
+    }
+    return !member_is_continue(value, value + strlen(value));
+}
+
+int expect_unknown_keep(const char *value, int *dropped)
+{
+    const char *member, *p;
+    int keep = 0, quoted = 0;
+
+    *dropped = 0;
+    if (value == NULL || blank(value)) {
+        return 0;
+    }
+    if (!expect_is_unknown_expectation(value)) {
+        return 1;
+    }
+    *dropped = 1;
+    /* Members are split at commas outside quoted strings, where a
+     * backslash escapes the next character (RFC 9110 5.6.1, 5.6.4). */
+    for (member = p = value;; p++) {
+        if (quoted && *p == '\\' && p[1] != '\0') {
+            p++;
+        }
+        else if (*p == '"') {
+            quoted = !quoted;
+        }
+        else if (*p == '\0' || (*p == ',' && !quoted)) {
+            keep |= member_is_continue(member, p);
+            if (*p == '\0') {
+                break;
+            }
+            member = p + 1;
+        }
+    }
+    return keep;
 }
 
 expect_policy_t expect_policy_parse(const char *name)

@@ -75,6 +75,17 @@ int expect_has_content(const char *transfer_encoding, const char *content_length
  */
 int expect_is_unknown_expectation(const char *value);
 
+/*
+ * ExpectUnknown ignore: what is left of an Expect value once the
+ * expectations other than 100-continue are dropped.  Returns 1 when a
+ * 100-continue member remains (any case, repeated, with whitespace; a
+ * member with a parameter is another expectation), else 0.  *dropped is
+ * set when something was dropped: the value was not one that core accepts
+ * as it is (empty, or exactly 100-continue).  Commas inside quoted
+ * strings do not split members.
+ */
+int expect_unknown_keep(const char *value, int *dropped);
+
 /* Name <-> value.  Parsing is case-insensitive; returns UNSET if unknown. */
 expect_policy_t expect_policy_parse(const char *name);
 const char *expect_policy_name(expect_policy_t p);

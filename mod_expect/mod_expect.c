@@ -26,6 +26,7 @@
 #include "mod_expect_bodywatch.h"
 #include "mod_expect_stats.h"
 #include "mod_expect_status.h"
+#include "mod_expect_unknown.h"
 
 #ifndef EXPECT_VERSION
 #define EXPECT_VERSION "0.0.0"
@@ -292,6 +293,28 @@ static const char *set_policy(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+/* Server-wide or per vhost: the vhost is known only after the head is
+ * read, so the hooks that hide Expect from core are in whenever any server
+ * says ignore, and each request is judged by its vhost's setting. */
+static const char *set_unknown(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    expect_srv_conf *conf = expect_srv_config(cmd->server);
+    (void)dconf;
+
+    if (strcasecmp(arg, "reject") == 0) {
+        conf->unknown = EXPECT_UNKNOWN_REJECT;
+    }
+    else if (strcasecmp(arg, "ignore") == 0) {
+        conf->unknown = EXPECT_UNKNOWN_IGNORE;
+        expect_unknown_hook();
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: unknown value '%s'; allowed values are "
+                            "reject and ignore", cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
 static const char *set_strict(cmd_parms *cmd, void *dconf, int flag)
 {
     expect_dir_conf *conf = dconf;
@@ -496,6 +519,7 @@ static int expect_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     (void)plog;
     (void)ptemp;
     hooked_fixups = hooked_early = both_hooked = 0;
+    expect_unknown_reset();
     scan_judge(ap_conftree, 1, 0, &sc);
     if (!sc.main_early || sc.vhost_fixups) {
         hook_judge(EXPECT_JUDGE_FIXUPS);
@@ -601,6 +625,9 @@ static const command_rec expect_cmds[] = {
                   "What to do with Expect: 100-continue: continue, reject or ignore"),
     AP_INIT_FLAG("ExpectStrict", set_strict, NULL, RSRC_CONF | ACCESS_CONF,
                  "On: answer 417 to 100-continue on a request without content"),
+    AP_INIT_TAKE1("ExpectUnknown", set_unknown, NULL, RSRC_CONF,
+                  "Expectations other than 100-continue: reject (417, as httpd core) "
+                  "or ignore (drop them, keep a 100-continue)"),
     AP_INIT_TAKE1("ExpectJudge", set_judge, NULL, RSRC_CONF,
                   "Where requests are judged: fixups (default) or early (translate_name)"),
     AP_INIT_TAKE1("ExpectShmFile", set_shm_file, NULL, RSRC_CONF,
@@ -625,6 +652,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_post_config(expect_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     expect_status_register_hooks();
     expect_body_watch_register();
+    expect_unknown_register();
     /* Before mod_log_config (MIDDLE) formats the line; counts every 417. */
     ap_hook_log_transaction(expect_log_transaction, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_monitor(expect_stats_monitor, NULL, NULL, APR_HOOK_MIDDLE);

@@ -42,6 +42,7 @@ void *expect_create_srv_conf(apr_pool_t *p, server_rec *s)
     conf->retry_slots = EXPECT_UNSET;
     conf->slot = -1;
     conf->judge = EXPECT_UNSET;
+    conf->unknown = EXPECT_UNSET;
     return conf;
 }
 
@@ -64,6 +65,7 @@ void *expect_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     conf->judge = add->judge != EXPECT_UNSET ? add->judge : base->judge;
     conf->judge_at = add->judge != EXPECT_UNSET ? add->judge_at : base->judge_at;
     conf->section_at = add->section_at;
+    conf->unknown = add->unknown != EXPECT_UNSET ? add->unknown : base->unknown;
     return conf;
 }
 

@@ -24,6 +24,8 @@ extern module AP_MODULE_DECLARE_DATA __attribute__((visibility("default"))) expe
 
 #define EXPECT_UNSET (-1)
 #define EXPECT_NOTE "expect-decision"  /* r->notes key, for %{expect-decision}n */
+/* r->notes key: the Expect value as sent, when ExpectUnknown ignore changed it. */
+#define EXPECT_ORIGINAL_NOTE "expect-original"
 #define EXPECT_SHM_DEFAULT_NAME "mod_expect.shm"
 #define EXPECT_EVENT_SLOTS_DEFAULT 1024
 #define EXPECT_RETRY_WINDOW_DEFAULT 30    /* seconds */
@@ -34,6 +36,10 @@ typedef struct {
     expect_policy_t policy;  /* EXPECT_POLICY_UNSET until configured */
     int strict;              /* EXPECT_UNSET until configured */
 } expect_dir_conf;
+
+/* ExpectUnknown: what to do with expectations other than 100-continue. */
+#define EXPECT_UNKNOWN_REJECT 0  /* the default: 417, as httpd core does */
+#define EXPECT_UNKNOWN_IGNORE 1  /* drop them, keep a 100-continue */
 
 /* ExpectJudge: where a server's requests are judged. */
 #define EXPECT_JUDGE_FIXUPS 0  /* the default: after walks and access checks */
@@ -55,6 +61,7 @@ typedef struct {
     const char *judge_at;  /* "file:line" of the ExpectJudge in effect */
     const char *section_at; /* the first ExpectPolicy/ExpectStrict in a section
                                of this server's own configuration, or NULL */
+    int unknown;           /* EXPECT_UNKNOWN_*; EXPECT_UNSET until set */
 } expect_srv_conf;
 
 void *expect_create_dir_conf(apr_pool_t *p, char *dir);

@@ -70,7 +70,13 @@ HOSTILE_CONF_TRANSLATE = "ExpectJudge early\n" + HOSTILE_CONF.replace("""       
 </VirtualHost>
 """
 assert HOSTILE_CONF_TRANSLATE.count("Expect") == HOSTILE_CONF.count("Expect") + 1
-PLACEMENTS = {"fixups": HOSTILE_CONF, "translate": HOSTILE_CONF_TRANSLATE}
+# And both with ExpectUnknown ignore, which puts an input filter on every
+# request's head: the rows whose expectation it changes say what to expect
+# instead (Hostile.ignore); every other row must come out the same.
+UNKNOWN = "ExpectUnknown ignore\n"
+PLACEMENTS = {"fixups": HOSTILE_CONF, "translate": HOSTILE_CONF_TRANSLATE,
+              "fixups-ignore": UNKNOWN + HOSTILE_CONF,
+              "translate-ignore": UNKNOWN + HOSTILE_CONF_TRANSLATE}
 
 WAIT = object()  # a step that waits for the server's first answer (100 or final)
 
@@ -86,6 +92,7 @@ class Hostile:
     host: str = "c.test"
     extra: int = 0          # further complete responses expected before the sentinel
     note: str = ""
+    ignore: dict = None     # under ExpectUnknown ignore: fields that differ
 
 
 def req(method="POST", path="/echo", host="c.test", proto="HTTP/1.1",
@@ -106,33 +113,69 @@ def cl(n):
 TE = "Transfer-Encoding: chunked"
 B = b"hello"
 
+
+def dropped(saw_100=None):
+    """ExpectUnknown ignore drops the unknown expectation: the request goes
+    on (with a 100 when a 100-continue member stays), and its body is read."""
+    return dict(status=200, saw_100=saw_100, body=B, sentinel="answered")
+
 CASES = [
     # ---- Expect values ----------------------------------------------------------
     Hostile("obs-fold", [req(headers=[cl(5)], expect="100-\r\n continue"), B],
-            417, note="httpd folds it into '100- continue': core's unknown-expectation 417"),
+            417, note="httpd folds it into '100- continue': core's unknown-expectation 417",
+            ignore=dropped()),
     Hostile("nul-in-value", [req(headers=[cl(5)], expect="100-continue\x00junk"), B],
             400),
     Hostile("ctl-in-value", [req(headers=[cl(5)], expect="100-\x01continue"), B], 400),
     Hostile("esc-in-value", [req(headers=[cl(5)], expect="\x1b[2J100-continue"), B], 400),
     Hostile("8k-value", [req(headers=[cl(5)], expect="x" * 8000), B], 417,
-            note="core's unknown-expectation 417; body read first"),
+            note="core's unknown-expectation 417; body read first", ignore=dropped()),
     Hostile("over-field-limit", [req(headers=[cl(5)], expect="x" * 9000), B], 400),
-    Hostile("non-ascii", [req(headers=[cl(5)], expect="100-cont\xefnue"), B], 417),
-    Hostile("utf8", [req(headers=[cl(5)], expect="100-continue\u00e9".encode().decode("latin-1")), B], 417),
+    Hostile("non-ascii", [req(headers=[cl(5)], expect="100-cont\xefnue"), B], 417,
+            ignore=dropped()),
+    Hostile("utf8", [req(headers=[cl(5)], expect="100-continue\u00e9".encode().decode("latin-1")), B], 417,
+            ignore=dropped()),
     Hostile("empty", [req(headers=[cl(5)], expect=""), B], 200, body=B,
             note="an empty Expect is no expectation"),
     Hostile("whitespace-only", [req(headers=[cl(5)], expect="   \t "), B], 200, body=B),
     Hostile("tabs-around", [req(headers=[cl(5)], expect="\t100-continue\t"), WAIT, B], 200,
             saw_100=True, body=B),
-    Hostile("two-headers", [req(headers=[cl(5), "Expect: 100-continue"]), B], 417),
+    Hostile("two-headers", [req(headers=[cl(5), "Expect: 100-continue"]), B], 417,
+            note="merged into '100-continue, 100-continue'", ignore=dropped()),
+    Hostile("two-headers-waits", [req(headers=[cl(5), "Expect: 100-continue"]), WAIT, B], 417,
+            saw_100=False, sentinel="closed", ignore=dropped(saw_100=True)),
     Hostile("second-empty", [req(headers=[cl(5), "Expect:"]), WAIT, B], (200, 417)),
     Hostile("space-before-colon", [b"POST /echo HTTP/1.1\r\nHost: c.test\r\n"
                                    b"Expect : 100-continue\r\nContent-Length: 5\r\n\r\nhello"], 400),
     Hostile("lowercase-name", [req(headers=[cl(5)], expect=None)[:-2]
                                + b"expect: 100-continue\r\n\r\n", WAIT, B], 200,
             saw_100=True, body=B),
-    Hostile("params", [req(headers=[cl(5)], expect="100-continue;q=1"), B], 417),
-    Hostile("comma-list", [req(headers=[cl(5)], expect="100-continue,"), B], 417),
+    Hostile("params", [req(headers=[cl(5)], expect="100-continue;q=1"), B], 417,
+            note="a parameter makes another expectation", ignore=dropped()),
+    Hostile("comma-list", [req(headers=[cl(5)], expect="100-continue,"), B], 417,
+            ignore=dropped()),
+    Hostile("continue-and-foo", [req(headers=[cl(5)], expect="100-continue, foo"), WAIT, B],
+            417, saw_100=False, sentinel="closed", ignore=dropped(saw_100=True)),
+    Hostile("foo-with-body", [req(headers=[cl(5)], expect="foo"), B], 417,
+            ignore=dropped(saw_100=False)),
+    Hostile("quoted-comma", [req(headers=[cl(5)], expect='foo="a, 100-continue"'), B], 417,
+            note="a comma inside quotes splits nothing", ignore=dropped(saw_100=False)),
+    Hostile("foo-reject-vhost", [req(host="r.test", headers=[cl(5)],
+                                     expect="100-continue, foo"), WAIT, B],
+            417, saw_100=False, sentinel="closed", host="r.test",
+            note="ExpectPolicy reject still applies to the 100-continue that is kept"),
+    Hostile("split-unknown", [("dribble", req(headers=[cl(5)], expect="100-continue, foo"),
+                               0.002), WAIT, B],
+            417, saw_100=False, sentinel="closed",
+            note="the field name arrives one byte per read", ignore=dropped(saw_100=True)),
+    Hostile("obs-fold-other", [req(headers=[cl(5), "X-Folded: a,\r\n b"]), WAIT, B], 200,
+            saw_100=True, body=B, sentinel="answered"),
+    Hostile("obs-fold-unknown", [req(headers=[cl(5)], expect="foo,\r\n 100-continue"),
+                                 WAIT, B], 417, saw_100=False, sentinel="closed",
+            note="folded into 'foo, 100-continue'", ignore=dropped(saw_100=True)),
+    Hostile("expect-prefix-name", [req(headers=[cl(5), "Expected: foo", "Expect-X: foo"]),
+                                   WAIT, B], 200, saw_100=True, body=B, sentinel="answered",
+            note="only the field named Expect is looked at"),
     # ---- request line and framing --------------------------------------------------
     Hostile("http09", [b"GET /index.html\r\n"], "0.9", sentinel="closed"),
     Hostile("absolute-form", [req(path="http://c.test/echo", headers=[cl(5)]), WAIT, B],
@@ -198,6 +241,13 @@ CASES = [
     Hostile("trailer-expect", [req(headers=[TE]), WAIT,
                                b"5\r\nhello\r\n0\r\nExpect: 100-continue\r\n\r\n"],
             200, body=B, sentinel="answered"),
+    Hostile("trailer-unknown", [req(headers=[TE]), WAIT,
+                                b"5\r\nhello\r\n0\r\nExpect: foo\r\n\r\n"],
+            200, body=B, sentinel="answered", note="trailers are not the head"),
+    Hostile("body-looks-like-expect", [req(headers=[TE]), WAIT,
+                                       b"f\r\nExpect: foo\r\n\r\n\r\n0\r\n\r\n"],
+            200, body=b"Expect: foo\r\n\r\n", sentinel="answered",
+            note="body bytes are never rewritten"),
     Hostile("strict-bodyless-then-body", [req(path="/strict", headers=[cl(0)]) + B], 417,
             sentinel="closed", note="bytes after a body-less request are never parsed"),
     Hostile("no-host-http11", [req(host=None, headers=[cl(5)]), B], 400, sentinel="closed"),
@@ -301,7 +351,7 @@ def hostile_server(request):
 
 def for_placement(case, placement):
     """/strict is served by s.test where ExpectStrict is not in a section."""
-    if placement != "translate" or not any(
+    if not placement.startswith("translate") or not any(
             isinstance(st, bytes) and b" /strict " in st for st in case.steps):
         return case
     steps = [st.replace(b"Host: c.test", b"Host: s.test") if isinstance(st, bytes) else st
@@ -311,6 +361,8 @@ def for_placement(case, placement):
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_hostile(hostile_server, case):
+    if hostile_server.placement.endswith("-ignore") and case.ignore is not None:
+        case = replace(case, **case.ignore)
     run_case(hostile_server.port, for_placement(case, hostile_server.placement))
     if case.sentinel == "fresh":
         # The client vanished; the server must still answer others.
@@ -326,7 +378,8 @@ def test_hostile(hostile_server, case):
 
 
 def test_placement_is_the_one_meant(hostile_server):
-    hook = {"fixups": "fixups", "translate": "translate_name"}[hostile_server.placement]
+    hook = {"fixups": "fixups", "translate": "translate_name"}[
+        hostile_server.placement.split("-")[0]]
     assert f"EXP0015: judging Expect: 100-continue in {hook} " \
         in hostile_server.read_error_log()
 

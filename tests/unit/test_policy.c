@@ -159,6 +159,44 @@ static void unknown_expectation_like_core(void **state)
     assert_true(expect_is_unknown_expectation("foo"));
 }
 
+/* keep, dropped for one value under ExpectUnknown ignore. */
+static void check_keep(const char *value, int keep, int dropped)
+{
+    int d = -1;
+
+    assert_int_equal(expect_unknown_keep(value, &d), keep);
+    assert_int_equal(d, dropped);
+}
+
+static void unknown_ignore_keeps_continue(void **state)
+{
+    (void)state;
+    /* What core accepts as it is: nothing dropped. */
+    check_keep(NULL, 0, 0);
+    check_keep("", 0, 0);
+    check_keep("  ", 0, 0);
+    check_keep("100-continue", 1, 0);
+    check_keep(" 100-CONTINUE ", 1, 0);
+    /* A 100-continue among others, in any case, repeated, spaced. */
+    check_keep("100-continue, foo", 1, 1);
+    check_keep("foo,100-Continue", 1, 1);
+    check_keep("100-continue, 100-continue", 1, 1);
+    check_keep("foo ,\t100-continue\t, bar", 1, 1);
+    check_keep("100-continue,", 1, 1);
+    check_keep(",,100-continue,,", 1, 1);
+    /* No 100-continue member: no expectation left. */
+    check_keep("foo", 0, 1);
+    check_keep("foo, bar", 0, 1);
+    check_keep("100-continue;q=1", 0, 1);     /* a parameter: another expectation */
+    check_keep("100-continuee, 100-continu", 0, 1);
+    check_keep("100- continue", 0, 1);        /* obs-fold, as httpd joins it */
+    /* Commas in a quoted string split nothing; escapes stay inside it. */
+    check_keep("foo=\"a, 100-continue\"", 0, 1);
+    check_keep("foo=\"a\\\", 100-continue\"", 0, 1);
+    check_keep("foo=\"a, b\", 100-continue", 1, 1);
+    check_keep("foo=\"unterminated, 100-continue", 0, 1);
+}
+
 static void policy_names(void **state)
 {
     (void)state;
@@ -198,6 +236,7 @@ int main(void)
         cmocka_unit_test(unset_policy_means_continue),
         cmocka_unit_test(content_from_framing),
         cmocka_unit_test(unknown_expectation_like_core),
+        cmocka_unit_test(unknown_ignore_keeps_continue),
         cmocka_unit_test(policy_names),
         cmocka_unit_test(decision_names),
     };
