@@ -21,7 +21,7 @@ UNKNOWN_UA = "client-fix-test/1.0"
 GENERIC_POLICY_FIX = ("ExpectPolicy reject on this vhost/location; the client should "
                       "resend without Expect, or set ExpectPolicy continue")
 GENERIC_CORE_FIX = ("only 100-continue is defined; httpd rejects other expectations "
-                    "before modules run; fix the client")
+                    "before modules run; fix the client, or set ExpectUnknown ignore to drop them")
 
 CONF = """
 <VirtualHost 127.0.0.1:@PORT@>
