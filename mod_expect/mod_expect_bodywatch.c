@@ -53,16 +53,6 @@ typedef struct {
     int body_started;  /* the client has sent body bytes */
 } ignore_ctx;
 
-/*
- * APR's sentinel is a cast of the brigade's list head to a bucket, which
- * clang's -Wcast-align flags; a bucket is the sentinel exactly when its
- * link is that head, so compare the links instead.
- */
-static int past_last(const apr_bucket_brigade *bb, const apr_bucket *e)
-{
-    return (const void *)&e->link == (const void *)&bb->list;
-}
-
 static apr_status_t http10_body_watch(ap_filter_t *f, apr_bucket_brigade *bb,
                                       ap_input_mode_t mode, apr_read_type_e block,
                                       apr_off_t readbytes)
@@ -74,7 +64,7 @@ static apr_status_t http10_body_watch(ap_filter_t *f, apr_bucket_brigade *bb,
     if (rv != APR_SUCCESS || mode == AP_MODE_SPECULATIVE) {
         return rv;
     }
-    for (e = APR_BRIGADE_FIRST(bb); !past_last(bb, e); e = APR_BUCKET_NEXT(e)) {
+    for (e = APR_BRIGADE_FIRST(bb); !expect_past_last(bb, e); e = APR_BUCKET_NEXT(e)) {
         if (APR_BUCKET_IS_EOS(e)) {
             ctx->body_read = 1;
             ap_remove_input_filter(f);
@@ -104,7 +94,7 @@ static apr_status_t ignore_body_started(ap_filter_t *f, apr_bucket_brigade *bb,
     apr_status_t rv = ap_get_brigade(f->next, bb, mode, block, readbytes);
 
     if (rv == APR_SUCCESS && mode != AP_MODE_SPECULATIVE
-        && !past_last(bb, APR_BRIGADE_FIRST(bb))) {
+        && !expect_past_last(bb, APR_BRIGADE_FIRST(bb))) {
         ctx->body_started = 1;
         ap_remove_input_filter(f);
     }

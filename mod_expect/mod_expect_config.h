@@ -11,6 +11,7 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "apr_buckets.h"
 
 #include "expect_policy.h"
 #include "expect_shm.h"
@@ -96,5 +97,15 @@ void expect_config_name_vhosts(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s);
  * or NULL if there is none.  Children inherit it with the address space. */
 const expect_shm_t *expect_config_segment(void);
 void expect_config_set_segment(const expect_shm_t *shm);
+
+/*
+ * APR's brigade sentinel is a cast of the brigade's list head to a bucket,
+ * which clang's -Wcast-align flags in every macro that uses it; a bucket is
+ * the sentinel exactly when its link is that head, so compare the links.
+ */
+static inline int expect_past_last(const apr_bucket_brigade *bb, const apr_bucket *e)
+{
+    return (const void *)&e->link == (const void *)&bb->list;
+}
 
 #endif /* MOD_EXPECT_CONFIG_H */

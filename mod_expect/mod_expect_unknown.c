@@ -68,6 +68,7 @@ typedef struct {
                                blank lines before the request line) */
     int mid_line;           /* the last read did not end its line */
     int hid;                /* an Expect field of this head was renamed */
+    apr_bucket_brigade *more; /* check_field's reads, one per connection */
 } unknown_conn;
 
 /* Does the start of a line, `len` bytes of it, begin "Expect:"?  1 yes,
@@ -97,9 +98,21 @@ static apr_status_t hide_field(ap_filter_t *f, apr_bucket_brigade *bb)
     while ((b = APR_BRIGADE_FIRST(bb)) != after) {
         apr_bucket_delete(b);
     }
+    /* `after` is a bucket: the line goes on past its field name. */
     b = apr_bucket_immortal_create(HIDDEN, FIELD_LEN, f->c->bucket_alloc);
-    APR_BRIGADE_INSERT_HEAD(bb, b);
+    APR_BUCKET_INSERT_BEFORE(after, b);
     return APR_SUCCESS;
+}
+
+/* Move every bucket of `from` to the end of bb, which is not empty. */
+static void append(apr_bucket_brigade *bb, apr_bucket_brigade *from)
+{
+    apr_bucket *e;
+
+    while (!expect_past_last(from, e = APR_BRIGADE_FIRST(from))) {
+        APR_BUCKET_REMOVE(e);
+        APR_BUCKET_INSERT_AFTER(APR_BRIGADE_LAST(bb), e);
+    }
 }
 
 /*
@@ -112,10 +125,10 @@ static apr_status_t check_field(ap_filter_t *f, apr_bucket_brigade *bb,
                                 apr_read_type_e block, apr_off_t readbytes)
 {
     char head[sizeof("expect:") - 1];
-    apr_bucket_brigade *more;
+    unknown_conn *uc = f->ctx;
     apr_size_t len;
     apr_status_t rv;
-    int is_expect;
+    int is_expect, got;
 
     for (;;) {
         len = sizeof(head);
@@ -126,20 +139,23 @@ static apr_status_t check_field(ap_filter_t *f, apr_bucket_brigade *bb,
         if (is_expect >= 0 || memchr(head, '\n', len) != NULL) {
             break;
         }
-        more = apr_brigade_create(f->c->pool, f->c->bucket_alloc);
-        rv = ap_get_brigade(f->next, more, AP_MODE_GETLINE, block, readbytes);
-        APR_BRIGADE_CONCAT(bb, more);
+        if (uc->more == NULL) {
+            uc->more = apr_brigade_create(f->c->pool, f->c->bucket_alloc);
+        }
+        rv = ap_get_brigade(f->next, uc->more, AP_MODE_GETLINE, block, readbytes);
+        got = !expect_past_last(uc->more, APR_BRIGADE_FIRST(uc->more));
+        append(bb, uc->more);
         if (rv != APR_SUCCESS) {
             return rv;
         }
-        if (APR_BRIGADE_EMPTY(more) && len == sizeof(head) - 1) {
-            break;
+        if (!got) {
+            break;   /* nothing more to read now: let core see what there is */
         }
     }
     if (is_expect != 1) {
         return APR_SUCCESS;
     }
-    ((unknown_conn *)f->ctx)->hid = 1;
+    uc->hid = 1;
     return hide_field(f, bb);
 }
 
@@ -176,7 +192,7 @@ static apr_status_t measure(apr_bucket_brigade *bb, apr_read_type_e block, apr_o
 
     *total = 0;
     *first = *last = '\0';
-    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
+    for (b = APR_BRIGADE_FIRST(bb); !expect_past_last(bb, b); b = APR_BUCKET_NEXT(b)) {
         if (APR_BUCKET_IS_METADATA(b)) {
             continue;
         }
@@ -239,11 +255,11 @@ static apr_status_t head_read(ap_filter_t *f, apr_bucket_brigade *bb, apr_read_t
     apr_status_t rv;
 
     rv = ap_get_brigade(f->next, bb, AP_MODE_GETLINE, block, readbytes);
-    if (rv != APR_SUCCESS || APR_BRIGADE_EMPTY(bb)) {
+    b = APR_BRIGADE_FIRST(bb);
+    if (rv != APR_SUCCESS || expect_past_last(bb, b)) {
         return rv;
     }
-    b = APR_BRIGADE_FIRST(bb);
-    if (APR_BUCKET_NEXT(b) != APR_BRIGADE_SENTINEL(bb)
+    if (!expect_past_last(bb, APR_BUCKET_NEXT(b))
         || (rv = apr_bucket_read(b, &data, &len, block)) != APR_SUCCESS || len == 0
         || (!uc->mid_line && (data[0] | 0x20) == 'e')) {
         return head_read_slow(f, bb, block, readbytes);
