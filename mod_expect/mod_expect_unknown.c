@@ -105,7 +105,7 @@ static apr_status_t hide_field(ap_filter_t *f, apr_bucket_brigade *bb)
 }
 
 /* Move every bucket of `from` to the end of bb, which is not empty. */
-static void append(apr_bucket_brigade *bb, apr_bucket_brigade *from)
+static void append_all(apr_bucket_brigade *bb, apr_bucket_brigade *from)
 {
     apr_bucket *e;
 
@@ -144,7 +144,7 @@ static apr_status_t check_field(ap_filter_t *f, apr_bucket_brigade *bb,
         }
         rv = ap_get_brigade(f->next, uc->more, AP_MODE_GETLINE, block, readbytes);
         got = !expect_past_last(uc->more, APR_BRIGADE_FIRST(uc->more));
-        append(bb, uc->more);
+        append_all(bb, uc->more);
         if (rv != APR_SUCCESS) {
             return rv;
         }
