@@ -201,6 +201,18 @@ static int compare_probe(const ctl_opts_t *o, probe_proto_t proto)
             printf("\ncompare: %s\ncompare: %s\n(exit %d)\n", cmp.expect_100, cmp.unknown, rc);
         }
     }
+    else if (ok[0] || ok[1]) {
+        /* Half a comparison: show the half there is, and say it is half. */
+        k = ok[0] ? 0 : 1;
+        if (o->format == CTL_FMT_JSON) {
+            probe_print_json(&x[k], NULL, NULL, rc);
+        }
+        else {
+            probe_print_text(&x[k]);
+            printf("\ncompare: not made: %s could not be probed\n(exit %d)\n",
+                   probe_proto_name(x[1 - k].proto), rc);
+        }
+    }
     for (k = 0; k < 2; k++) {
         probe_route_free(&x[k]);
     }

@@ -22,7 +22,7 @@
 typedef struct {
     char vhost[EXPECT_SHM_NAME_LEN];
     const expect_client_t *client;   /* NULL: not a known client */
-    uint32_t reason;                 /* the latest event's */
+    uint64_t by_reason[EXPECT_REASON_COUNT];
     uint64_t n417, retried, abandoned, pending, other;
     uint64_t bytes;                  /* declared Content-Length, summed */
     uint64_t unknown_length;         /* events without a Content-Length */
@@ -43,6 +43,12 @@ static group_t *group_for(groups_t *gs, const expect_shm_event_t *e,
             return &gs->g[i];
         }
     }
+    if (gs->n == MAX_GROUPS - 1) {
+        /* The last group is everything else, and says so. */
+        snprintf(gs->g[gs->n].vhost, sizeof(gs->g[gs->n].vhost), "(other vhosts and clients)");
+        gs->g[gs->n].client = NULL;
+        gs->n++;
+    }
     if (gs->n == MAX_GROUPS) {
         return &gs->g[MAX_GROUPS - 1];
     }
@@ -58,7 +64,9 @@ static void add_event(groups_t *gs, const expect_shm_event_t *e)
     group_t *g = group_for(gs, e, c);
 
     g->n417++;
-    g->reason = e->reason;
+    if (e->reason < EXPECT_REASON_COUNT) {
+        g->by_reason[e->reason]++;
+    }
     switch (expect_outcome_state(e->outcome, e->seq / 2 - 1)) {
     case EXPECT_OUTCOME_RETRIED:   g->retried++; break;
     case EXPECT_OUTCOME_ABANDONED: g->abandoned++; break;
@@ -78,6 +86,19 @@ static void add_event(groups_t *gs, const expect_shm_event_t *e)
  * otherwise the known client's harm and both of its fixes, or the generic
  * fix of the reason.
  */
+/* The reason most of the group's 417s had. */
+static uint32_t main_reason(const group_t *g)
+{
+    uint32_t r, best = 0;
+
+    for (r = 1; r < EXPECT_REASON_COUNT; r++) {
+        if (g->by_reason[r] > g->by_reason[best]) {
+            best = r;
+        }
+    }
+    return best;
+}
+
 static void action(char *buf, size_t len, const group_t *g)
 {
     char server[1024];
@@ -88,11 +109,11 @@ static void action(char *buf, size_t len, const group_t *g)
         return;
     }
     if (g->client == NULL) {
-        snprintf(buf, len, "%s", expect_reason_text(g->reason));
+        snprintf(buf, len, "%s", expect_reason_text(main_reason(g)));
         return;
     }
     harm = expect_client_harm(g->client);
-    expect_client_server_fix(server, sizeof(server), g->client, g->reason);
+    expect_client_server_fix(server, sizeof(server), g->client, main_reason(g));
     snprintf(buf, len, "%s%s%s%s; or fix the client: %s", harm ? "this client is " : "",
              harm ? harm : "", harm ? " -> " : "", server, g->client->client_fix);
 }

@@ -509,5 +509,18 @@ probe_reader_t *probe_conn_reader(probe_conn_t *c)
 
 probe_io_t probe_recv(probe_conn_t *c, char *dst, size_t len, size_t *got, int64_t deadline_us)
 {
+    probe_reader_t *r = &c->rd;
+    size_t n;
+
+    /* What the reader already took off the socket comes first: behind a
+     * proxy, the server's first bytes can arrive with the CONNECT answer. */
+    if (r->off < r->len && len > 0) {
+        n = r->len - r->off < len ? r->len - r->off : len;
+        memcpy(dst, r->buf + r->off, n);
+        r->off += n;
+        r->scan = 0;
+        *got = n;
+        return PROBE_IO_OK;
+    }
     return transfer(c, NULL, dst, len, got, deadline_us);
 }

@@ -294,7 +294,7 @@ int expect_retry_remember(expect_shm_t *h, uint64_t key, uint64_t when_usec,
 int expect_retry_resolve(expect_shm_t *h, uint64_t key, uint64_t now_usec,
                          uint64_t window_usec);
 /* Entries older than the window are ABANDONED; returns how many.  For the
- * httpd parent, about once a second. */
+ * httpd parent, from its monitor hook (about every ten seconds). */
 uint32_t expect_retry_sweep(expect_shm_t *h, uint64_t now_usec, uint64_t window_usec);
 
 /* The event outcome word (see expect_shm_layout.h). */

@@ -337,11 +337,17 @@ static const char *set_strict(cmd_parms *cmd, void *dconf, int flag)
 static int expect_judge(request_rec *r, int phase) __attribute__((noinline));
 static void explain_rejection(request_rec *r, expect_why_t why) __attribute__((noinline));
 
+/*
+ * A request without "Expect: 100-continue" costs these two tests: its own
+ * flag, then the count of 417s pending anywhere (and, while some are, in
+ * its vhost).  While one is, it may be a 417'd client coming back, seen
+ * here, as it arrives (an upload can take longer than ExpectRetryWindow to
+ * finish).
+ */
 static int expect_fixups(request_rec *r)
 {
-    /* A request without "Expect: 100-continue" costs this one test. */
     if (!r->expecting_100) {
-        return DECLINED;
+        return expect_stats_maybe_retry(r) ? expect_stats_arrival(r) : DECLINED;
     }
     return expect_judge(r, EXPECT_JUDGE_FIXUPS);
 }
@@ -349,7 +355,7 @@ static int expect_fixups(request_rec *r)
 static int expect_translate(request_rec *r)
 {
     if (!r->expecting_100) {
-        return DECLINED;
+        return expect_stats_maybe_retry(r) ? expect_stats_arrival(r) : DECLINED;
     }
     return expect_judge(r, EXPECT_JUDGE_EARLY);
 }
@@ -497,15 +503,10 @@ static int expect_log_slow(request_rec *r)
     return expect_stats_log_transaction(r);
 }
 
-/*
- * Nothing to do unless the request ended in 417, was redirected, or may be
- * a 417'd client coming back: that takes a 417 pending anywhere (one load)
- * and then in this request's vhost (a few more).
- */
+/* Nothing to do unless the request ended in 417 or was redirected. */
 static int expect_log_transaction(request_rec *r)
 {
-    if (r->next == NULL && r->status != HTTP_EXPECTATION_FAILED
-        && !expect_stats_maybe_retry(r)) {
+    if (r->next == NULL && r->status != HTTP_EXPECTATION_FAILED) {
         return DECLINED;
     }
     return expect_log_slow(r);

@@ -459,9 +459,9 @@ static void record_event(expect_shm_event_t *ev, const request_rec *r,
 
 /* The key retry tracking knows a request by: the same client (address
  * and User-Agent) sending the same method and target. */
-static uint64_t retry_key(const request_rec *r, const char *user_agent)
+static uint64_t retry_key(const request_rec *r, const char *client, const char *user_agent)
 {
-    return expect_retry_key(r->useragent_ip, user_agent, r->method, r->unparsed_uri);
+    return expect_retry_key(client, user_agent, r->method, r->unparsed_uri);
 }
 
 /*
@@ -477,15 +477,26 @@ static int declares_body(const request_rec *r)
            || expect_has_content(apr_table_get(r->headers_in, "Transfer-Encoding"), cl);
 }
 
-/* A request that did not end in 417: a client coming back after one?
- * Whatever its own answer, the client did not give up. */
-static void notice_return(request_rec *r)
+int expect_stats_arrival(request_rec *r)
 {
-    if (state == NULL || !expect_stats_maybe_retry(r) || !declares_body(r)) {
-        return;
+    const char *ua;
+    uint64_t when;
+
+    /* Initial requests only (the gauges were tested by the caller). */
+    if (state == NULL || r->main != NULL || r->prev != NULL || !declares_body(r)) {
+        return DECLINED;
     }
-    expect_retry_resolve(&state->shm, retry_key(r, apr_table_get(r->headers_in, "User-Agent")),
-                         (uint64_t)r->request_time, retry_window_usec);
+    ua = apr_table_get(r->headers_in, "User-Agent");
+    when = (uint64_t)r->request_time;
+    if (!expect_retry_resolve(&state->shm, retry_key(r, r->useragent_ip, ua), when,
+                              retry_window_usec)
+        && strcmp(r->useragent_ip, r->connection->client_ip) != 0) {
+        /* Behind mod_remoteip, core's 417 (before its hook ran) was keyed
+         * by the peer's address, the resend by the client's. */
+        expect_retry_resolve(&state->shm, retry_key(r, r->connection->client_ip, ua), when,
+                             retry_window_usec);
+    }
+    return DECLINED;
 }
 
 int expect_stats_log_transaction(request_rec *r)
@@ -504,11 +515,7 @@ int expect_stats_log_transaction(request_rec *r)
     while (last->next != NULL) {
         last = last->next;
     }
-    if (last->status != HTTP_EXPECTATION_FAILED) {
-        notice_return(r);
-        return DECLINED;
-    }
-    if (state == NULL) {
+    if (last->status != HTTP_EXPECTATION_FAILED || state == NULL) {
         return DECLINED;
     }
     sc = expect_srv_config(r->server);
@@ -542,7 +549,7 @@ int expect_stats_log_transaction(request_rec *r)
         claim++;
     }
     if (follow) {
-        expect_retry_remember(&state->shm, retry_key(r, user_agent), when, claim,
+        expect_retry_remember(&state->shm, retry_key(r, r->useragent_ip, user_agent), when, claim,
                               (uint32_t)sc->slot);
     }
     return DECLINED;

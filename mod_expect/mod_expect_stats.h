@@ -27,22 +27,24 @@ int expect_stats_monitor(apr_pool_t *p, server_rec *s);
 
 /*
  * How many 417s the segment's retry table holds (a static zero without a
- * segment): log_transaction's first test for a request that neither got a
- * 417 nor was redirected, so that while nothing is pending such a request
- * pays one load for retry tracking.
+ * segment): the judging hook's second test for a request without Expect,
+ * so that while nothing is pending such a request pays one load for retry
+ * tracking.  A plain load, not an __atomic one: an aligned 64-bit load is
+ * atomic on every target the build accepts (expect_shm.h), and a plain one
+ * lets the compiler test the word in memory (cmpq) instead of loading it
+ * first, which is one instruction of the no-Expect budget.  Each call
+ * reads afresh: nothing is cached across requests.
  */
 extern const uint64_t *expect_stats_pending_now __attribute__((visibility("hidden")));
 
-/*
- * Plain loads, not __atomic ones: an aligned 64-bit load is atomic on every
- * target the build accepts (expect_shm.h), and a plain one lets the
- * compiler test the word in memory (cmpq) instead of loading it first,
- * which is one instruction of the no-Expect budget.  Each call reads
- * afresh: nothing is cached across requests.
- */
 static inline int expect_stats_maybe_retry(const request_rec *r)
 {
     return *expect_stats_pending_now != 0 && *expect_srv_config(r->server)->pending != 0;
 }
+
+/* A request without Expect while 417s are pending in its vhost: if one is its
+ * client's (same address, User-Agent, method and target) and it carries a
+ * body, that 417 is retried.  Returns DECLINED. */
+int expect_stats_arrival(request_rec *r) __attribute__((noinline));
 
 #endif /* MOD_EXPECT_STATS_H */

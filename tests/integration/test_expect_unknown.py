@@ -27,6 +27,7 @@ REJ = "rej.test"
 SIZE = 256 * 1024
 
 CONF = f"""
+ErrorDocument 400 /errdocs/400.html
 LogFormat "%v \\"%r\\" %>s expect=\\"%{{Expect}}i\\" original=\\"%{{expect-original}}n\\" decision=%{{expect-decision}}n" unknown
 CustomLog @ROOT@/logs/unknown_log unknown
 ExtendedStatus On
@@ -149,6 +150,24 @@ def test_outputs_show_the_count(server):
     with urllib.request.urlopen(f"http://127.0.0.1:{h.port}/server-status?auto") as f:
         auto = f.read().decode()
     assert f"unknown_dropped={n}" in auto and "ExpectUnknownDropped: " in auto
+
+
+def test_core_refusal_then_errordocument(server):
+    """A request core refuses before any hook (here: no Host) goes to its
+    ErrorDocument by an internal redirect, which runs post_read_request
+    again: the Expect value is not judged there, as core never judged it."""
+    h = server
+    with open(os.path.join(h.htdocs, "errdocs", "400.html"), "w") as f:
+        f.write("custom 400 page\n")
+    before = dropped(h, IGN)
+    c = Conn(h.port)
+    try:
+        c.send(b"GET /index.html HTTP/1.1\r\nExpect: x-foo\r\n\r\n")
+        _, resp = c.read_response()
+    finally:
+        c.close()
+    assert resp.status == 400 and resp.body == b"custom 400 page\n", resp.body
+    assert dropped(h, IGN) == before
 
 
 def test_reject_everywhere_hooks_nothing():

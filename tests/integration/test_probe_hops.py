@@ -28,6 +28,7 @@ import pytest
 
 from h2misbehaving import H2Misbehaving
 from hopproxy import HopProxy
+from loopback import LoopbackServer
 from httpd_harness import Httpd, expectctl, expectctl_path, free_port, serving
 from probehelp import (EXIT, TIMEOUT, assert_verdict, check, closed_port, findings,
                        install_echo_cgi, make_cert, probe)
@@ -251,6 +252,22 @@ def test_compare_problem_on_http1_only_is_not_exit_0(h2srv):
     assert doc["comparison"]["expect_100"] == \
         "h2c honours 100-continue while HTTP/1.1 ignores it"
     assert res.returncode == doc["exit_code"] == 10, res.stderr
+
+
+def test_compare_with_one_side_unprobeable_shows_the_other():
+    """A server without h2c: no comparison, exit 1, but the HTTP/1.1 report
+    is printed (text and JSON), not nothing."""
+    h = Httpd("", name="compare-h1only")
+    with serving(h):
+        u = f"http://127.0.0.1:{h.port}/index.html"
+        res = expectctl("probe", u, "--h2c", "--compare", "--timeout", TIMEOUT, timeout=120)
+        assert res.returncode == 1, res.stdout + res.stderr
+        assert "verdict: " in res.stdout
+        assert "compare: not made: h2c could not be probed" in res.stdout
+        res, doc = probe(u, "--h2c", "--compare")
+        assert res.returncode == 1 and doc is not None, res.stderr
+        assert doc["protocol"] == "http/1.1" and doc["comparison"] is None
+        assert doc["exit_code"] == 1
 
 
 # ---- --connect-to -------------------------------------------------------------
@@ -633,3 +650,68 @@ def test_doc_command_runs(h2srv, fwd_proxy, where, cmd):
         assert json.loads(res.stdout)["verdict"]["key"] == "honours-100-continue"
     else:
         assert "verdict: honours-100-continue" in res.stdout
+
+
+# ---- h2c through a proxy whose CONNECT answer carries the server's first frame ----
+
+SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+SETTINGS_ACK = b"\x00\x00\x00\x04\x01\x00\x00\x00\x00"
+
+
+def tunnel_to_fake_h2(coalesce):
+    """serve() for a LoopbackServer: a CONNECT proxy and, behind it, a tiny
+    h2c server that answers every stream with :status 200 at once.  With
+    `coalesce`, its SETTINGS frame goes out in the same write as the
+    CONNECT answer, as a fast relay can deliver them."""
+    def serve(conn, stop):
+        with conn:
+            conn.settimeout(10)
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                data = conn.recv(4096)
+                if not data:
+                    return
+                buf += data
+            buf = buf.split(b"\r\n\r\n", 1)[1]
+            head = b"HTTP/1.1 200 Connection established\r\n\r\n"
+            conn.sendall(head + SETTINGS if coalesce else head)
+            sent_settings = coalesce
+            while not stop.is_set():
+                if buf.startswith(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"):
+                    buf = buf[24:]
+                    if not sent_settings:
+                        conn.sendall(SETTINGS)
+                        sent_settings = True
+                while len(buf) >= 9 and not buf.startswith(b"PRI"):
+                    length = int.from_bytes(buf[:3], "big")
+                    if len(buf) < 9 + length:
+                        break
+                    ftype, flags, sid = buf[3], buf[4], buf[5:9]
+                    buf = buf[9 + length:]
+                    if ftype == 4 and not flags & 1:
+                        conn.sendall(SETTINGS_ACK)
+                    elif ftype == 1:
+                        # HEADERS, END_STREAM | END_HEADERS: ":status 200" (static index 8)
+                        conn.sendall(b"\x00\x00\x01\x01\x05" + sid + b"\x88")
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                buf += data
+    return serve
+
+
+def test_h2c_proxy_frames_with_the_connect_answer():
+    """The server's SETTINGS arriving with the CONNECT answer (the probe's
+    reader has buffered it) must not be lost: the same verdict either way."""
+    results = []
+    for coalesce in (False, True):
+        with LoopbackServer(tunnel_to_fake_h2(coalesce)) as px:
+            res, doc = probe("http://upload.test:8080/upload", "--h2c", "--proxy",
+                             f"http://127.0.0.1:{px.port}")
+        assert doc is not None, res.stderr
+        results.append((doc["verdict"]["key"], res.returncode))
+    assert results[0] == results[1], results
+    assert results[0][0] != "closes-without-response", results

@@ -105,6 +105,13 @@ def wait_for(pred, timeout=20.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def settle():
+    """A 417 is remembered in its log_transaction, which runs once the
+    response has been written: a client on the same machine can resend
+    before that.  Real clients are a network round trip away."""
+    time.sleep(0.2)
+
+
 def uniq(tag):
     return f"/echo/{tag}-{time.monotonic_ns()}"
 
@@ -114,8 +121,8 @@ def test_retry_counted(server):
     before = row(h)["retry"]
     path = uniq("retry")
     assert send(h, path, JAVA) == 417
+    settle()
     assert row(h)["retry"]["pending"] == before["pending"] + 1
-    time.sleep(0.3)
     # The same client, without Expect, on a new connection: retried.
     assert send(h, path, JAVA, expect=False) == 200
     after = wait_for(lambda: (lambda r: r if r["retried"] == before["retried"] + 1 else None)(
@@ -138,6 +145,7 @@ def test_abandoned_after_window(server):
     path = uniq("gone")
     t0 = time.monotonic()
     assert send(h, path, CURL) == 417
+    settle()
     ev = [e for e in events(h) if e["uri"] == path]
     assert ev and ev[0]["outcome"] == "pending", ev
     assert ev[0]["retry_after_ms"] is None
@@ -160,6 +168,7 @@ def test_other_requests_are_not_retries(server):
     before = row(h)["retry"]
     path = uniq("other")
     assert send(h, path, JAVA) == 417
+    settle()
     # Another User-Agent, method, target or vhost: not this client coming back.
     assert send(h, path, CURL, expect=False) == 200
     assert send(h, path, JAVA, expect=False, method="PUT") == 405
@@ -179,7 +188,9 @@ def test_repeated_is_one_upload(server):
     before = row(h)["retry"]
     path = uniq("again")
     assert send(h, path, JAVA) == 417
+    settle()
     assert send(h, path, JAVA) == 417
+    settle()
     ev = [e for e in events(h) if e["uri"] == path]
     assert [e["outcome"] for e in ev] == ["repeated", "pending"], ev
     assert row(h)["retry"]["pending"] == before["pending"] + 1
@@ -221,6 +232,8 @@ def test_outputs_show_the_counters(server):
 
 def test_summary(server):
     h = server
+    assert send(h, uniq("sum"), JAVA) == 417
+    settle()
     s = h.ctl_json("events", "--summary")
     assert s["format"] == "mod_expect.events.summary"
     groups = {(g["vhost"], g["client_key"]): g for g in s["groups"]}
@@ -261,7 +274,7 @@ def test_full_table_evicts_oldest():
         paths = [f"/echo/full-{i}" for i in range(10)]
         for p in paths:
             assert send(h, p, CURL) == 417
-            time.sleep(0.02)
+            settle()
         js = h.ctl_json("stats")
         assert js["segment"]["retry_slots"] == 8
         assert js["segment"]["retry_evicted"] == 2
@@ -324,3 +337,63 @@ def test_troubleshooting_example_is_real_output(server):
                        r"(, \d+ not followed)?, \d+ bytes declared$")
     assert shape.match(counts), counts
     assert shape.match(text[i]), text[i]
+
+
+def test_slow_resend_is_retried():
+    """The resend is matched as it arrives: an upload that takes longer than
+    the window (and than the parent's ten-second sweep) is still retried."""
+    h = Httpd("ExpectRetryWindow 1\n" + vhost(R, "ExpectPolicy reject"), name="retry-slow")
+    with serving(h):
+        path = uniq("slow")
+        assert send(h, path, JAVA) == 417
+        settle()
+        c = Conn(h.port, timeout=30)
+        try:
+            body = b"0123456789ab"
+            c.send(f"POST {path} HTTP/1.1\r\nHost: {R}\r\nUser-Agent: {JAVA}\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n".encode())
+            t0 = time.monotonic()
+            for i in range(len(body)):
+                c.send(body[i:i + 1])
+                time.sleep(1.0)
+            _, resp = c.read_response(timeout=10)
+            assert resp.status == 200 and time.monotonic() - t0 >= 11
+        finally:
+            c.close()
+        r = row(h)["retry"]
+        assert (r["retried"], r["abandoned"], r["pending"]) == (1, 0, 0), r
+        ev = [e for e in events(h) if e["uri"] == path]
+        assert ev[0]["outcome"] == "retried" and ev[0]["retry_after_ms"] < 1000, ev
+
+
+REMOTEIP = """
+ExpectRetryWindow 60
+RemoteIPHeader X-Forwarded-For
+RemoteIPInternalProxy 127.0.0.1
+""" + vhost(R)
+
+
+def raw_post(h, path, headers):
+    """A 5-byte POST sent at once, with extra header lines; its status."""
+    c = Conn(h.port)
+    try:
+        c.send(f"POST {path} HTTP/1.1\r\nHost: {R}\r\nUser-Agent: {CURL}\r\n{headers}"
+               "Content-Length: 5\r\n\r\nhello".encode())
+        _, resp = c.read_response(timeout=5)
+    finally:
+        c.close()
+    return resp.status
+
+
+def test_behind_remoteip_core_417_is_matched():
+    """Core's 417 (an unknown expectation) comes before mod_remoteip's hook,
+    so it is keyed by the proxy's address; the resend, by the client's."""
+    h = Httpd(REMOTEIP, modules=["remoteip"], name="retry-remoteip")
+    with serving(h):
+        path = uniq("rip")
+        xff = "X-Forwarded-For: 192.0.2.7\r\n"
+        assert raw_post(h, path, xff + "Expect: x-foo\r\n") == 417
+        settle()
+        assert raw_post(h, path, xff) == 200
+        r = row(h)["retry"]
+        assert (r["retried"], r["pending"]) == (1, 0), r
