@@ -67,6 +67,7 @@ typedef struct {
     int seen_line;          /* a line with content has ended (core skips
                                blank lines before the request line) */
     int mid_line;           /* the last read did not end its line */
+    int cr_only;            /* ... and that line so far is a lone CR */
     int hid;                /* an Expect field of this head was renamed */
     apr_bucket_brigade *more; /* check_field's reads, one per connection */
 } unknown_conn;
@@ -160,25 +161,29 @@ static apr_status_t check_field(ap_filter_t *f, apr_bucket_brigade *bb,
 }
 
 /*
- * What bb, one read of a line, tells: whether the line ended, and whether
- * it was the blank line that ends the head.  `blank` is what a whole
- * line that is only CRLF or LF looks like in one read.
+ * What one read of a line tells: whether the line ended, and whether it
+ * was the blank line that ends the head (CRLF or LF, in one read, or CR
+ * and LF in two).
  */
-static void note_read(unknown_conn *uc, char last, int blank)
+static void note_read(unknown_conn *uc, char first, char last, apr_off_t len)
 {
+    int blank;
+
     if (last != '\n') {
+        uc->cr_only = !uc->mid_line && len == 1 && first == '\r';
         uc->mid_line = 1;
         return;
     }
-    if (blank && !uc->mid_line) {
-        if (uc->seen_line) {
-            uc->in_head = 0;   /* nothing after it is ours */
-        }
-    }
-    else {
+    blank = uc->mid_line ? uc->cr_only && len == 1
+                         : len == 1 || (len == 2 && first == '\r');
+    if (!blank) {
         uc->seen_line = 1;
     }
+    else if (uc->seen_line) {
+        uc->in_head = 0;   /* nothing after it is ours */
+    }
     uc->mid_line = 0;
+    uc->cr_only = 0;
 }
 
 /* Walk bb: its length, first and last byte (0 if none). */
@@ -233,7 +238,7 @@ static apr_status_t head_read_slow(ap_filter_t *f, apr_bucket_brigade *bb,
         }
     }
     if (total > 0) {
-        note_read(uc, last, total == 1 || (total == 2 && first == '\r'));
+        note_read(uc, first, last, total);
     }
     return APR_SUCCESS;
 }
@@ -275,7 +280,11 @@ static apr_status_t head_read(ap_filter_t *f, apr_bucket_brigade *bb, apr_read_t
     if (len == 0 || (!uc->mid_line && (data[0] | 0x20) == 'e')) {
         return head_read_slow(f, bb, block, readbytes);
     }
-    note_read(uc, data[len - 1], len == 1 || (len == 2 && data[0] == '\r'));
+    if (!uc->mid_line && len > 2 && data[len - 1] == '\n') {
+        uc->seen_line = 1;   /* a whole line with content: the usual read */
+        return APR_SUCCESS;
+    }
+    note_read(uc, data[0], data[len - 1], (apr_off_t)len);
     return APR_SUCCESS;
 }
 
@@ -334,6 +343,7 @@ static void unknown_pre_read(request_rec *r, conn_rec *c)
         uc->in_head = 1;
         uc->seen_line = 0;
         uc->mid_line = 0;
+        uc->cr_only = 0;
         uc->hid = 0;
     }
 }
