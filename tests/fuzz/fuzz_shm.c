@@ -209,7 +209,8 @@ static void run_stats(const expect_shm_t *h, ctl_opts_t *o)
     FZ_ASSERT(ctl_stats(h, o) == CTL_EXIT_OK);
     len = cap_end();
     FZ_ASSERT(fz_text_clean(cap_buf, len, 1));
-    FZ_ASSERT(fz_count_lines(cap_buf, len) == 1 + vs.visible + (vs.any_override ? 1 : 0));
+    /* header, rows, the override note if any, the retry-tracking line */
+    FZ_ASSERT(fz_count_lines(cap_buf, len) == 1 + vs.visible + (vs.any_override ? 1 : 0) + 1);
 
     o->format = CTL_FMT_JSON;
     cap_begin();
@@ -227,8 +228,9 @@ static void run_stats(const expect_shm_t *h, ctl_opts_t *o)
     if (samples < 0) {
         fz_fail("stats --prometheus: %s:\n%s", why, cap_buf);
     }
-    /* 1 + 5 decisions + 4 producers + 3 policies + 1 + 1 per vhost */
-    FZ_ASSERT((uint64_t)samples == 15u * vs.visible);
+    /* 1 + 5 decisions + 4 producers + 3 policies + 1 + 1 + 2 outcomes + pending
+     * + unknown dropped, per vhost */
+    FZ_ASSERT((uint64_t)samples == 19u * vs.visible);
 
     o->format = CTL_FMT_TEXT;
     cap_begin();
@@ -267,6 +269,21 @@ static void run_events(const expect_shm_t *h, long count, expect_shm_event_t *ev
     len = cap_end();
     if (!fz_json_valid(cap_buf, len)) {
         fz_fail("events --json is not valid JSON:\n%s", cap_buf);
+    }
+
+    /* --summary over whatever outcomes the bytes claim. */
+    o.summary = 1;
+    o.format = CTL_FMT_TEXT;
+    cap_begin();
+    FZ_ASSERT(ctl_events_summary(h, &o) == CTL_EXIT_OK);
+    len = cap_end();
+    FZ_ASSERT(fz_text_clean(cap_buf, len, 1));
+    o.format = CTL_FMT_JSON;
+    cap_begin();
+    FZ_ASSERT(ctl_events_summary(h, &o) == CTL_EXIT_OK);
+    len = cap_end();
+    if (!fz_json_valid(cap_buf, len)) {
+        fz_fail("events --summary --json is not valid JSON:\n%s", cap_buf);
     }
 }
 

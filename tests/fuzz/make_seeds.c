@@ -170,6 +170,41 @@ int main(int argc, char **argv)
     }
     snprintf(segpath, sizeof(segpath), "%s/seg", dir);
 
+    /* 0. Retry tracking: 417s pending, retried, abandoned, repeated and
+     *    evicted, and one outcome word of another claim (a reused slot). */
+    create(&h, 2, 8);
+    a = add_vhost(&h, "up.example:443", EXPECT_POLICY_REJECT, 0);
+    for (k = 0; k < 6; k++) {
+        const char *ua = k % 2 ? "Java-http-client/17" : "curl/7.88.1";
+        uint64_t key = expect_retry_key("192.0.2.1", ua, "PUT", k < 3 ? "/a" : "/b");
+        uint64_t ticket, claim;
+        expect_shm_event_t *ev = expect_shm_claim(&h, &ticket);
+
+        if (ev == NULL) {
+            die("expect_shm_claim", "no slot");
+        }
+        claim = (ticket - 1) / 2;
+        memset((char *)ev + sizeof(ev->seq), 0, sizeof(*ev) - sizeof(ev->seq));
+        ev->time_usec = FIXED_USEC + k;
+        ev->content_length = 1024 * (int64_t)k;
+        ev->vhost_slot = a;
+        ev->producer = EXPECT_PRODUCER_MOD_EXPECT;
+        ev->reason = EXPECT_REASON_POLICY;
+        ev->decision = EXPECT_DECIDE_REJECT;
+        ev->outcome = expect_outcome_word(claim, EXPECT_OUTCOME_PENDING, 0);
+        EXPECT_SHM_EVENT_SET(ev, vhost, "up.example:443");
+        EXPECT_SHM_EVENT_SET(ev, expect, "100-continue");
+        EXPECT_SHM_EVENT_SET(ev, user_agent, ua);
+        expect_shm_publish(ev, ticket);
+        expect_retry_remember(&h, key, FIXED_USEC + k, claim + 1, a);
+    }
+    expect_retry_resolve(&h, expect_retry_key("192.0.2.1", "curl/7.88.1", "PUT", "/b"),
+                         FIXED_USEC + 1000, 30000000u);
+    expect_retry_sweep(&h, FIXED_USEC + 60000000u, 30000000u);
+    h.ring[1].outcome = expect_outcome_word(99, EXPECT_OUTCOME_RETRIED, 5);
+    save_seg("retry_outcomes", &h);
+    expect_shm_detach(&h);
+
     /* 1. The smallest segment: one vhost, no ring (2 x 8 KiB). */
     create(&h, 1, 0);
     a = add_vhost(&h, "localhost:80", EXPECT_POLICY_CONTINUE, 0);

@@ -62,7 +62,7 @@ INC="-I$ROOT/mod_expect -I$ROOT/expectctl -I$HERE $APR_CFLAGS"
 # Every core source (plain C over APR); the module's glue is not fuzzed here.
 CORE=$(cd "$ROOT" && echo mod_expect/expect_*.c)
 CTL="expectctl/ctl_args.c expectctl/ctl_vhosts.c expectctl/ctl_stats.c expectctl/ctl_live.c expectctl/ctl_paths.c \
-expectctl/ctl_events.c expectctl/ctl_policy.c"
+expectctl/ctl_events.c expectctl/ctl_summary.c expectctl/ctl_policy.c"
 # probe's parsers and read loops: no sockets, no OpenSSL.
 PROBE="expectctl/probe_parse.c expectctl/probe_read.c"
 srcs_for() {
