@@ -17,9 +17,12 @@ fence, with an HTML comment (invisible on a rendered page) that says why:
 Such a block is not checked.  Keep them rare: at most MAX_FRAGMENTS, each
 with a reason.
 
-Commands: every line of a ```sh block in README.md that starts with
-`expectctl ` runs against a live server, with `-s` naming that server's
-segment; whatever follows ` # ` is a comment.  Each NAME:PORT the commands
+Commands: every line of a ```sh block in README.md and docs/*.md that
+starts with `expectctl ` runs against a live server, with `-s` naming that
+server's segment; whatever follows ` # ` is a comment, and a pipe into
+another program is cut off (expectctl's own exit code is checked).
+`--follow` runs for a second and must stop cleanly on SIGINT.  The docs'
+`expectctl probe` lines run in test_probe_hops.py, against a chain.  Each NAME:PORT the commands
 name is a virtual host of that server, and `probe URL` asks that server
 (same path).  The exit code must be 0, or N where the comment says
 `(exit N)`.
@@ -28,11 +31,14 @@ import glob
 import os
 import re
 import shlex
+import signal
+import subprocess
+import time
 from urllib.parse import urlsplit
 
 import pytest
 
-from httpd_harness import Httpd, expectctl, serving
+from httpd_harness import Httpd, expectctl, expectctl_path, serving
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MAX_FRAGMENTS = 2
@@ -140,18 +146,24 @@ def test_fragment_marker_is_read(tmp_path):
 
 # ---- expectctl commands of README.md ------------------------------------------------
 
-def readme_commands():
+def doc_commands():
     out = []
-    for line, text, _ in code_blocks(os.path.join(REPO, "README.md"), "sh"):
-        for k, cmd in enumerate(text.split("\n")):
-            if cmd.startswith("expectctl "):
+    for path in doc_files():
+        name = os.path.relpath(path, REPO)
+        for line, text, _ in code_blocks(path, "sh"):
+            for k, cmd in enumerate(text.split("\n")):
+                if not cmd.startswith("expectctl ") or (
+                        name != "README.md" and cmd.startswith("expectctl probe")):
+                    continue
                 code, _, comment = cmd.partition(" #")
+                code = code.split(" | ")[0]
                 m = re.search(r"\(exit (\d+)\)", comment)
-                out.append((line + 1 + k, code.strip(), int(m.group(1)) if m else 0))
+                out.append((f"{name}:{line + 1 + k}", code.strip(),
+                            int(m.group(1)) if m else 0))
     return out
 
 
-COMMANDS = readme_commands()
+COMMANDS = doc_commands()
 
 
 @pytest.fixture(scope="module")
@@ -173,10 +185,23 @@ def test_commands_found():
     assert {"stats", "events", "policy", "set", "reset", "probe", "clients"} <= verbs, verbs
 
 
-@pytest.mark.parametrize("line,cmd,want", COMMANDS,
-                         ids=[f"README.md:{c[0]}" for c in COMMANDS])
-def test_readme_command_runs(live, line, cmd, want):
+def test_commands_found_in_the_docs_too():
+    where = {w.split(":")[0] for w, _, _ in COMMANDS}
+    assert {"README.md", "docs/TROUBLESHOOTING.md"} <= where, where
+
+
+@pytest.mark.parametrize("line,cmd,want", COMMANDS, ids=[c[0] for c in COMMANDS])
+def test_doc_command_runs(live, line, cmd, want):
     args = shlex.split(cmd)[1:]
+    if "--follow" in args:
+        proc = subprocess.Popen([expectctl_path(), "-s", live.shm, *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(1.0)
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0, f"{line}: {cmd}\n{out}\n{err}"
+        return
     for i, a in enumerate(args):
         if a.startswith(("http://", "https://")):
             u = urlsplit(a)
@@ -193,4 +218,4 @@ def test_readme_command_runs(live, line, cmd, want):
     else:
         res = expectctl(*args, shm=live.shm, timeout=60)
     assert res.returncode == want, \
-        f"README.md:{line}: {cmd} exited {res.returncode}, not {want}\n{res.stdout}\n{res.stderr}"
+        f"{line}: {cmd} exited {res.returncode}, not {want}\n{res.stdout}\n{res.stderr}"
