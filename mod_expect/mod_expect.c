@@ -363,7 +363,6 @@ static int expect_translate(request_rec *r)
 static int expect_judge(request_rec *r, int phase)
 {
     const expect_dir_conf *conf;
-    const char *cl;
     expect_input_t in;
     expect_outcome_t out;
     const char *name;
@@ -376,11 +375,7 @@ static int expect_judge(request_rec *r, int phase)
     in.expecting_100 = 1;
     in.initial = r->main == NULL && r->prev == NULL;  /* ap_is_initial_req() */
     in.http11 = r->proto_num >= HTTP_VERSION(1, 1);
-    /* A Content-Length starting 1-9 is content whatever else was sent;
-     * only otherwise is Transfer-Encoding looked up. */
-    cl = apr_table_get(r->headers_in, "Content-Length");
-    in.has_content = (cl != NULL && cl[0] >= '1' && cl[0] <= '9')
-        || expect_has_content(apr_table_get(r->headers_in, "Transfer-Encoding"), cl);
+    in.has_content = expect_request_has_content(r);
     /* A runtime override from expectctl wins everywhere in the vhost. */
     in.policy = expect_stats_override(r);
     if (in.policy == EXPECT_POLICY_UNSET) {

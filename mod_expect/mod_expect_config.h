@@ -99,6 +99,20 @@ const expect_shm_t *expect_config_segment(void);
 void expect_config_set_segment(const expect_shm_t *shm);
 
 /*
+ * Does the request declare a body?  A Content-Length starting 1-9 is
+ * content whatever else was sent; only otherwise is Transfer-Encoding
+ * looked up (expect_has_content() has the rules).  Used by the judging
+ * hook and by retry tracking, which follows uploads only.
+ */
+static inline int expect_request_has_content(const request_rec *r)
+{
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+
+    return (cl != NULL && cl[0] >= '1' && cl[0] <= '9')
+           || expect_has_content(apr_table_get(r->headers_in, "Transfer-Encoding"), cl);
+}
+
+/*
  * APR's brigade sentinel is a cast of the brigade's list head to a bucket,
  * which clang's -Wcast-align flags in every macro that uses it; a bucket is
  * the sentinel exactly when its link is that head, so compare the links.

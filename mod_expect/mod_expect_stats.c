@@ -464,26 +464,14 @@ static uint64_t retry_key(const request_rec *r, const char *client, const char *
     return expect_retry_key(client, user_agent, r->method, r->unparsed_uri);
 }
 
-/*
- * Only uploads are followed: a 417 to a request that declared no body lost
- * nothing, and a request without one is nobody's resend.  Two table
- * lookups, but only for a request while a 417 is pending in its vhost.
- */
-static int declares_body(const request_rec *r)
-{
-    const char *cl = apr_table_get(r->headers_in, "Content-Length");
-
-    return (cl != NULL && cl[0] >= '1' && cl[0] <= '9')
-           || expect_has_content(apr_table_get(r->headers_in, "Transfer-Encoding"), cl);
-}
-
 int expect_stats_arrival(request_rec *r)
 {
     const char *ua;
     uint64_t when;
 
-    /* Initial requests only (the gauges were tested by the caller). */
-    if (state == NULL || r->main != NULL || r->prev != NULL || !declares_body(r)) {
+    /* Initial requests only (the gauges were tested by the caller), and
+     * only uploads: a request without a body is nobody's resend. */
+    if (state == NULL || r->main != NULL || r->prev != NULL || !expect_request_has_content(r)) {
         return DECLINED;
     }
     ua = apr_table_get(r->headers_in, "User-Agent");
@@ -533,9 +521,10 @@ int expect_stats_log_transaction(request_rec *r)
     }
     expect_shm_count_417(vh, producer, when);
 
-    /* Only an upload with an expectation can be retried without one. */
+    /* Only an upload with an expectation can be retried without one: a 417
+     * to a request that declared no body lost nothing. */
     follow = expect != NULL && retry_window_usec != 0 && state->shm.pending_slots != 0
-             && declares_body(r);
+             && expect_request_has_content(r);
     /* Looked up before the slot is claimed, to hold it for the copies only. */
     user_agent = apr_table_get(r->headers_in, "User-Agent");
     length = event_length(apr_table_get(r->headers_in, "Content-Length"));
