@@ -22,7 +22,9 @@ starts with `expectctl ` runs against a live server, with `-s` naming that
 server's segment; whatever follows ` # ` is a comment, and a pipe into
 another program is cut off (expectctl's own exit code is checked).
 `--follow` runs for a second and must stop cleanly on SIGINT.  The docs'
-`expectctl probe` lines run in test_probe_hops.py, against a chain.  Each NAME:PORT the commands
+`expectctl probe` lines run in test_probe_hops.py, against a chain, and
+so do expectctl.8's EXAMPLES with a hop or HTTP/2 option; its other
+EXAMPLES run here.  Each NAME:PORT the commands
 name is a virtual host of that server, and `probe URL` asks that server
 (same path).  The exit code must be 0, or N where the comment says
 `(exit N)`.
@@ -163,7 +165,28 @@ def doc_commands():
     return out
 
 
-COMMANDS = doc_commands()
+# Options test_probe_hops.py runs the man page's examples with, against a
+# chain of hops and an HTTP/2 server.
+HOP_OPTIONS = re.compile(r"--(http2|h2c|compare|connect-to|proxy|chain)\b")
+
+
+def man_commands():
+    """expectctl.8's EXAMPLES, but for those with a hop or HTTP/2 option; a
+    pipe or a redirection is cut off."""
+    with open(os.path.join(REPO, "docs", "expectctl.8")) as f:
+        man = f.read()
+    start = man.index(".SH EXAMPLES")
+    out = []
+    for k, raw in enumerate(man[start:man.index(".SH SEE ALSO")].splitlines()):
+        cmd = raw.replace("\\-", "-")
+        if cmd.startswith("expectctl ") and not HOP_OPTIONS.search(cmd):
+            line = man[:start].count("\n") + 1 + k
+            out.append((f"docs/expectctl.8:{line}",
+                        re.split(r" [|>] ", cmd)[0].strip(), 0))
+    return out
+
+
+COMMANDS = doc_commands() + man_commands()
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +210,7 @@ def test_commands_found():
 
 def test_commands_found_in_the_docs_too():
     where = {w.split(":")[0] for w, _, _ in COMMANDS}
-    assert {"README.md", "docs/TROUBLESHOOTING.md"} <= where, where
+    assert {"README.md", "docs/TROUBLESHOOTING.md", "docs/expectctl.8"} <= where, where
 
 
 @pytest.mark.parametrize("line,cmd,want", COMMANDS, ids=[c[0] for c in COMMANDS])

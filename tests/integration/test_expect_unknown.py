@@ -114,15 +114,20 @@ def test_reject_vhost_answers_as_core(server):
     assert "EXP0030" in h.read_error_log()
 
 
-def test_unknown_only_is_no_expectation(server):
-    h = server
+def post_foo(h):
+    """`Expect: foo` with a 5-byte body sent at once: (interims, response)."""
     c = Conn(h.port)
     try:
         c.send(f"POST /echo HTTP/1.1\r\nHost: {IGN}\r\nExpect: foo\r\n"
                "Content-Length: 5\r\n\r\nhello".encode())
-        interims, resp = c.read_response()
+        return c.read_response()
     finally:
         c.close()
+
+
+def test_unknown_only_is_no_expectation(server):
+    h = server
+    interims, resp = post_foo(h)
     assert interims == [] and resp.status == 200 and resp.body == b"hello"
     line = log_lines(h, 'original="foo"')[-1]
     # No expectation left: not judged, no Expect header for the application.
@@ -176,13 +181,7 @@ def test_reject_everywhere_hooks_nothing():
     h = Httpd(CONF.replace("ExpectUnknown ignore", "ExpectUnknown reject"),
               name="unknown-off")
     with serving(h):
-        c = Conn(h.port)
-        try:
-            c.send(f"POST /echo HTTP/1.1\r\nHost: {IGN}\r\nExpect: foo\r\n"
-                   "Content-Length: 5\r\n\r\nhello".encode())
-            _, resp = c.read_response()
-        finally:
-            c.close()
+        _, resp = post_foo(h)
         assert resp.status == 417
         log = h.read_error_log()
         assert "AH00570" in log and "EXP0030" not in log
