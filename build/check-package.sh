@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # make check-package: the Debian package end to end, on this machine's own
 # apache2.  Builds libapache2-mod-expect from a copy of the tree (the work
 # tree stays clean), runs lintian (any error or warning fails), installs the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The mod_expect demo: a private httpd on loopback with two virtual hosts of
 # different policies, real curl requests, and what happened to each.
 # Installs missing Debian packages and builds the module first.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Install the Debian packages mod_expect needs to build, test and demo.
 # --dev adds what the sanitizer, valgrind and fuzzing targets need;
 # --bench what make bench and make check-perf need;

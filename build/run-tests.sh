@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Build mod_expect and run every test (unit + integration under the event,
 # worker and prefork MPMs, then, with EXPECT_CHECK_PACKAGE=1, the Debian
 # package: make check-package).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Build mod_expect and expectctl with clang ASan+UBSan in a scratch copy of
 # the tree, run the unit tests and the whole integration suite against that
 # build (Debian's httpd with the ASan runtime preloaded), and fail on any

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ctl.h - what expectctl's files share.  No httpd headers: expectctl reads
  * the segment through expect_shm.h alone.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ctl_args.c - expectctl's command line, as a table of verbs.  Pure: no
  * I/O, so the unit tests can drive it.

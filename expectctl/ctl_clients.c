@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ctl_clients.c - `expectctl clients`: the client table compiled into the
  * core (expect_clients.c), in matching order, or the entry one User-Agent

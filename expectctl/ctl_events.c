@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ctl_events.c - `expectctl events`: the recent 417s, newest last, one
  * line each; --json for machines; --follow streams new ones.  Every string

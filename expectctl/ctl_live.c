@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ctl_live.c - is the segment live?  expectctl presents a segment only
  * while a running httpd serves it: its control file (which only root

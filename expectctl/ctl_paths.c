@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ctl_paths.c - where the segment is: -s PATH, else $EXPECTCTL_SHM, else
  * -i NAME (the Debian instance apache2-NAME, whose runtime directory is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ctl_policy.c - `policy`, `set` and `reset`: reading and steering the
  * per-vhost policy at runtime.  Overrides go to the control file (PATH.ctl),

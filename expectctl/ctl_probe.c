@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ctl_probe.c - `expectctl probe URL`: how a server, or the chain of
  * intermediaries in front of it, handles Expect: 100-continue.

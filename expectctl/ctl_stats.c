@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ctl_stats.c - `expectctl stats`: a table for people, one JSON document
  * and the Prometheus text format for machines.  The formats are documented

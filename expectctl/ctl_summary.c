@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ctl_summary.c - `expectctl events --summary`: the ring folded per
  * virtual host and client family, so that an operator sees at once which

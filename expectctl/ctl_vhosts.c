@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ctl_vhosts.c - naming virtual hosts the way apache2 -S does ("name:port"),
  * and the small facts every verb needs about one.  Names, slots and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * expectctl.c - entry point: parse, attach the segment, run the verb,
  * turn every failure into one line on stderr and a documented exit code.

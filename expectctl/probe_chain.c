@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * probe_chain.c - `expectctl probe URL --chain HOP1,HOP2,...`: the same
  * probe against each hop in turn (each as --connect-to: the URL's Host and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * probe_h1.c - the checks of `expectctl probe` over HTTP/1.x: each on a
  * new connection, the request head, the wait for a 100 or a final status,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * probe_h2.c - the checks of `expectctl probe --http2 / --h2c`: the same
  * questions as over HTTP/1.1, asked of one HTTP/2 stream each (RFC 9113

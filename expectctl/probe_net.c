@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * probe_net.c - the network half of `expectctl probe`: resolve, connect,
  * TLS, writes, and the socket as the transport of probe_read.c's read

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * probe_out.c - what one run of `expectctl probe` prints: the text for
  * people, and the --json document for machines (documented in

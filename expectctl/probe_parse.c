@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * probe_parse.c - the pure half of `expectctl probe`'s HTTP: the URL, the
  * response heads and chunked bodies.  No I/O and no clock, so the unit

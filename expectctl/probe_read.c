@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * probe_read.c - the read loops of `expectctl probe`: response heads, the
  * interim responses before a final one, and bodies, read through a

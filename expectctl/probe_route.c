@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * probe_route.c - where the checks of `expectctl probe` connect, and how:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * probe_run.h - one run of `expectctl probe`: the state its files share.
  *

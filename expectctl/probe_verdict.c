@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * probe_verdict.c - the documented diagnoses of `expectctl probe` and the
  * rules that pick them from the results of the checks.  Pure: the unit

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * expect_clients.c - the client table: what known HTTP clients do with
  * Expect: 100-continue and with a 417, by User-Agent, and the fix for each.

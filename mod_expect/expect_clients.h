@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * expect_clients.h - what known HTTP clients do with Expect: 100-continue
  * and with a 417, told apart by their User-Agent, and the fix for each:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * expect_format.h - escaping and small writers for expectctl's output.
  *

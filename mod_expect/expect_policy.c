@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * expect_policy.c - the Expect: 100-continue decision.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * expect_proc.c - a process's start time from /proc (see expect_proc.h).
  * Separate from the segment code: the module records its own, expectctl

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * expect_proc.h - which process is which: a process's start time from
  * /proc, so that a pid recorded in the control file names one process,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * expect_prom.c - the Prometheus text exposition of the statistics.  The
  * metric names and labels are a stable interface (documented in

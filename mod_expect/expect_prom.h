@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * expect_prom.h - the Prometheus text format of the statistics, written
  * once for both expectctl (stats --prometheus) and the module's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * expect_shm.h - the shared segment as a process uses it: the handle, and
  * every operation on it, grouped by the file that implements it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * expect_shm_attach.c - expectctl's way in: open and map both files
  * (refusing symlinks, FIFOs and untrusted owners), validate them, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * expect_shm_file.c - the life of the two files in the httpd parent:
  * build a fresh pair and rename it into place, seal and unseal the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * expect_shm_geometry.c - where each region of the two files starts and
  * how long the files are, for a given capacity and ring size; and the

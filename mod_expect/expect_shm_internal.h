@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * expect_shm_internal.h - what the expect_shm_*.c files share with each
  * other and with nobody else: layout arithmetic, handle filling, the one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * expect_shm_layout.h - the one description of mod_expect's shared
  * segment: its wire format.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * expect_shm_retry.c - retry tracking: did a client that got a 417 come
  * back?  A table of pending 417s in the statistics file, shared by every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * expect_shm_ring.c - the request path's writes and the event ring:
  * counting a 417, claiming, writing and publishing an event, and reading

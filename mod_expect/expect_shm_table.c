@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * expect_shm_table.c - the vhost table: names and slots, the active flag
  * and configured policy, runtime overrides, counter snapshots and resets.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * expect_shm_validate.c - the validators: given bytes that claim to be a
  * statistics file, a control file, or a pair, decide whether a reader

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mod_expect.c - the module: its record, its directives, the hook that
  * judges each request (fixups, or translate_name with ExpectJudge early), and

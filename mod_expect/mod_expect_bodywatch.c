@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mod_expect_bodywatch.c - keep-alive only when the body was really read.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mod_expect_bodywatch.h - keep-alive only when the body was really read,
  * for EXPECT_DECIDE_HTTP10 and EXPECT_DECIDE_IGNORE.

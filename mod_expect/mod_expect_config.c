@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mod_expect_config.c - the configuration structs' life: creation with
  * UNSET sentinels, explicit merges, and the few accessors every glue file

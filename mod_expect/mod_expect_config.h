@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mod_expect_config.h - what every glue file needs and nothing more: the
  * module record, the configuration structs and their accessors, the log

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mod_expect_stats.c - httpd glue for the shared statistics segment:
  * its lifetime across restarts, counting decisions and 417s, and reading

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mod_expect_stats.h - the statistics glue: the segment's lifetime across
  * restarts, counting decisions and 417s, and reading runtime overrides.

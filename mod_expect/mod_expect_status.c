@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mod_expect_status.c - the statistics in httpd's own terms: a section in
  * mod_status (HTML table; Key: value lines for ?auto) and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mod_expect_status.h - the statistics in httpd's own terms: mod_status's
  * section and the expect-metrics handler.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mod_expect_unknown.c - ExpectUnknown ignore: tolerate expectations
  * other than 100-continue, which httpd core answers with 417 before any

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mod_expect_unknown.h - ExpectUnknown ignore: expectations other than
  * 100-continue dropped before httpd core answers them with 417.

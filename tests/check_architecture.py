@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """check_architecture.py - the source tree's structural rules, checked.
 
 Run from anywhere; exits 1 and names every violation, 0 when all hold:
@@ -16,9 +17,15 @@ Run from anywhere; exits 1 and names every violation, 0 when all hold:
 5. No function is defined in two places (static ones included) across
    mod_expect/, expectctl/, tests/unit/ and tests/fuzz/.
 6. The segment's wire structs are defined in expect_shm_layout.h only.
+7. Every source file git tracks (code, scripts, configuration, the man
+   page) carries "SPDX-License-Identifier: Apache-2.0" in its first lines;
+   LICENSE and NOTICE are at the top.  Markdown, fuzz corpora and Debian
+   files whose format has no comments (changelog, copyright, source/format)
+   are not source files.
 """
 import os
 import re
+import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -160,7 +167,29 @@ def check_layout_structs():
                                     % (sub, f))
 
 
+SPDX = "SPDX-License-Identifier: Apache-2.0"
+NOT_SOURCE = re.compile(r"(\.md$|\.json$|/corpus/|^LICENSE$|^NOTICE$|^debian/(changelog|copyright|source/format)$)")
+
+
+def check_licence():
+    for f in ("LICENSE", "NOTICE"):
+        if not os.path.isfile(os.path.join(ROOT, f)):
+            problems.append("%s is missing at the top of the tree" % f)
+    try:
+        files = subprocess.run(["git", "-C", ROOT, "ls-files"], capture_output=True,
+                               text=True, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return  # not a git checkout (a release tarball): nothing to list
+    for f in files:
+        if NOT_SOURCE.search(f) or not os.path.isfile(os.path.join(ROOT, f)):
+            continue
+        head = read(os.path.join(ROOT, f)).splitlines()[:3]
+        if not any(SPDX in line for line in head):
+            problems.append("%s: no '%s' line in its first three lines" % (f, SPDX))
+
+
 def main():
+    check_licence()
     check_include_graph()
     check_expectctl()
     check_functions()
@@ -170,7 +199,8 @@ def main():
     if problems:
         return 1
     print("check_architecture: ok (include graph acyclic, glue depends on config + core, "
-          "expectctl free of httpd headers, no function defined twice, one layout header)")
+          "expectctl free of httpd headers, no function defined twice, one layout header, "
+          "every source file licensed)")
     return 0
 
 

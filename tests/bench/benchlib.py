@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Building blocks of the mod_expect benchmark: server variants, load, timing.
 
 Every server is a private Debian apache2 in its own mktemp -d ServerRoot on a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Deterministic per-request instruction counts with callgrind.
 
 One `valgrind --tool=callgrind apache2 -X` (prefork, one process, one

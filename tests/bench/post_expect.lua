@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- wrk script: POST a small body with "Expect: 100-continue".
 --
 -- wrk sends the headers and the body in one write and counts every response

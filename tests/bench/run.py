@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """mod_expect benchmark suite.  See docs/PERFORMANCE.md.
 
     tests/bench/run.py all          # make bench: every section, ~8 minutes

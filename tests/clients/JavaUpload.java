@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Upload a body with Java 17's HTTP clients.  Prints one JSON object.
 //
 //   java -cp DIR JavaUpload URL SIZE MODE

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Real HTTP clients against ExpectPolicy continue|reject|ignore.
 
 Used by tests/integration/test_clients.py, which runs every client against

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Upload a body with Go's net/http client.  Go never adds Expect by
 // itself; with the header set by the application, Transport waits
 // ExpectContinueTimeout for a 100 before it sends the body (0: it sends

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Upload a body with libwww-perl (LWP::UserAgent): a POST with
 # Expect: 100-continue set by the application.  LWP::Protocol::http then
 # sends the head alone and waits up to 2 s for a 100.  Prints one JSON

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // Upload a body with Node's core http client and `Expect: 100-continue`,
 // the way Node's documentation suggests: send the body from the

@@ -1,4 +1,5 @@
 <?php
+# SPDX-License-Identifier: Apache-2.0
 // Upload a body with PHP's cURL extension, the way an application would:
 // CURLOPT_POSTFIELDS with a string, nothing else about Expect unless MODE
 // asks for it.  Prints one JSON object on stdout.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Upload a body with Python's http.client, requests or botocore.
 
     python3 python_upload.py URL SIZE MODE

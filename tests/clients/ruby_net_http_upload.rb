@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Upload a body with Ruby's Net::HTTP.  Net::HTTP never adds Expect by
 # itself; with the header set by the application and continue_timeout set,
 # it waits that long for a 100 before it sends the body, and returns a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A counting TCP relay between the clients and httpd, on 127.0.0.1.
 
 httpd logs what it read for a request (mod_logio's %I), but not what the

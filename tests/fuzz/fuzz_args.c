@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_args.c - libFuzzer harness for expectctl's command line parser,
  * ctl_parse_args(), with argv split from the input at NUL bytes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_check.h - independent checkers the harnesses use to judge output:
  * a strict JSON validator, a reference UTF-8 decoder, and checks for the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_format.c - libFuzzer harness for expect_format.c: the text escaper
  * (with its measuring and truncating modes), the text, JSON and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_policy.c - libFuzzer harness for the header-value parsing in
  * expect_policy.c: expect_has_content(Transfer-Encoding, Content-Length),

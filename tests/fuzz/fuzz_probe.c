@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_probe.c - libFuzzer harness for `expectctl probe`'s response side:
  * the parsers (probe_parse.c: URL, response heads, chunked bodies) and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_shm.c - libFuzzer harness for expectctl's segment validator and
  * reader, and every writer expectctl runs over a segment.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * make_seeds.c - writes the seed corpus of fuzz_shm: real segments built
  * with expect_shm_create() and filled the way httpd's children fill them

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # run.sh - build and run mod_expect's libFuzzer harnesses.
 #
 #   tests/fuzz/run.sh [SECONDS] [HARNESS...]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Shared fixtures: a backend httpd and, per MPM, the policy test server."""
 import os
 import sys

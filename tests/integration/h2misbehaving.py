@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Small HTTP/2 servers (cleartext, prior knowledge) that each get a
 request with a body wrong in one way, for `expectctl probe --h2c`.
 Loopback only, standard library only: the few frames they send are built

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A small HTTP/1.1 hop for `expectctl probe --chain` and --connect-to to
 find: a reverse proxy on 127.0.0.1 (a free port) in front of one backend,
 as a load balancer or an intermediary would sit.  Standard library only.

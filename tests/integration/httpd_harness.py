@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Start and stop a private Debian apache2 with the freshly built mod_expect.
 
 Each Httpd lives in its own `mktemp -d` ServerRoot, listens on a free

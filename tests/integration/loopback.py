@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A listening socket on a loopback address and a free port that serves
 each connection in a daemon thread: the frame of the test servers
 (misbehaving.py, h2misbehaving.py, hopproxy.py)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Small HTTP/1.x servers that each get Expect: 100-continue wrong in one
 documented way, for `expectctl probe` to diagnose.  Loopback only.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What the probe tests share: running `expectctl probe --json`, reading
 its document, the documented verdicts, and the servers' fixtures (a test
 certificate, the echo CGI)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A raw-socket HTTP/1.x client that shows what a library would hide:
 interim 100 responses, exactly when the final status arrives, and whether
 the server keeps or closes the connection afterwards.

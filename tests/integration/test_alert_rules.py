@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The shipped Prometheus alerting rules (docs/prometheus/mod_expect-alerts.yml)
 pass `promtool check rules` and their unit tests (`promtool test rules`
 tests/prometheus/alerts_test.yml): a 417 spike on one vhost alerts and a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Client-aware fixes: a 417 to a known client's 100-continue names that
 client's own switch, warns when it hangs or loses the upload, and gives the
 server-side policy for it, in `expectctl events` (text and --json); an

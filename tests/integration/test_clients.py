@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Real clients against ExpectPolicy continue, reject and ignore.
 
 curl, PHP's cURL extension, Node, Go, Java's HttpClient and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """expectctl's bash completion (expectctl/expectctl.bash-completion): bash
 sources the script, the test sets COMP_WORDS, COMP_CWORD, COMP_LINE and
 COMP_POINT as bash does when TAB is pressed, calls the completion function

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Bad directive values stop `apache2 -t` with a message an admin can act on."""
 import subprocess
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A control plane that never lies (issue 12): expectctl never presents a
 segment no running httpd serves, a bad ExpectShmFile never takes a server
 down, set reaches the configuration that serves, a damaged statistics file

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Real curl, default behaviour: bodies over 1 MB are sent with
 "Expect: 100-continue", and curl waits up to 1 s for the 100."""
 import os

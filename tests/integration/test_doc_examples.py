@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Every configuration example and every expectctl command the docs show works
 when pasted.
 

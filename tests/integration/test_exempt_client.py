@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Scoping a policy by client: docs/mod_expect.md, "Exempting one client".
 
 A virtual host rejects Expect: 100-continue, except for Java's HttpClient,

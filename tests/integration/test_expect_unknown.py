@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """ExpectUnknown: expectations other than 100-continue, which httpd core
 answers with 417 before any module hook runs.
 

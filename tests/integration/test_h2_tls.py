@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """HTTP/2 (h2c with prior knowledge, h2 over TLS) and HTTP/1.1 over TLS,
 with real clients: curl and nghttp.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Hostile input around Expect, over raw sockets, under event, worker and
 prefork.
 

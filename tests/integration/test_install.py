@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`make install DESTDIR=...` stages the module, expectctl (and its bindir
 link), the man page, the docs, the bash completion and the Debian files; the
 staged module passes `apache2 -t`; configure's --prefix, --sbindir, --mandir

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Finding the segment on any layout (issue 13, items 4 and 6): expectctl's
 default is httpd's runtime directory (from apxs at configure time;
 $EXPECTCTL_RUNDIR replaces it), `-i NAME` is the Debian instance

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Where requests are judged: fixups by default, translate_name only with
 ExpectJudge early, and only where no per-directory policy applies.
 

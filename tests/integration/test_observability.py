@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The statistics in httpd's own terms: a mod_status section (HTML and
 ?auto), the expect-metrics handler (Prometheus, behind Require), and the
 debug log messages with their stable IDs."""

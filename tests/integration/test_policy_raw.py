@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The policy table, over raw sockets, under event, worker and prefork.
 
 Every row states what the server does before the body is sent (a 100, a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """expectctl probe: the verdict for the project's own httpd under each
 policy (continue, reject, ignore), over http and https, and for each small
 misbehaving server in misbehaving.py, over IPv4 and IPv6; the errors for

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """expectctl probe over HTTP/2, and hop by hop (issue 15, part 2).
 
 - --h2c and --http2 against the project's own httpd with mod_http2 under

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """mod_expect in front of mod_proxy_http: the policy is applied before
 proxying, and its interplay with Proxy100Continue On|Off and a worker's
 ping= is pinned here (documented in docs/mod_expect.md, "Proxies").

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Retry tracking: did a client that got a 417 come back?
 
 A vhost rejects Expect: 100-continue; clients get their 417 on one

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A short run of the soak test (tests/soak/soak.py): the same code path
 with 3,000 requests per MPM and 2 graceful restarts, under event, worker
 and prefork.  Every invariant of the full soak is asserted: no client

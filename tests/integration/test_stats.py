@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Shared-memory statistics and expectctl against a real httpd: exact
 counts for a scripted mix, the event ring, Prometheus output, the runtime
 toggle, privilege and expectctl's error paths."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Exact counting under concurrency, under event and prefork.
 
 8 client threads x 2,000 requests each, a mix per thread of

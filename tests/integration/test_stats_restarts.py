@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The statistics segment across graceful and plain restarts, stop and start.
 
 - counters and runtime overrides survive `graceful` and `restart`, and the

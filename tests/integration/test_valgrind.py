@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Every expectctl command, success and error paths, under valgrind memcheck:
 no invalid access, no uninitialised use, no leak."""
 import os

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Soak test for mod_expect: a bounded, loopback-only load of every decision
 under each MPM, with graceful restarts while it runs.
 

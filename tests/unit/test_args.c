@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for expectctl's command line (ctl_args.c): no segment needed. */
 #include <stdarg.h>
 #include <stddef.h>

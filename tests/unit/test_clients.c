@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_clients.c - the client table (expect_clients.c): every family is
  * found from a real User-Agent of that client, the order of the entries,

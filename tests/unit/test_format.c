@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_format.c - escaping for text, JSON and Prometheus output, and the
  * reason/producer tables.

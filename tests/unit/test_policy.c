@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for the decision function: one test per row of the
  * integration table (tests/integration/test_policy_raw.py), plus the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A compromised httpd child cannot change a policy.  The parent builds the
  * segment as root and seals it before forking; the child drops to an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for expectctl probe's pure parts: URL parsing, response heads,
  * chunked bodies (probe_parse.c), and the diagnoses and verdict

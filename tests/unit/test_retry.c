@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_retry.c - retry tracking in the core (expect_shm_retry.c): the
  * outcome word, remember/resolve/sweep, a full bucket giving up its oldest

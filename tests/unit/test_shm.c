@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_shm.c - the shared segment: layout, create/attach, validation of
  * damaged segments, the event ring, the control file and the pair.
