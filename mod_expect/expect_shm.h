@@ -10,6 +10,7 @@
  *   expect_shm_ring.c      counting and the event ring (lock-free)
  *   expect_shm_validate.c  the validators: what a reader may trust
  *   expect_shm_attach.c    attach and view: map, validate, fill a handle
+ *   expect_shm_carry.c     read another layout's rows, for an upgrade
  *
  * No httpd headers here: this is linked into expectctl and the unit tests.
  */
@@ -366,6 +367,40 @@ typedef struct {
     uint64_t last_417_usec;
     uint64_t pending;            /* 417s awaiting their client now */
 } expect_shm_vhost_snap_t;
+
+/*
+ * Put one row into dst by name (adding the name as needed): its counters,
+ * last-417 time, configured policy, strict and override.  dst's control
+ * file must be writable.  APR_ENOSPC if the name does not fit.
+ */
+apr_status_t expect_shm_put_snapshot(expect_shm_t *dst, const expect_shm_vhost_snap_t *snap,
+                                     uint32_t *slot);
+
+/* ---- another layout's segment (expect_shm_carry.c) ---- */
+
+/* What a segment pair of any layout from EXPECT_SHM_CARRY_MIN_LAYOUT on
+ * holds that can outlive a layout change. */
+typedef struct {
+    uint32_t layout_version;          /* the files' */
+    uint32_t state;                   /* EXPECT_SEG_* */
+    uint32_t server_pid;
+    uint32_t generation;
+    uint64_t server_start;
+    uint32_t counters;                /* counters per row read (0: none known) */
+    uint32_t nrows;
+    uint64_t events;                  /* events the ring held: not carried */
+    uint64_t pending;                 /* 417s awaiting their client: not carried */
+    expect_shm_vhost_snap_t *rows;    /* nrows of them; expect_shm_carry_free() */
+} expect_shm_carry_t;
+
+/* Read the pair at path (statistics file and PATH.ctl) whatever its
+ * layout; EXPECT_SHM_OK with *out filled, or an error and why. */
+expect_shm_err_t expect_shm_carry_read(const char *path, expect_shm_carry_t *out,
+                                       char *why, size_t whylen);
+void expect_shm_carry_free(expect_shm_carry_t *c);
+/* Put every row read into dst; *rows and *overrides count what was put. */
+apr_status_t expect_shm_carry_into(expect_shm_t *dst, const expect_shm_carry_t *c,
+                                   uint32_t *rows, uint32_t *overrides);
 
 /* Number of slots in use (the control file's count), clamped to the
  * validated capacity. */

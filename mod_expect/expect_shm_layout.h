@@ -258,6 +258,45 @@ typedef struct {
     uint32_t reserved0;
 } expect_shm_pending_t;
 
+/*
+ * What every layout from EXPECT_SHM_CARRY_MIN_LAYOUT on keeps in place, so
+ * that a graceful restart onto a build of another layout (a package
+ * upgrade or downgrade) carries the counters and the overrides over
+ * (expect_shm_carry.c).  A new layout may append to these structs, and add
+ * counters at the end of expect_ctr_t, but never moves these:
+ *   - both files' prefix (expect_shm_prefix_t);
+ *   - the statistics header up to creator_pid, and from layout 4 on
+ *     pending_now;
+ *   - the control header up to server_start;
+ *   - a control entry's override, flags, configured_policy, strict, name;
+ *   - a vhost record begins with its counters, in expect_ctr_t order.
+ * The events and the pending table are per layout, and are dropped by a
+ * layout change (the parent logs what it dropped: EXP0040).
+ */
+#define EXPECT_SHM_CARRY_MIN_LAYOUT 3u
+_Static_assert(offsetof(expect_shm_header_t, vhosts_offset) == 24
+               && offsetof(expect_shm_header_t, vhost_size) == 32
+               && offsetof(expect_shm_header_t, vhost_capacity) == 36
+               && offsetof(expect_shm_header_t, ring_slots) == 52
+               && offsetof(expect_shm_header_t, pair_token) == 56
+               && offsetof(expect_shm_header_t, ring_head) == 72
+               && offsetof(expect_shm_header_t, generation) == 88
+               && offsetof(expect_shm_header_t, pending_now) == 112,
+               "statistics header fields carried across layouts stay in place");
+_Static_assert(offsetof(expect_ctl_header_t, entries_offset) == 24
+               && offsetof(expect_ctl_header_t, entry_size) == 32
+               && offsetof(expect_ctl_header_t, capacity) == 36
+               && offsetof(expect_ctl_header_t, count) == 40
+               && offsetof(expect_ctl_header_t, pair_token) == 48
+               && offsetof(expect_ctl_header_t, state) == 64
+               && offsetof(expect_ctl_header_t, server_pid) == 68
+               && offsetof(expect_ctl_header_t, generation) == 72
+               && offsetof(expect_ctl_header_t, server_start) == 88,
+               "control header fields carried across layouts stay in place");
+_Static_assert(offsetof(expect_ctl_entry_t, name) == 16
+               && offsetof(expect_shm_vhost_t, ctr) == 0,
+               "control entry and counters carried across layouts stay in place");
+
 /* The layout is the wire format: pin the sizes this build writes. */
 _Static_assert(sizeof(expect_shm_header_t) == 136, "statistics header size");
 _Static_assert(sizeof(expect_ctl_header_t) == 104, "control header size");

@@ -29,10 +29,6 @@
 #include "mod_expect_status.h"
 #include "mod_expect_unknown.h"
 
-#ifndef EXPECT_VERSION
-#define EXPECT_VERSION "0.0.0"
-#endif
-
 /*
  * What apache2 -t can tell of ExpectShmFile's directory, as sshd's
  * StrictModes does: it exists, it is a directory, and nobody but root (or
@@ -610,8 +606,10 @@ static int expect_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (rc == OK && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
         path = expect_stats_path();
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, EXPLOGNO(0003)
-                     "mod_expect " EXPECT_VERSION " serving: segment %s, %d vhosts, "
+                     "mod_expect " EXPECT_BUILD_STRING " serving: segment %s, "
+                     "layout %u, %d vhosts, "
                      "judging in %s", path ? path : "none (no statistics)",
+                     (unsigned)EXPECT_SHM_LAYOUT_VERSION,
                      judged_fixups + judged_early, where);
     }
     return rc;
