@@ -28,6 +28,7 @@ static uint32_t layout_counters(uint32_t layout)
     switch (layout) {
     case 3: return 11;
     case 4: return 14;
+    case 5: return 14;
     default: return layout >= EXPECT_SHM_LAYOUT_VERSION ? EXPECT_CTR_COUNT : 0;
     }
 }
@@ -154,7 +155,7 @@ expect_shm_err_t expect_shm_carry_read(const char *path, expect_shm_carry_t *out
     }
     /* The fixed part of each header: as long as layout 3's, at least. */
     if (read_at(fd, &h, offsetof(expect_shm_header_t, pending_offset), 0) != 0
-        || read_at(cfd, &c, offsetof(expect_ctl_header_t, reserved1), 0) != 0) {
+        || read_at(cfd, &c, offsetof(expect_ctl_header_t, retry_key), 0) != 0) {
         expect_shm_set_why(why, whylen, "headers too short");
         goto done;
     }

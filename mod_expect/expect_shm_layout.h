@@ -48,7 +48,7 @@
 /* Overridable only so that the upgrade test can build a module and an
  * expectctl of another layout; never set it otherwise. */
 #ifndef EXPECT_SHM_LAYOUT_VERSION
-#define EXPECT_SHM_LAYOUT_VERSION 4u           /* both files */
+#define EXPECT_SHM_LAYOUT_VERSION 5u           /* both files */
 #endif
 #define EXPECT_SHM_CTL_SUFFIX     ".ctl"       /* control file = PATH + this */
 /* Layout granularity.  Regions are also aligned to the real page size at
@@ -134,7 +134,10 @@ typedef struct {
     uint64_t server_start;      /* server_pid's start time (/proc/PID/stat
                                    field 22, clock ticks since boot; 0 if
                                    unknown): a reused pid has another */
-    uint64_t reserved1;
+    /* The secret key of retry tracking's hash (SipHash-2-4), drawn at
+     * creation: here, where no child can write it, so that nobody who can
+     * send requests can choose which pending entries share a bucket. */
+    uint64_t retry_key[2];
 } expect_ctl_header_t;
 
 /* Control header `state`. */
@@ -245,7 +248,8 @@ typedef struct {
 /*
  * One entry of the pending table: a 417 whose client may still come back.
  * `key` is the state word: 0 free, 1 held by a writer, anything else a
- * hash of the client's address, User-Agent, method and request target.
+ * keyed hash of the vhost slot, the client's address, the product tokens
+ * of its User-Agent, the method and the request target.
  * Whoever swaps a key for 1 owns the entry until it stores a key again.
  */
 #define EXPECT_PENDING_FREE 0u
@@ -255,7 +259,8 @@ typedef struct {
     uint64_t time_usec;          /* the 417'd request's arrival */
     uint64_t claim;              /* its event's claim number + 1; 0: none */
     uint32_t vhost_slot;
-    uint32_t reserved0;
+    uint32_t length_tag;         /* the declared Content-Length, folded
+                                    (expect_retry_length_tag); 0: none */
 } expect_shm_pending_t;
 
 /*
@@ -299,7 +304,7 @@ _Static_assert(offsetof(expect_ctl_entry_t, name) == 16
 
 /* The layout is the wire format: pin the sizes this build writes. */
 _Static_assert(sizeof(expect_shm_header_t) == 136, "statistics header size");
-_Static_assert(sizeof(expect_ctl_header_t) == 104, "control header size");
+_Static_assert(sizeof(expect_ctl_header_t) == 112, "control header size");
 _Static_assert(sizeof(expect_shm_vhost_t) == 128, "vhost record size");
 _Static_assert(sizeof(expect_shm_pending_t) == 32, "pending entry size");
 _Static_assert(sizeof(expect_ctl_entry_t) == 144, "control entry size");

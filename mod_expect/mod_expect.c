@@ -389,6 +389,12 @@ static int expect_judge(request_rec *r, int phase)
     /* Only initial requests get here, once each: nothing to replace. */
     apr_table_addn(r->notes, EXPECT_NOTE, name);
     expect_stats_decided(r, &out);
+    /* An upload let through with its Expect (after `expectctl set VHOST
+     * continue`, say) is a 417'd client's upload come back as much as one
+     * resent without it. */
+    if (out.status != HTTP_EXPECTATION_FAILED && expect_stats_maybe_retry(r)) {
+        expect_stats_arrival(r);
+    }
 
     if (out.clear_expecting) {
         r->expecting_100 = 0;

@@ -530,31 +530,40 @@ static void record_event(expect_shm_event_t *ev, const request_rec *r,
                          const char *expect, const char *user_agent, uint64_t outcome);
 
 /* The key retry tracking knows a request by: the same client (address
- * and User-Agent) sending the same method and target. */
-static uint64_t retry_key(const request_rec *r, const char *client, const char *user_agent)
+ * and the product tokens of its User-Agent) sending the same method and
+ * target to the same vhost. */
+static uint64_t retry_key(const request_rec *r, int slot, const char *client,
+                          const char *user_agent)
 {
-    return expect_retry_key(client, user_agent, r->method, r->unparsed_uri);
+    return expect_retry_key(&state->shm, (uint32_t)slot, client, user_agent, r->method,
+                            r->unparsed_uri);
 }
 
 int expect_stats_arrival(request_rec *r)
 {
     const char *ua;
     uint64_t when;
+    uint32_t tag;
+    int slot = server_slot(r->server);
 
     /* Initial requests only (the gauges were tested by the caller), and
      * only uploads: a request without a body is nobody's resend. */
-    if (state == NULL || r->main != NULL || r->prev != NULL || !expect_request_has_content(r)) {
+    if (state == NULL || slot < 0 || r->main != NULL || r->prev != NULL
+        || !expect_request_has_content(r)) {
         return DECLINED;
     }
     ua = apr_table_get(r->headers_in, "User-Agent");
     when = (uint64_t)r->request_time;
-    if (!expect_retry_resolve(&state->shm, retry_key(r, r->useragent_ip, ua), when,
-                              retry_window_usec)
+    tag = expect_retry_length_tag(event_length(apr_table_get(r->headers_in, "Content-Length")));
+    if (!expect_retry_resolve(&state->shm, retry_key(r, slot, r->useragent_ip, ua), when,
+                              retry_window_usec, tag)
         && strcmp(r->useragent_ip, r->connection->client_ip) != 0) {
         /* Behind mod_remoteip, core's 417 (before its hook ran) was keyed
-         * by the peer's address, the resend by the client's. */
-        expect_retry_resolve(&state->shm, retry_key(r, r->connection->client_ip, ua), when,
-                             retry_window_usec);
+         * by the peer's address, the resend by the client's: a resend from
+         * any client behind that proxy with the same products, method and
+         * target matches it (documented under ExpectRetryWindow). */
+        expect_retry_resolve(&state->shm, retry_key(r, slot, r->connection->client_ip, ua),
+                             when, retry_window_usec, tag);
     }
     return DECLINED;
 }
@@ -610,8 +619,8 @@ int expect_stats_log_transaction(request_rec *r)
         claim++;
     }
     if (follow) {
-        expect_retry_remember(&state->shm, retry_key(r, r->useragent_ip, user_agent), when, claim,
-                              (uint32_t)sc->slot);
+        expect_retry_remember(&state->shm, retry_key(r, sc->slot, r->useragent_ip, user_agent),
+                              when, claim, (uint32_t)sc->slot, expect_retry_length_tag(length));
     }
     return DECLINED;
 }

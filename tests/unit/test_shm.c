@@ -122,7 +122,7 @@ static void test_layout(void **state)
     struct stat st;
 
     assert_int_equal(sizeof(expect_shm_header_t), 136);
-    assert_int_equal(sizeof(expect_ctl_header_t), 104);
+    assert_int_equal(sizeof(expect_ctl_header_t), 112);
     assert_int_equal(sizeof(expect_shm_vhost_t), 128);
     assert_int_equal(sizeof(expect_ctl_entry_t), 144);
     assert_int_equal(sizeof(expect_shm_event_t), 1128);
@@ -135,7 +135,7 @@ static void test_layout(void **state)
     assert_int_equal(offsetof(expect_ctl_header_t, layout_version), 8);
     assert_int_equal(offsetof(expect_ctl_entry_t, override), 0);
     assert_int_equal(offsetof(expect_shm_event_t, seq), 0);
-    assert_int_equal(EXPECT_SHM_LAYOUT_VERSION, 4);
+    assert_int_equal(EXPECT_SHM_LAYOUT_VERSION, 5);
     assert_memory_not_equal(EXPECT_SHM_MAGIC, EXPECT_CTL_MAGIC, 8);
 
     assert_int_equal(expect_shm_size(0, 10, 0), 0);
@@ -450,10 +450,10 @@ static void test_validate_damage(void **state)
     RESTORE();
 
     image_hdr(&im)->layout_version = 7;
-    expect_corrupt(&im, im.len, "layout version 7, expected 4");
+    expect_corrupt(&im, im.len, "layout version 7, expected 5");
     RESTORE();
     image_hdr(&im)->layout_version = 1;   /* the old single-file layout */
-    expect_corrupt(&im, im.len, "layout version 1, expected 4");
+    expect_corrupt(&im, im.len, "layout version 1, expected 5");
     RESTORE();
 
     image_hdr(&im)->header_size = 64;
@@ -543,9 +543,9 @@ static void test_validate_control_damage(void **state)
     expect_ctl_corrupt(&im, im.len, "bad magic");
     RESTORE();
     ctl_hdr(&im)->layout_version = 1;
-    expect_ctl_corrupt(&im, im.len, "layout version 1, expected 4");
+    expect_ctl_corrupt(&im, im.len, "layout version 1, expected 5");
     RESTORE();
-    ctl_hdr(&im)->header_size = 112;
+    ctl_hdr(&im)->header_size = 120;
     expect_ctl_corrupt(&im, im.len, "header size");
     RESTORE();
     expect_ctl_corrupt(&im, im.len - EXPECT_SHM_ALIGN, "truncated");
