@@ -56,30 +56,40 @@ const char *expect_outcome_name(uint32_t state)
     return state < EXPECT_OUTCOME_STATES ? names[state] : "untracked";
 }
 
-/* RFC 9110's tchar: what a token (and so a product's name and version)
- * is made of. */
-static int is_tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-           || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
+/* What a User-Agent's bytes are to put_products(): RFC 9110's tchar (what
+ * a token, and so a product's name and version, is made of), the '/'
+ * between the two, the ends of a word, or anything else. */
+#define UA_OTHER 0
+#define UA_TCHAR 1
+#define UA_SLASH 2
+#define UA_END   3   /* NUL, space, tab, or a comment's '(' */
+static const unsigned char ua_class[256] = {
+    ['\0'] = UA_END, [' '] = UA_END, ['\t'] = UA_END, ['('] = UA_END, ['/'] = UA_SLASH,
+    ['!'] = UA_TCHAR, ['#'] = UA_TCHAR, ['$'] = UA_TCHAR, ['%'] = UA_TCHAR, ['&'] = UA_TCHAR,
+    ['\''] = UA_TCHAR, ['*'] = UA_TCHAR, ['+'] = UA_TCHAR, ['-'] = UA_TCHAR, ['.'] = UA_TCHAR,
+    ['^'] = UA_TCHAR, ['_'] = UA_TCHAR, ['`'] = UA_TCHAR, ['|'] = UA_TCHAR, ['~'] = UA_TCHAR,
+    ['0' ... '9'] = UA_TCHAR, ['A' ... 'Z'] = UA_TCHAR, ['a' ... 'z'] = UA_TCHAR,
+};
 
 /*
- * Feed the product tokens of a User-Agent, in order, one space after each:
+ * The product tokens of a User-Agent, each a field, in order:
  * product = token ["/" token].  Comments (parenthesized, nested) and words
  * that are not products are left out: boto3 and aws-cli end theirs with a
  * feature list, "m/U,N,D,b,Z,e", whose order changes from one process to
  * the next, and a comma is no tchar.
  */
-static void feed_products(expect_sip_t *s, const char *ua)
+static void put_products(expect_sip_t *s, const char *ua)
 {
-    const unsigned char *p = (const unsigned char *)(ua != NULL ? ua : ""), *w;
-    int depth, slashes, ok;
+    const unsigned char *p = (const unsigned char *)(ua != NULL ? ua : ""), *w, *slash;
+    unsigned char cls;
+    int depth;
 
-    while (*p != '\0') {
-        if (*p == ' ' || *p == '\t') {
+    for (;;) {
+        while (*p == ' ' || *p == '\t') {
             p++;
-            continue;
+        }
+        if (*p == '\0') {
+            return;
         }
         if (*p == '(') {
             for (depth = 0; *p != '\0'; p++) {
@@ -97,30 +107,33 @@ static void feed_products(expect_sip_t *s, const char *ua)
             continue;
         }
         w = p;
-        slashes = 0;
-        ok = 1;
-        for (; *p != '\0' && *p != ' ' && *p != '\t' && *p != '('; p++) {
-            if (*p == '/') {
-                ok &= ++slashes == 1 && p != w;
-            }
-            else if (!is_tchar(*p)) {
-                ok = 0;
+        slash = NULL;
+        while ((cls = ua_class[*p]) == UA_TCHAR) {
+            p++;
+        }
+        if (cls == UA_SLASH && p != w) {
+            slash = p++;
+            while ((cls = ua_class[*p]) == UA_TCHAR) {
+                p++;
             }
         }
-        if (ok && p[-1] != '/') {
-            expect_sip_feed(s, w, (size_t)(p - w));
-            expect_sip_feed(s, " ", 1);
+        if (cls == UA_END && (slash == NULL || p != slash + 1)) {
+            expect_sip_field(s, w, (size_t)(p - w));
+            continue;
+        }
+        /* Not a product: skip the rest of the word. */
+        while (ua_class[*p] != UA_END) {
+            p++;
         }
     }
 }
 
-static void feed_field(expect_sip_t *s, const char *v)
+static void put_field(expect_sip_t *s, const char *v)
 {
-    /* The NUL ends each field, so "a","bc" and "ab","c" differ. */
-    if (v != NULL) {
-        expect_sip_feed(s, v, strlen(v));
+    if (v == NULL) {
+        v = "";
     }
-    expect_sip_feed(s, "", 1);
+    expect_sip_field(s, v, strlen(v));
 }
 
 uint64_t expect_retry_key(const expect_shm_t *h, uint32_t slot, const char *client,
@@ -131,13 +144,15 @@ uint64_t expect_retry_key(const expect_shm_t *h, uint32_t slot, const char *clie
     uint64_t k;
 
     expect_sip_init(&s, h != NULL ? h->retry_key : no_key);
-    expect_sip_feed(&s, &slot, sizeof(slot));
-    feed_field(&s, client);
-    feed_products(&s, user_agent);
-    expect_sip_feed(&s, "", 1);
-    feed_field(&s, method);
-    feed_field(&s, target);
-    k = expect_sip_final(&s);
+    expect_sip_word(&s, slot);
+    put_field(&s, client);
+    put_products(&s, user_agent);
+    /* The end of the products: a word no field's last word can be (a
+     * field's top byte is its length, at most 255; 256 fits none). */
+    expect_sip_word(&s, ~UINT64_C(0));
+    put_field(&s, method);
+    put_field(&s, target);
+    k = expect_sip_final_fields(&s);
     return k > EXPECT_PENDING_BUSY ? k : k + 2;
 }
 

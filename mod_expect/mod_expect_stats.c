@@ -51,15 +51,21 @@ static const char *state_key(apr_pool_t *p)
 /* This generation's segment; children inherit it with the address space. */
 static expect_state *state;
 
-/* What the request path's retry tests read while there is no segment. */
+/* What the request path's retry and override tests read while there is
+ * no segment. */
 static const uint64_t no_pending;
+static const uint32_t no_override = EXPECT_OVERRIDE_NONE;
 const uint64_t *expect_stats_pending_now = &no_pending;
 /* ExpectRetryWindow of this generation, microseconds; 0: not tracked. */
 static uint64_t retry_window_usec;
 
-/* Markers in r->request_config telling log_transaction that we said 417. */
-static const char mark_policy[] = "policy";
-static const char mark_strict[] = "strict";
+/* What r->request_config holds when mod_expect said 417: the reason, and
+ * what the judging hook had already looked up, for log_transaction. */
+typedef struct {
+    expect_reason_t reason;
+    int has_content;
+    const char *content_length;
+} expect_rejected_t;
 
 /* How many of this config's vhost names the segment does not hold yet. */
 static uint32_t names_missing(const expect_shm_t *shm, server_rec *s)
@@ -294,6 +300,7 @@ static void wire_pending(expect_state *st, server_rec *s, uint32_t window)
         sc = expect_srv_config(s);
         if (sc->slot >= 0 && st->shm.vhosts != NULL) {
             sc->pending = &st->shm.vhosts[sc->slot].pending;
+            sc->override = &st->shm.ctl[sc->slot].override;
         }
     }
     expect_stats_pending_now = &st->shm.hdr->pending_now;
@@ -341,6 +348,7 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
         }
         sc->slot = -1;
         sc->pending = &no_pending;
+        sc->override = &no_override;
         nvhosts++;
     }
     expect_config_name_vhosts(pconf, ptemp, s);
@@ -442,34 +450,43 @@ static int server_slot(const server_rec *s)
     return sc->slot;
 }
 
-expect_policy_t expect_stats_override(const request_rec *r)
+/* A 417 of ours: counted, and marked for log_transaction with what the
+ * judging hook already looked up.  Apart, so that the other decisions'
+ * path makes no call but its last. */
+static void decided_reject(request_rec *r, const expect_srv_conf *sc,
+                           const expect_outcome_t *out, int has_content,
+                           const char *content_length) __attribute__((noinline));
+static void decided_reject(request_rec *r, const expect_srv_conf *sc,
+                           const expect_outcome_t *out, int has_content,
+                           const char *content_length)
 {
-    int slot = server_slot(r->server);
+    expect_rejected_t *mark = apr_palloc(r->pool, sizeof(*mark));
+    expect_shm_vhost_t *vh;
 
-    if (state == NULL || slot < 0) {
-        return EXPECT_POLICY_UNSET;
+    mark->reason = out->why == EXPECT_WHY_STRICT ? EXPECT_REASON_STRICT_BODYLESS
+                                                 : EXPECT_REASON_POLICY;
+    mark->has_content = has_content;
+    mark->content_length = content_length;
+    ap_set_module_config(r->request_config, &expect_module, mark);
+    if (state != NULL && sc->slot >= 0) {
+        vh = expect_shm_vhost(&state->shm, (uint32_t)sc->slot);
+        expect_shm_count(vh, EXPECT_CTR_EXPECT);
+        expect_shm_count(vh, EXPECT_CTR_REJECTED);
     }
-    return expect_shm_override(&state->shm, (uint32_t)slot);
 }
 
-void expect_stats_decided(request_rec *r, const expect_outcome_t *out)
+void expect_stats_decided(request_rec *r, const expect_outcome_t *out, int has_content,
+                          const char *content_length)
 {
+    const expect_srv_conf *sc = expect_srv_config(r->server);
     expect_shm_vhost_t *vh;
-    int slot = server_slot(r->server);
     expect_ctr_t ctr;
 
-    if (out->decision == EXPECT_DECIDE_REJECT) {
-        ap_set_module_config(r->request_config, &expect_module,
-                             (void *)(out->why == EXPECT_WHY_STRICT ? mark_strict
-                                                                     : mark_policy));
-    }
-    if (state == NULL || slot < 0) {
-        return;
-    }
-    vh = expect_shm_vhost(&state->shm, (uint32_t)slot);
     switch (out->decision) {
+    case EXPECT_DECIDE_REJECT:
+        decided_reject(r, sc, out, has_content, content_length);
+        return;
     case EXPECT_DECIDE_CONTINUE: ctr = EXPECT_CTR_CONTINUED; break;
-    case EXPECT_DECIDE_REJECT:   ctr = EXPECT_CTR_REJECTED; break;
     case EXPECT_DECIDE_IGNORE:   ctr = EXPECT_CTR_IGNORED; break;
     case EXPECT_DECIDE_BODYLESS: ctr = EXPECT_CTR_BODYLESS; break;
     case EXPECT_DECIDE_HTTP10:   ctr = EXPECT_CTR_HTTP10; break;
@@ -477,8 +494,18 @@ void expect_stats_decided(request_rec *r, const expect_outcome_t *out)
     default:
         return;
     }
+    if (state == NULL || sc->slot < 0) {
+        return;
+    }
+    vh = expect_shm_vhost(&state->shm, (uint32_t)sc->slot);
     expect_shm_count(vh, EXPECT_CTR_EXPECT);
     expect_shm_count(vh, ctr);
+    /* An upload let through with its Expect (after `expectctl set VHOST
+     * continue`, say) is a 417'd client's upload come back as much as one
+     * resent without it. */
+    if (*sc->pending != 0 && *expect_stats_pending_now != 0) {
+        expect_stats_arrival(r);
+    }
 }
 
 /* Content-Length as digits only, as httpd itself accepts it; -1 if absent
@@ -501,13 +528,12 @@ static int64_t event_length(const char *cl)
 
 /* Who produced the 417 this request ended with, and why. */
 static void classify(const request_rec *r, const request_rec *last, const char *expect,
-                     expect_producer_t *producer, expect_reason_t *reason)
+                     const expect_rejected_t *mark, expect_producer_t *producer,
+                     expect_reason_t *reason)
 {
-    const void *mark = ap_get_module_config(r->request_config, &expect_module);
-
-    if (mark == mark_policy || mark == mark_strict) {
+    if (mark != NULL) {
         *producer = EXPECT_PRODUCER_MOD_EXPECT;
-        *reason = mark == mark_strict ? EXPECT_REASON_STRICT_BODYLESS : EXPECT_REASON_POLICY;
+        *reason = mark->reason;
     }
     else if (expect_is_unknown_expectation(expect)) {
         /* Core rejects these before any hook but this one runs. */
@@ -576,7 +602,8 @@ int expect_stats_log_transaction(request_rec *r)
     expect_shm_vhost_t *vh;
     expect_shm_event_t *ev;
     const expect_srv_conf *sc;
-    const char *expect, *user_agent;
+    const char *expect, *user_agent, *cl;
+    const expect_rejected_t *mark;
     int64_t length;
     uint64_t when, ticket, claim = 0;
     int follow;
@@ -592,7 +619,8 @@ int expect_stats_log_transaction(request_rec *r)
         return DECLINED;
     }
     expect = apr_table_get(r->headers_in, "Expect");
-    classify(r, last, expect, &producer, &reason);
+    mark = ap_get_module_config(r->request_config, &expect_module);
+    classify(r, last, expect, mark, &producer, &reason);
     /* The request's arrival, as the access log's %t shows it (and no
      * clock read): a 417 is answered within the same moment. */
     when = (uint64_t)r->request_time;
@@ -604,11 +632,12 @@ int expect_stats_log_transaction(request_rec *r)
 
     /* Only an upload with an expectation can be retried without one: a 417
      * to a request that declared no body lost nothing. */
+    cl = mark != NULL ? mark->content_length : apr_table_get(r->headers_in, "Content-Length");
     follow = expect != NULL && retry_window_usec != 0 && state->shm.pending_slots != 0
-             && expect_request_has_content(r);
+             && (mark != NULL ? mark->has_content : expect_content_given(r, cl));
     /* Looked up before the slot is claimed, to hold it for the copies only. */
     user_agent = apr_table_get(r->headers_in, "User-Agent");
-    length = event_length(apr_table_get(r->headers_in, "Content-Length"));
+    length = event_length(cl);
     ev = state->shm.ring_slots != 0 ? expect_shm_claim(&state->shm, &ticket) : NULL;
     if (ev != NULL) {
         claim = (ticket - 1) / 2;
@@ -641,7 +670,8 @@ static void record_event(expect_shm_event_t *ev, const request_rec *r,
                                                           : EXPECT_DECIDE_NONE;
     /* The row's key, so that events name a vhost as stats does (and a
      * rebuilt segment finds it again), long names included. */
-    expect_shm_name_key(ev->vhost, sc->name);
+    memcpy(ev->vhost, state->shm.ctl[sc->slot].name, sizeof(ev->vhost));
+    ev->vhost[sizeof(ev->vhost) - 1] = '\0';
     EXPECT_SHM_EVENT_SET(ev, client, r->useragent_ip);
     EXPECT_SHM_EVENT_SET(ev, method, r->method);
     EXPECT_SHM_EVENT_SET(ev, uri, r->unparsed_uri);
