@@ -147,8 +147,8 @@ uint64_t expect_retry_key(const expect_shm_t *h, uint32_t slot, const char *clie
     expect_sip_word(&s, slot);
     put_field(&s, client);
     put_products(&s, user_agent);
-    /* The end of the products: a word no field's last word can be (a
-     * field's top byte is its length, at most 255; 256 fits none). */
+    /* The end of the products: a word no product's words can be (a
+     * product is ASCII, and its last word holds its NUL). */
     expect_sip_word(&s, ~UINT64_C(0));
     put_field(&s, method);
     put_field(&s, target);

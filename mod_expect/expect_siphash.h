@@ -85,17 +85,17 @@ static inline uint64_t expect_sip_le64(const unsigned char *p)
 }
 
 /*
- * One field of a structured input, as whole words: its bytes, then a last
- * word holding the rest of them and the field's length in its top byte.
- * Every field ends a word and says how long it was, so a sequence of
- * fields is encoded without ambiguity ("ab","c" is not "a","bc").  Not to
- * be mixed with expect_sip_feed on one state.
+ * One field of a structured input, as whole words: its bytes, then a NUL
+ * and zeros to the end of a word.  A field holds no NUL (each is a C
+ * string, or part of one), so a sequence of fields reads back one way only:
+ * "ab","c" is not "a","bc", whatever the key.  Not to be mixed with
+ * expect_sip_feed on one state.
  */
 static inline void expect_sip_field(expect_sip_t *s, const void *data, size_t len)
 {
     const unsigned char *p = data;
     size_t n = len;
-    uint64_t w = (uint64_t)(len & 0xff) << 56;
+    uint64_t w = 0;
 
     for (; n >= 8; p += 8, n -= 8) {
         expect_sip_word(s, expect_sip_le64(p));
