@@ -33,7 +33,7 @@ apt() {
 }
 
 step "dependencies"
-build/install-deps.sh --package
+build/install-deps.sh --package --package-test
 if installed; then
     fail "$PKG is already installed; this check would purge it (remove it first)"
 fi

@@ -53,7 +53,7 @@ def test_every_directive_is_listed_with_its_default():
     docs, conf = documented_defaults(), listed()
     assert len(docs) >= 8, docs
     assert set(docs) | registered() <= set(conf), \
-        f"not in mod_expect/expect.conf: {sorted(set(docs) | registered() - set(conf))}"
+        f"not in mod_expect/expect.conf: {sorted((set(docs) | registered()) - set(conf))}"
     for name, line in docs.items():
         if line is not None:
             assert conf[name] == line, f"expect.conf says {conf[name]!r}, mod_expect.md {line!r}"
