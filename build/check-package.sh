@@ -50,8 +50,8 @@ mkdir -p "$WORK/src" "$STATE"
 # happened: stop our apache2, purge the package, put the configuration back.
 STARTED=no
 WAS_RUNNING=no
-# A Debian instance's runtime directory (/run/apache2-NAME), where the
-# check plants segments; no instance of that name is set up.
+# Debian instances' runtime directories (/run/apache2-NAME), where the
+# check plants segments; no instance of those names is set up.
 INSTANCE_RUN=/run/apache2-expect-check
 cleanup() {
     local rc=$?
@@ -60,7 +60,7 @@ cleanup() {
     if [ "$STARTED" = yes ]; then
         stop_apache2
     fi
-    rm -rf "$INSTANCE_RUN"
+    rm -rf "$INSTANCE_RUN" "$INSTANCE_RUN-live"
     if installed; then
         echo "check-package: purging $PKG left behind by a failure"
         apt purge "$PKG" >/dev/null 2>&1 || dpkg --purge "$PKG" >/dev/null 2>&1
@@ -443,8 +443,8 @@ ok "installed again; apache2 serves a live segment"
 # ---- purge -----------------------------------------------------------------------
 step "purging $PKG"
 live_pid=$(apache2_pid) || fail "apache2 is not running before the purge"
-copy_segment "$INSTANCE_RUN/same"
-copy_segment "$INSTANCE_RUN/reused" reused
+copy_segment "$INSTANCE_RUN-live"
+copy_segment "$INSTANCE_RUN" reused
 dpkg -L "$PKG" >"$WORK/files"
 apt purge "$PKG" >"$WORK/purge.log" 2>&1 || { cat "$WORK/purge.log"; fail "apt-get purge failed"; }
 status=$(dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null || true)
@@ -475,16 +475,16 @@ if [ "$(apache2_pid)" = "$live_pid" ] && has_segment "$APACHE_RUN_DIR"; then
 else
     no_segment "$APACHE_RUN_DIR" || fail "the purge left a segment no running apache2 serves"
 fi
-has_segment "$INSTANCE_RUN/same" || fail "the purge deleted a segment the running apache2 serves"
-no_segment "$INSTANCE_RUN/reused" || fail "the purge kept a segment naming a reused pid"
-rm -rf "$INSTANCE_RUN"
+has_segment "$INSTANCE_RUN-live" || fail "the purge deleted a segment the running apache2 serves"
+no_segment "$INSTANCE_RUN" || fail "the purge kept a segment naming a reused pid"
+rm -rf "$INSTANCE_RUN" "$INSTANCE_RUN-live"
 ok "the purge deleted only stale segments: a live one (an instance's copy) stays, a reused pid's goes"
 leftovers >"$WORK/after"
 apache2ctl configtest 2>"$WORK/configtest.log" \
     || { cat "$WORK/configtest.log"; fail "apache2's configuration does not parse after the purge"; }
 new=$(comm -13 "$WORK/before" "$WORK/after")
 [ -z "$new" ] || fail "the purge left, under /etc, /usr and /var: $new"
-ok "the purge removed its $(grep -c . "$WORK/files") paths, the enablement links, the maintainer state and the segment; apache2's configuration still parses"
+ok "the purge removed its $(grep -c . "$WORK/files") paths, the enablement links and the maintainer state; apache2's configuration still parses"
 
 step "stopping apache2"
 stop_apache2
