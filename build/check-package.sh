@@ -53,6 +53,12 @@ WAS_RUNNING=no
 # Debian instances' runtime directories (/run/apache2-NAME), where the
 # check plants segments; no instance of those names is set up.
 INSTANCE_RUN=/run/apache2-expect-check
+# And an instance's configuration (/etc/apache2-NAME), for the removal check.
+INSTANCE_ETC=/etc/apache2-expect-check
+if [ -e "$INSTANCE_ETC" ]; then
+    echo "check-package: $INSTANCE_ETC exists; remove it first" >&2
+    exit 1
+fi
 cleanup() {
     local rc=$?
     set +e
@@ -60,7 +66,7 @@ cleanup() {
     if [ "$STARTED" = yes ]; then
         stop_apache2
     fi
-    rm -rf "$INSTANCE_RUN" "$INSTANCE_RUN-live"
+    rm -rf "$INSTANCE_RUN" "$INSTANCE_RUN-live" "$INSTANCE_ETC"
     if installed; then
         echo "check-package: purging $PKG left behind by a failure"
         apt purge "$PKG" >/dev/null 2>&1 || dpkg --purge "$PKG" >/dev/null 2>&1
@@ -382,16 +388,22 @@ printf '<VirtualHost 127.0.0.1:%s>\n    ServerName bare.test\n    ExpectPolicy r
     "$PORT" >/etc/apache2/sites-available/zz-expect-bare.conf
 a2ensite -q zz-expect-bare >/dev/null
 BARE=/etc/apache2/sites-enabled/zz-expect-bare.conf
+# An instance's configuration, as setup-instance makes it, with a line of its own.
+mkdir -p "$INSTANCE_ETC/sites-enabled"
+printf '# instance\nIncludeOptional sites-enabled/*.conf\n' >"$INSTANCE_ETC/apache2.conf"
+printf 'ExpectUnknown ignore\n' >"$INSTANCE_ETC/sites-enabled/up.conf"
 rc=0; out=$("$CHECK") || rc=$?
 [ "$rc" -eq 1 ] || fail "expect-config-check exited $rc on the bare site"
 grep -qxF "  $BARE:3: ExpectPolicy reject" <<<"$out" || fail "expect-config-check does not name $BARE:3: $out"
+grep -qxF "  $INSTANCE_ETC/sites-enabled/up.conf:1: ExpectUnknown ignore" <<<"$out" \
+    || fail "expect-config-check does not name the instance's line: $out"
 a2dismod -q expect >/dev/null
 rc=0; apache2ctl configtest 2>"$WORK/configtest.log" || rc=$?
 if [ "$rc" -eq 0 ] || ! grep -q "Invalid command 'ExpectPolicy'" "$WORK/configtest.log"; then
     fail "configtest after a2dismod with the bare site: exit $rc, $(cat "$WORK/configtest.log")"
 fi
 a2enmod -q expect >/dev/null
-ok "expect-config-check names $BARE:3, the line that stops configtest after a2dismod"
+ok "expect-config-check names $BARE:3, the line that stops configtest after a2dismod, and the instance's line in $INSTANCE_ETC"
 
 live_pid=$(apache2_pid) || fail "apache2 is not running before the remove"
 CTL=$WORK/src/expectctl/expectctl   # the build's: the package's goes with it
@@ -400,6 +412,8 @@ sed -n '/WARNING: apache2 will not start/,/^\*\*\*\*/p' "$WORK/remove.log" | hea
 warned=$(grep -n 'WARNING: apache2 will not start without mod_expect' "$WORK/remove.log" | head -1 | cut -d: -f1)
 [ -n "$warned" ] || { cat "$WORK/remove.log"; fail "apt-get remove printed no warning"; }
 grep -qF "$BARE:3: ExpectPolicy reject" "$WORK/remove.log" || fail "the warning does not name $BARE:3"
+grep -qF "$INSTANCE_ETC/sites-enabled/up.conf:1:" "$WORK/remove.log" \
+    || fail "the warning does not name the instance's line"
 grep -qF '<IfModule expect_module>' "$WORK/remove.log" || fail "the warning gives no fix"
 broken=$(grep -n 'configuration is broken' "$WORK/remove.log" | head -1 | cut -d: -f1)
 if [ -n "$broken" ] && [ "$broken" -lt "$warned" ]; then
@@ -408,12 +422,13 @@ fi
 [ "$(apache2_pid)" = "$live_pid" ] || fail "apache2 pid $live_pid did not survive the remove"
 has_segment "$APACHE_RUN_DIR" || fail "the remove deleted the segment apache2 pid $live_pid serves"
 "$CTL" policy >/dev/null || fail "the segment that survived the remove is not live"
-ok "apt-get remove named $BARE:3 and the fix first; apache2 ran on, its segment kept and live"
+ok "apt-get remove named $BARE:3, the instance's line and the fix first; apache2 ran on, its segment kept and live"
 
 # ---- purge of stale segments (apache2's, an instance's) ---------------------------
 step "purge after the remove: stale segments go"
 a2dissite -q zz-expect-bare >/dev/null     # the fix the warning gave
 rm -f /etc/apache2/sites-available/zz-expect-bare.conf
+rm -rf "$INSTANCE_ETC"
 copy_segment "$INSTANCE_RUN" reused
 if "$CTL" -s "$INSTANCE_RUN/mod_expect.shm" policy >/dev/null 2>&1; then
     fail "the instance's copy naming a reused pid reads as live"
