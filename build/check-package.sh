@@ -455,6 +455,80 @@ done
 "$CTL" policy >/dev/null || fail "apache2 made no live segment after the reinstall"
 ok "installed again; apache2 serves a live segment"
 
+# ---- an upgrade to a build of another segment layout, and back ---------------------
+# The package's postinst reloads apache2 (a graceful restart), which
+# carries the counters and the `expectctl set` overrides over into the new
+# layout (EXP0040).  Where invoke-rc.d may not act (policy-rc.d, as in
+# containers), the reload is what an administrator runs after the upgrade.
+step "upgrading to a build of segment layout 99, then back"
+ours=$("$CTL" --version | sed -n 's/.*segment layout \([0-9]*\).*/\1/p')
+[ -n "$ours" ] || fail "expectctl --version names no segment layout"
+rm -rf "$WORK/src99"
+cp -a "$WORK/src" "$WORK/src99"
+V99="$VERSION+layout99"
+{
+    printf '%s (%s) unstable; urgency=medium\n\n' "$PKG" "$V99"
+    printf '  * check-package: the same tree built with segment layout 99.\n\n'
+    printf ' -- mod_expect maintainers <maintainers@example.org>  %s\n\n' "$(date -R)"
+    cat "$WORK/src/debian/changelog"
+} >"$WORK/src99/debian/changelog"
+# nocheck: the unit tests pin this tree's layout number.
+if ! (cd "$WORK/src99" && DEB_BUILD_OPTIONS=nocheck \
+      DEB_CFLAGS_APPEND=-DEXPECT_SHM_LAYOUT_VERSION=99u dpkg-buildpackage -us -uc -b) \
+      >"$WORK/build99.log" 2>&1; then
+    tail -40 "$WORK/build99.log"
+    fail "dpkg-buildpackage of the layout-99 build failed (log above)"
+fi
+DEB99=$WORK/${PKG}_${V99}_${ARCH}.deb
+[ -f "$DEB99" ] || fail "no $(basename "$DEB99")"
+# Counters and an override, as an operator leaves them.
+for _ in 1 2; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: reject.test' -H 'Expect: 100-continue' \
+           --data-binary "@$WORK/body" "http://127.0.0.1:$PORT/")
+    [ "$code" = 417 ] || fail "an upload to reject.test got $code, not 417"
+done
+"$CTL" set "check.test:$PORT" ignore >/dev/null || fail "expectctl set before the upgrade"
+r417() {  # EXPECTCTL: reject.test's 417s from mod_expect, and check.test's override
+    "$1" stats --json | /usr/bin/python3 -c '
+import json, sys
+rows = {v["name"].split(":")[0]: v for v in json.load(sys.stdin)["vhosts"]}
+print(rows["reject.test"]["r417"]["mod_expect"], rows["check.test"]["override"])'
+}
+before=$(r417 "$CTL") || fail "expectctl stats before the upgrade"
+case $before in "2 ignore") ;; *) fail "before the upgrade: $before, not '2 ignore'" ;; esac
+pid=$(apache2_pid) || fail "apache2 is not running before the upgrade"
+# A graceful restart, by the postinst or by hand: wait for the carry-over's line.
+upgraded_to() {  # DEB EXPECTED-LAYOUT-IN-THE-LINE
+    local n0 n
+    n0=$(grep -c 'EXP0040' "$APACHE_LOG_DIR/error.log" 2>/dev/null || true)
+    apt install --no-install-recommends --allow-downgrades "$1" >"$WORK/upgrade.log" 2>&1 \
+        || { cat "$WORK/upgrade.log"; fail "apt-get install $(basename "$1") failed"; }
+    for i in $(seq 100); do
+        n=$(grep -c 'EXP0040' "$APACHE_LOG_DIR/error.log" 2>/dev/null || true)
+        [ "${n:-0}" -gt "${n0:-0}" ] && break
+        if [ "$i" = 30 ]; then
+            echo "check-package: no reload by the postinst (invoke-rc.d refused?): apache2ctl graceful"
+            apache2ctl graceful
+        fi
+        sleep 0.1
+    done
+    [ "${n:-0}" -gt "${n0:-0}" ] || { tail -20 "$APACHE_LOG_DIR/error.log"; fail "no EXP0040 after installing $(basename "$1")"; }
+    [ "$(apache2_pid)" = "$pid" ] || fail "apache2 was restarted (pid $pid gone), not reloaded"
+    grep 'EXP0040' "$APACHE_LOG_DIR/error.log" | tail -1 | grep -q "$2" \
+        || fail "EXP0040 does not say '$2': $(grep EXP0040 "$APACHE_LOG_DIR/error.log" | tail -1)"
+}
+upgraded_to "$DEB99" "written by a build of layout $ours (this build: layout 99, mod_expect [^ ]* (debian-$V99))"
+grep 'EXP0003' "$APACHE_LOG_DIR/error.log" | tail -1 | grep -qF "(debian-$V99) serving" \
+    || fail "EXP0003 does not name the build debian-$V99"
+after=$(r417 /usr/sbin/expectctl) || fail "the layout-99 expectctl cannot read the carried segment"
+[ "$after" = "2 ignore" ] || fail "after the upgrade: $after, not '2 ignore'"
+ok "upgrade to a build of another layout: apache2 reloaded (pid $pid kept), counters and override carried over, EXP0040 and EXP0003 say so"
+upgraded_to "$DEB" "written by a build of layout 99 (this build: layout $ours"
+back=$(r417 "$CTL") || fail "expectctl stats after the downgrade"
+[ "$back" = "2 ignore" ] || fail "after the downgrade: $back, not '2 ignore'"
+"$CTL" set "check.test:$PORT" default >/dev/null || fail "expectctl set default"
+ok "and back: the downgrade carries them over too"
+
 # ---- purge -----------------------------------------------------------------------
 step "purging $PKG"
 live_pid=$(apache2_pid) || fail "apache2 is not running before the purge"
