@@ -77,8 +77,8 @@ typedef struct {
                                blank lines before the request line) */
     int mid_line;           /* the last read did not end its line */
     int cr_only;            /* ... and that line so far is a lone CR */
-    int hid;                /* an Expect field of this head was renamed */
-    int own;                /* the client sent a field named HIDDEN */
+    int hid;                /* what this head held, FIELD_* bits: an Expect
+                               field renamed, the client's own HIDDEN */
     apr_bucket_brigade *more; /* check_field's reads, one per connection */
 } unknown_conn;
 
@@ -173,13 +173,13 @@ static apr_status_t check_field(ap_filter_t *f, apr_bucket_brigade *bb,
             break;   /* nothing more to read now: let core see what there is */
         }
     }
-    if (is_expect == FIELD_HIDDEN) {
-        uc->own = 1;   /* left as it is: post_read_request refuses it */
-    }
-    if (is_expect != FIELD_EXPECT) {
+    if (is_expect <= 0) {
         return APR_SUCCESS;
     }
-    uc->hid = 1;
+    uc->hid |= is_expect;
+    if (is_expect == FIELD_HIDDEN) {
+        return APR_SUCCESS;   /* left as it is: post_read_request refuses it */
+    }
     return hide_field(f, bb);
 }
 
@@ -378,7 +378,6 @@ static void unknown_pre_read(request_rec *r, conn_rec *c)
         uc->mid_line = 0;
         uc->cr_only = 0;
         uc->hid = 0;
-        uc->own = 0;
     }
 }
 
@@ -389,8 +388,12 @@ static int unknown_post_read(request_rec *r)
     const char *value;
     int keep, dropped;
 
+    /* Over HTTP/1.x the filter says whether it renamed or saw anything. */
+    if (r->connection->master == NULL && (uc == NULL || !uc->hid)) {
+        return DECLINED;
+    }
     if (r->prev == NULL && r->main == NULL
-        && (r->connection->master == NULL ? uc != NULL && uc->own
+        && (r->connection->master == NULL ? uc->hid & FIELD_HIDDEN
                                           : apr_table_get(r->notes, OWN_NOTE) != NULL)) {
         /* Whatever core made of it, Expect and the client's field are
          * mixed: neither can be told apart now. */
@@ -400,10 +403,6 @@ static int unknown_post_read(request_rec *r)
                       "ignore gives Expect while httpd reads the head: refused", HIDDEN);
         return HTTP_BAD_REQUEST;
     }
-    /* Over HTTP/1.x the filter says whether it renamed anything. */
-    if (r->connection->master == NULL && (uc == NULL || !uc->hid)) {
-        return DECLINED;
-    }
     if ((value = apr_table_get(r->headers_in, HIDDEN)) == NULL) {
         return DECLINED;
     }
@@ -411,8 +410,11 @@ static int unknown_post_read(request_rec *r)
     if (r->prev != NULL || r->main != NULL) {
         /* An internal redirect (an ErrorDocument) of a request core refused
          * before any hook ran shares its headers_in: give the field its
-         * name back and judge nothing that core did not. */
-        apr_table_setn(r->headers_in, "Expect", value);
+         * name back and judge nothing that core did not.  A client's own
+         * HIDDEN field mixed into it made it no Expect: it stays dropped. */
+        if (r->connection->master != NULL || !(uc->hid & FIELD_HIDDEN)) {
+            apr_table_setn(r->headers_in, "Expect", value);
+        }
         return DECLINED;
     }
     sc = expect_srv_config(r->server);

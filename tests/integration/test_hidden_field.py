@@ -17,6 +17,7 @@ name would be merged into the renamed Expect, or taken for it. So:
 Every MPM, HttpProtocolOptions Strict and Unsafe; h2c under event and
 worker (mod_http2 does not serve h2 under prefork).
 """
+import os
 import re
 import shutil
 import subprocess
@@ -33,6 +34,7 @@ CURL = shutil.which("curl")
 
 CONF = f"""
 HttpProtocolOptions @OPTIONS@
+ErrorDocument 400 /errdocs/400.html
 <VirtualHost 127.0.0.1:@PORT@>
     ServerName {IGN}
     DocumentRoot @ROOT@/htdocs
@@ -71,6 +73,8 @@ def server(request):
     mpm, options = request.param
     h = make_server(mpm, options)
     h.options = options
+    with open(os.path.join(h.htdocs, "errdocs", "400.html"), "w") as f:
+        f.write("custom 400 page\n")
     # Core's own refusal of the method `Expect:` (Strict), at error level.
     with serving(h, allowed_errors=(r"AH00135: Invalid method in request Expect: ",)):
         yield h
@@ -138,13 +142,30 @@ def test_names_that_only_look_like_it(server):
     assert saw_100 and resp.status == 200 and resp.body == b"hello", resp
 
 
-def request_lines(h, mark, needle, count=1):
+def test_core_refusal_keeps_own_field_out(server):
+    """A request core refuses before any hook (no Host) goes to its
+    ErrorDocument, where Expect gets its name back: mixed with a client's
+    own Expec~ it is no Expect, and stays dropped (the access log's
+    %{Expect}i)."""
+    mark = server.log_mark()
+    statuses = send_raw(server, b"GET /index.html?nohost HTTP/1.1\r\nExpect: 100-continue\r\n"
+                                b"Expec~: foo\r\n\r\n", 1)
+    assert statuses == [400], statuses
+    lines = request_lines(server, mark, "GET /index.html?nohost HTTP/1.1", full=True)
+    assert len(lines) == 1 and '" 400 ' in lines[0], lines
+    assert "foo" not in lines[0] and '"-"' in lines[0], lines
+
+
+def request_lines(h, mark, needle, count=1, full=False):
     """The %r of the access log entries since mark that contain needle (an
     earlier test's entry may come late: lingering close)."""
     deadline = time.time() + 3
     while True:
-        found = [line for line in re.findall(r'"(.*?)" \d{3} ', h.access_log_since(mark))
-                 if needle in line]
+        if full:
+            found = [line for line in h.access_log_since(mark).splitlines() if needle in line]
+        else:
+            found = [line for line in re.findall(r'"(.*?)" \d{3} ', h.access_log_since(mark))
+                     if needle in line]
         if len(found) >= count or time.time() > deadline:
             return found
         time.sleep(0.05)
