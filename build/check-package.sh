@@ -4,8 +4,12 @@
 # apache2.  Builds libapache2-mod-expect from a copy of the tree (the work
 # tree stays clean), runs lintian (any error or warning fails), installs the
 # .deb with apt-get, makes the system apache2 listen on 127.0.0.1 only and
-# starts it, uses expectctl as root and as nobody, then purges the package
-# and checks that nothing of it is left.  The machine's /etc/apache2 and
+# starts it, uses expectctl as root and as nobody, disables the module and
+# removes the package with a site that still needs it (prerm must say so
+# first, and the running server's segment must survive), purges segments
+# left stale (apache2's and an instance's), then installs again, purges
+# under a running apache2 and checks that nothing of it is left.  Each case
+# is a block of its own below: add new ones the same way.  The machine's /etc/apache2 and
 # /var/lib/apache2 are copied first and put back at the end, pass or fail,
 # and an apache2 that was running is started again.
 #
@@ -33,7 +37,7 @@ apt() {
 }
 
 step "dependencies"
-build/install-deps.sh --package
+build/install-deps.sh --package --package-test
 if installed; then
     fail "$PKG is already installed; this check would purge it (remove it first)"
 fi
@@ -46,6 +50,15 @@ mkdir -p "$WORK/src" "$STATE"
 # happened: stop our apache2, purge the package, put the configuration back.
 STARTED=no
 WAS_RUNNING=no
+# Debian instances' runtime directories (/run/apache2-NAME), where the
+# check plants segments; no instance of those names is set up.
+INSTANCE_RUN=/run/apache2-expect-check
+# And an instance's configuration (/etc/apache2-NAME), for the removal check.
+INSTANCE_ETC=/etc/apache2-expect-check
+if [ -e "$INSTANCE_ETC" ]; then
+    echo "check-package: $INSTANCE_ETC exists; remove it first" >&2
+    exit 1
+fi
 cleanup() {
     local rc=$?
     set +e
@@ -53,6 +66,7 @@ cleanup() {
     if [ "$STARTED" = yes ]; then
         stop_apache2
     fi
+    rm -rf "$INSTANCE_RUN" "$INSTANCE_RUN-live" "$INSTANCE_ETC"
     if installed; then
         echo "check-package: purging $PKG left behind by a failure"
         apt purge "$PKG" >/dev/null 2>&1 || dpkg --purge "$PKG" >/dev/null 2>&1
@@ -107,6 +121,43 @@ stop_apache2() {
     kill -KILL "$pid" 2>/dev/null
 }
 
+# kill -9 the parent and its children: a crash, which leaves the segment.
+kill_apache2() {
+    local pid p stat
+    pid=$(apache2_pid) || return 0
+    # Its children, by their parent pid (the name in /proc/PID/stat may
+    # hold spaces: read the fields after its last ')').
+    for p in /proc/[0-9]*; do
+        stat=$(cat "$p/stat" 2>/dev/null) || continue
+        set -- ${stat##*) }
+        if [ "$2" = "$pid" ]; then kill -KILL "${p#/proc/}" 2>/dev/null || true; fi
+    done
+    kill -KILL "$pid"
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    rm -f "$APACHE_PID_FILE"
+}
+# A copy of the segment pair in DIR; with "reused", its control file names
+# another start time for the parent's pid, as if that pid had been reused.
+copy_segment() {
+    mkdir -p "$1"
+    cp "$SEGMENT" "$SEGMENT.ctl" "$1/"
+    if [ "${2:-}" = reused ]; then
+        /usr/bin/python3 -c '
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(88)
+    start = int.from_bytes(f.read(8), "little")
+    f.seek(88)
+    f.write((start + 12345).to_bytes(8, "little"))
+' "$1/mod_expect.shm.ctl"
+    fi
+}
+has_segment() { [ -e "$1/mod_expect.shm" ] && [ -e "$1/mod_expect.shm.ctl" ]; }
+no_segment() { [ ! -e "$1/mod_expect.shm" ] && [ ! -e "$1/mod_expect.shm.ctl" ]; }
+
 # ---- build ------------------------------------------------------------------
 step "building the package in $WORK"
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
@@ -118,6 +169,13 @@ else
     cp -a . "$WORK/src"
     if [ -f "$WORK/src/Makefile" ]; then make -s -C "$WORK/src" distclean >/dev/null; fi
 fi
+# A repository of the copy, so that what the build leaves in the tree
+# shows as `git status` would show it in a checkout.
+HAVE_GIT=no
+if command -v git >/dev/null 2>&1; then
+    (cd "$WORK/src" && git init -q && git add -A \
+        && git -c user.name=check -c user.email=check@invalid commit -qm tree) && HAVE_GIT=yes
+fi
 VERSION=$(dpkg-parsechangelog -l debian/changelog -S Version)
 ARCH=$(dpkg --print-architecture)
 DEB=$WORK/${PKG}_${VERSION}_${ARCH}.deb
@@ -127,6 +185,16 @@ if ! (cd "$WORK/src" && dpkg-buildpackage -us -uc -b) >"$WORK/build.log" 2>&1; t
 fi
 [ -f "$DEB" ] || fail "dpkg-buildpackage made no $(basename "$DEB")"
 ok "dpkg-buildpackage -us -uc -b built $(basename "$DEB")"
+
+left=$(cd "$WORK/src" && ls -d debian/autoreconf.* 2>/dev/null || true)
+[ -z "$left" ] || fail "the build left $left in the tree"
+if [ "$HAVE_GIT" = yes ]; then
+    dirty=$(git -C "$WORK/src" status --porcelain)
+    [ -z "$dirty" ] || fail "after the build, git status is not clean: $dirty"
+    ok "the build leaves the tree as git status found it (no debian/autoreconf.*)"
+else
+    ok "the build leaves no debian/autoreconf.* (git missing: git status not checked)"
+fi
 
 UPSTREAM=$(sed -n 's/^AC_INIT(\[mod_expect\], *\[\([^]]*\)\].*/\1/p' configure.ac)
 [ "$VERSION" = "$UPSTREAM" ] || fail "debian/changelog says $VERSION, configure.ac $UPSTREAM"
@@ -146,10 +214,30 @@ for f in /usr/lib/apache2/modules/mod_expect.so \
          /usr/share/man/man8/expectctl.8.gz \
          /usr/share/bash-completion/completions/expectctl \
          /usr/share/doc/$PKG/copyright /usr/share/doc/$PKG/README.md.gz \
-         /usr/share/doc/$PKG/mod_expect.md.gz /usr/share/doc/$PKG/TROUBLESHOOTING.md.gz; do
+         /usr/share/doc/$PKG/mod_expect.md.gz /usr/share/doc/$PKG/TROUBLESHOOTING.md.gz \
+         /usr/share/doc/$PKG/examples/mod_expect-alerts.yml \
+         /usr/share/libapache2-mod-expect/expect-config-check; do
     grep -qxF "$f" "$WORK/contents" || fail "the package lacks $f"
 done
-ok "the package holds the module, its Debian files, expectctl, the man page, completion and docs"
+grep -qxE "/usr/share/doc/$PKG/README.Debian(.gz)?" "$WORK/contents" \
+    || fail "the package lacks README.Debian"
+if grep -qE "^/usr/share/doc/$PKG/LICENSE" "$WORK/contents"; then
+    fail "the package ships a LICENSE copy (debian/copyright and common-licenses have it)"
+fi
+ok "the package holds the module, its Debian files, expectctl, the man page, completion, docs, README.Debian, the alert rules in examples/ and the removal check"
+
+# The installed README's links name files the package installs beside it
+# (compressed or not), or the system's licence text.
+mkdir -p "$WORK/deb"
+dpkg-deb -x "$DEB" "$WORK/deb"
+links=$(zcat "$WORK/deb/usr/share/doc/$PKG/README.md.gz" | grep -o ']([^)#]*' | sed 's/^](//' | sort -u)
+[ -n "$links" ] || fail "no links found in the installed README"
+for l in $links; do
+    case $l in *://*) continue ;; /*) t=$l ;; *) t=/usr/share/doc/$PKG/$l ;; esac
+    grep -qxE "$t(\.gz)?" "$WORK/contents" || [ -e "$t" ] \
+        || fail "the installed README links to $l, which is not installed ($t)"
+done
+ok "every link of the installed README names an installed file: $(echo $links)"
 
 # ---- lintian ----------------------------------------------------------------
 step "lintian"
@@ -283,8 +371,95 @@ echo "$err"
 grep -q 'run expectctl as root' <<<"$err" || fail "expectctl stats as nobody does not say to run it as root"
 ok "expectctl stats as nobody: exit 4, 'run expectctl as root'"
 
+# ---- a2dismod with the IfModule form ------------------------------------------
+step "a2dismod expect with every Expect* line inside <IfModule expect_module>"
+CHECK=/usr/share/libapache2-mod-expect/expect-config-check
+rc=0; out=$("$CHECK") || rc=$?
+[ "$rc" -eq 0 ] && [ -z "$out" ] || fail "expect-config-check on the IfModule form: exit $rc: $out"
+a2dismod -q expect >/dev/null
+apache2ctl configtest 2>"$WORK/configtest.log" \
+    || { cat "$WORK/configtest.log"; fail "configtest after a2dismod, IfModule form"; }
+a2enmod -q expect >/dev/null
+ok "expect-config-check finds nothing, and apache2ctl configtest passes after a2dismod expect"
+
+# ---- remove, with a site that needs the module -----------------------------------
+step "apt-get remove with a site using ExpectPolicy outside <IfModule>"
+printf '<VirtualHost 127.0.0.1:%s>\n    ServerName bare.test\n    ExpectPolicy reject\n</VirtualHost>\n' \
+    "$PORT" >/etc/apache2/sites-available/zz-expect-bare.conf
+a2ensite -q zz-expect-bare >/dev/null
+BARE=/etc/apache2/sites-enabled/zz-expect-bare.conf
+# An instance's configuration, as setup-instance makes it, with a line of its own.
+mkdir -p "$INSTANCE_ETC/sites-enabled"
+printf '# instance\nIncludeOptional sites-enabled/*.conf\n' >"$INSTANCE_ETC/apache2.conf"
+printf 'ExpectUnknown ignore\n' >"$INSTANCE_ETC/sites-enabled/up.conf"
+rc=0; out=$("$CHECK") || rc=$?
+[ "$rc" -eq 1 ] || fail "expect-config-check exited $rc on the bare site"
+grep -qxF "  $BARE:3: ExpectPolicy reject" <<<"$out" || fail "expect-config-check does not name $BARE:3: $out"
+grep -qxF "  $INSTANCE_ETC/sites-enabled/up.conf:1: ExpectUnknown ignore" <<<"$out" \
+    || fail "expect-config-check does not name the instance's line: $out"
+a2dismod -q expect >/dev/null
+rc=0; apache2ctl configtest 2>"$WORK/configtest.log" || rc=$?
+if [ "$rc" -eq 0 ] || ! grep -q "Invalid command 'ExpectPolicy'" "$WORK/configtest.log"; then
+    fail "configtest after a2dismod with the bare site: exit $rc, $(cat "$WORK/configtest.log")"
+fi
+a2enmod -q expect >/dev/null
+ok "expect-config-check names $BARE:3, the line that stops configtest after a2dismod, and the instance's line in $INSTANCE_ETC"
+
+live_pid=$(apache2_pid) || fail "apache2 is not running before the remove"
+CTL=$WORK/src/expectctl/expectctl   # the build's: the package's goes with it
+apt remove "$PKG" >"$WORK/remove.log" 2>&1 || { cat "$WORK/remove.log"; fail "apt-get remove failed"; }
+sed -n '/WARNING: apache2 will not start/,/^\*\*\*\*/p' "$WORK/remove.log" | head -5
+warned=$(grep -n 'WARNING: apache2 will not start without mod_expect' "$WORK/remove.log" | head -1 | cut -d: -f1)
+[ -n "$warned" ] || { cat "$WORK/remove.log"; fail "apt-get remove printed no warning"; }
+grep -qF "$BARE:3: ExpectPolicy reject" "$WORK/remove.log" || fail "the warning does not name $BARE:3"
+grep -qF "$INSTANCE_ETC/sites-enabled/up.conf:1:" "$WORK/remove.log" \
+    || fail "the warning does not name the instance's line"
+grep -qF '<IfModule expect_module>' "$WORK/remove.log" || fail "the warning gives no fix"
+broken=$(grep -n 'configuration is broken' "$WORK/remove.log" | head -1 | cut -d: -f1)
+if [ -n "$broken" ] && [ "$broken" -lt "$warned" ]; then
+    fail "the warning (line $warned) comes after apache2's own complaint (line $broken)"
+fi
+[ "$(apache2_pid)" = "$live_pid" ] || fail "apache2 pid $live_pid did not survive the remove"
+has_segment "$APACHE_RUN_DIR" || fail "the remove deleted the segment apache2 pid $live_pid serves"
+"$CTL" policy >/dev/null || fail "the segment that survived the remove is not live"
+ok "apt-get remove named $BARE:3, the instance's line and the fix first; apache2 ran on, its segment kept and live"
+
+# ---- purge of stale segments (apache2's, an instance's) ---------------------------
+step "purge after the remove: stale segments go"
+a2dissite -q zz-expect-bare >/dev/null     # the fix the warning gave
+rm -f /etc/apache2/sites-available/zz-expect-bare.conf
+rm -rf "$INSTANCE_ETC"
+copy_segment "$INSTANCE_RUN" reused
+if "$CTL" -s "$INSTANCE_RUN/mod_expect.shm" policy >/dev/null 2>&1; then
+    fail "the instance's copy naming a reused pid reads as live"
+fi
+kill_apache2
+STARTED=no
+rc=0; "$CTL" policy >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 3 ] || fail "after kill -9, expectctl policy exited $rc, not 3 (stale)"
+has_segment "$APACHE_RUN_DIR" || fail "kill -9 left no segment to clean"
+apt purge "$PKG" >"$WORK/purge-stale.log" 2>&1 || { cat "$WORK/purge-stale.log"; fail "apt-get purge failed"; }
+no_segment "$APACHE_RUN_DIR" || fail "the purge kept the stale segment of a killed apache2"
+no_segment "$INSTANCE_RUN" || fail "the purge kept the stale segment in $INSTANCE_RUN"
+ok "apt-get purge deleted the stale segments: a killed apache2's and the instance's in $INSTANCE_RUN"
+
+step "installing $(basename "$DEB") again"
+apt install --no-install-recommends "$DEB" >"$WORK/install.log" 2>&1 \
+    || { cat "$WORK/install.log"; fail "apt-get install (again) failed"; }
+apache2ctl start
+STARTED=yes
+for _ in $(seq 200); do
+    if "$CTL" policy >/dev/null 2>&1; then break; fi
+    sleep 0.1
+done
+"$CTL" policy >/dev/null || fail "apache2 made no live segment after the reinstall"
+ok "installed again; apache2 serves a live segment"
+
 # ---- purge -----------------------------------------------------------------------
 step "purging $PKG"
+live_pid=$(apache2_pid) || fail "apache2 is not running before the purge"
+copy_segment "$INSTANCE_RUN-live"
+copy_segment "$INSTANCE_RUN" reused
 dpkg -L "$PKG" >"$WORK/files"
 apt purge "$PKG" >"$WORK/purge.log" 2>&1 || { cat "$WORK/purge.log"; fail "apt-get purge failed"; }
 status=$(dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null || true)
@@ -302,20 +477,34 @@ while read -r f; do
     fi
 done <"$WORK/files"
 for f in /etc/apache2/mods-enabled/expect.load /etc/apache2/mods-enabled/expect.conf \
-         /etc/apache2/conf-enabled/expect-metrics.conf "$SEGMENT" "$SEGMENT.ctl"; do
+         /etc/apache2/conf-enabled/expect-metrics.conf; do
     if [ -e "$f" ] || [ -L "$f" ]; then fail "the purge left $f"; fi
 done
+# The maintainer scripts restart apache2 without the module (its stop
+# removes the segment) unless invoke-rc.d may not (policy-rc.d, as in
+# containers): then the old apache2 runs on with the module, and its
+# segment, still live, must be there.
+if [ "$(apache2_pid)" = "$live_pid" ] && has_segment "$APACHE_RUN_DIR"; then
+    "$CTL" policy >/dev/null || fail "the purge kept a segment that is not live"
+    echo "check-package: apache2 was not restarted (invoke-rc.d refused?): its live segment stays"
+else
+    no_segment "$APACHE_RUN_DIR" || fail "the purge left a segment no running apache2 serves"
+fi
+has_segment "$INSTANCE_RUN-live" || fail "the purge deleted a segment the running apache2 serves"
+no_segment "$INSTANCE_RUN" || fail "the purge kept a segment naming a reused pid"
+rm -rf "$INSTANCE_RUN" "$INSTANCE_RUN-live"
+ok "the purge deleted only stale segments: a live one (an instance's copy) stays, a reused pid's goes"
 leftovers >"$WORK/after"
 apache2ctl configtest 2>"$WORK/configtest.log" \
     || { cat "$WORK/configtest.log"; fail "apache2's configuration does not parse after the purge"; }
 new=$(comm -13 "$WORK/before" "$WORK/after")
 [ -z "$new" ] || fail "the purge left, under /etc, /usr and /var: $new"
-ok "the purge removed its $(grep -c . "$WORK/files") paths, the enablement links, the maintainer state and the segment; apache2's configuration still parses"
+ok "the purge removed its $(grep -c . "$WORK/files") paths, the enablement links and the maintainer state; apache2's configuration still parses"
 
 step "stopping apache2"
 stop_apache2
 STARTED=no
-if [ -e "$SEGMENT" ] || [ -e "$SEGMENT.ctl" ]; then fail "a segment file is back after the stop"; fi
+if [ -e "$SEGMENT" ] || [ -e "$SEGMENT.ctl" ]; then fail "a segment file is left after the stop"; fi
 ok "apache2 stopped; no segment file"
 
 echo "check-package: $passed passed, 0 failed"

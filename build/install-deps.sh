@@ -3,16 +3,34 @@
 # Install the Debian packages mod_expect needs to build, test and demo.
 # --dev adds what the sanitizer, valgrind and fuzzing targets need;
 # --bench what make bench and make check-perf need;
-# --package what make check-package needs to build and lint the .deb;
+# --package only the tools that build and lint the .deb (dpkg-buildpackage,
+# debhelper, lintian) and the package's Build-Depends, without the list
+# above; --package-test adds what make check-package uses besides (apache2
+# to install into, curl);
 # --clients the real clients that tests/integration/test_clients.py runs
 # against each policy (make check-clients): about 600 MB with Java and Go.
-# Options combine.  Installs only what is missing; needs root (or sudo)
+# Options combine; all but --package and --package-test add to the list
+# above.  Installs only what is missing; needs root (or sudo)
 # only then.
 set -e
 
-PACKAGES="apache2 apache2-dev autoconf make gcc pkg-config libcmocka-dev libssl-dev libnghttp2-dev openssl \
+BASE="apache2 apache2-dev autoconf make gcc pkg-config libcmocka-dev libssl-dev libnghttp2-dev openssl \
 python3 python3-pytest curl prometheus util-linux valgrind man-db \
 nghttp2-client php-cli php-curl nodejs"
+PACKAGES=""
+base=yes
+builddeps=no
+if [ $# -gt 0 ]; then
+    base=no
+fi
+for opt in "$@"; do
+    case "$opt" in
+    --dev|--bench|--clients) base=yes ;;
+    esac
+done
+if [ "$base" = yes ]; then
+    PACKAGES=$BASE
+fi
 for opt in "$@"; do
     case "$opt" in
     --dev)
@@ -21,17 +39,20 @@ for opt in "$@"; do
     # (mod_security2) and the timing tools used by `make bench`.
     --bench)
         PACKAGES="$PACKAGES wrk libapache2-mod-security2 hyperfine valgrind curl" ;;
-    # dpkg-buildpackage, debhelper and lintian.  dh_apache2 comes with
-    # apache2-dev (which provides the virtual dh-apache2), already listed.
+    # dpkg-buildpackage, debhelper and lintian; then debian/control's
+    # Build-Depends (below).
     --package)
-        PACKAGES="$PACKAGES build-essential dpkg-dev debhelper fakeroot lintian" ;;
+        PACKAGES="$PACKAGES build-essential dpkg-dev debhelper fakeroot lintian"
+        builddeps=yes ;;
+    --package-test)
+        PACKAGES="$PACKAGES apache2 curl python3" ;;
     # Go and Java programs are compiled offline from the standard library;
     # git pushes through git-http-backend.
     --clients)
         PACKAGES="$PACKAGES golang-go openjdk-17-jdk-headless python3-requests \
 python3-botocore ruby git libwww-perl wget" ;;
     *)
-        echo "install-deps: unknown option $opt (--dev, --bench, --package, --clients)" >&2
+        echo "install-deps: unknown option $opt (--dev, --bench, --package, --package-test, --clients)" >&2
         exit 2 ;;
     esac
 done
@@ -42,7 +63,14 @@ for p in $PACKAGES; do
         missing="$missing $p"
     fi
 done
-if [ -z "$missing" ]; then
+# The Build-Depends of debian/control, which dpkg-checkbuilddeps judges
+# (virtual packages such as dh-apache2 included) once dpkg-dev is there.
+need_builddeps() {
+    [ "$builddeps" = yes ] || return 1
+    command -v dpkg-checkbuilddeps >/dev/null 2>&1 || return 0
+    ! (cd "$(dirname "$0")/.." && dpkg-checkbuilddeps >/dev/null 2>&1)
+}
+if [ -z "$missing" ] && ! need_builddeps; then
     exit 0
 fi
 
@@ -67,5 +95,11 @@ if [ ! -e "$POLICY_RC" ]; then
     trap '$SUDO rm -f "$POLICY_RC"' EXIT
 fi
 $SUDO apt-get update -qq
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if [ -n "$missing" ]; then
+    # shellcheck disable=SC2086
+    $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+if need_builddeps; then
+    echo "install-deps: installing the Build-Depends of debian/control"
+    (cd "$(dirname "$0")/.." && $SUDO apt-get build-dep -y -qq --no-install-recommends ./ >/dev/null)
+fi

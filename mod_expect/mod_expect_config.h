@@ -21,6 +21,16 @@
  * module skip the PLT); mod_so must still find this one with dlsym(). */
 extern module AP_MODULE_DECLARE_DATA __attribute__((visibility("default"))) expect_module;
 
+/* The version and the build (package version or git commit), which the
+ * Makefile passes: EXP0003 names both, so a log says which build ran. */
+#ifndef EXPECT_VERSION
+#define EXPECT_VERSION "0.0.0"
+#endif
+#ifndef EXPECT_BUILD
+#define EXPECT_BUILD "unknown build"
+#endif
+#define EXPECT_BUILD_STRING EXPECT_VERSION " (" EXPECT_BUILD ")"
+
 /* Stable log message IDs: tests and operators grep for these. */
 #define EXPLOGNO(n) "EXP" #n ": "
 
@@ -56,6 +66,10 @@ typedef struct {
      * without one): what log_transaction tests before it looks anything
      * up.  Set in post_config with the slot. */
     const uint64_t *pending;
+    /* This vhost's runtime override word in the control file (read-only
+     * here; a static EXPECT_OVERRIDE_NONE without a segment), so that the
+     * judging hook reads it without a call.  Set with the slot. */
+    const uint32_t *override;
     int slot;              /* this vhost's row in the segment, -1 if none */
     const char *name;      /* "name:port", as apache2 -S shows it */
     int judge;             /* EXPECT_JUDGE_*; EXPECT_UNSET until set, resolved
@@ -105,12 +119,15 @@ void expect_config_set_segment(const expect_shm_t *shm);
  * looked up (expect_has_content() has the rules).  Used by the judging
  * hook and by retry tracking, which follows uploads only.
  */
-static inline int expect_request_has_content(const request_rec *r)
+static inline int expect_content_given(const request_rec *r, const char *cl)
 {
-    const char *cl = apr_table_get(r->headers_in, "Content-Length");
-
     return (cl != NULL && cl[0] >= '1' && cl[0] <= '9')
            || expect_has_content(apr_table_get(r->headers_in, "Transfer-Encoding"), cl);
+}
+
+static inline int expect_request_has_content(const request_rec *r)
+{
+    return expect_content_given(r, apr_table_get(r->headers_in, "Content-Length"));
 }
 
 /*

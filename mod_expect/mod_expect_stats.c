@@ -51,15 +51,21 @@ static const char *state_key(apr_pool_t *p)
 /* This generation's segment; children inherit it with the address space. */
 static expect_state *state;
 
-/* What the request path's retry tests read while there is no segment. */
+/* What the request path's retry and override tests read while there is
+ * no segment. */
 static const uint64_t no_pending;
+static const uint32_t no_override = EXPECT_OVERRIDE_NONE;
 const uint64_t *expect_stats_pending_now = &no_pending;
 /* ExpectRetryWindow of this generation, microseconds; 0: not tracked. */
 static uint64_t retry_window_usec;
 
-/* Markers in r->request_config telling log_transaction that we said 417. */
-static const char mark_policy[] = "policy";
-static const char mark_strict[] = "strict";
+/* What r->request_config holds when mod_expect said 417: the reason, and
+ * what the judging hook had already looked up, for log_transaction. */
+typedef struct {
+    expect_reason_t reason;
+    int has_content;
+    const char *content_length;
+} expect_rejected_t;
 
 /* How many of this config's vhost names the segment does not hold yet. */
 static uint32_t names_missing(const expect_shm_t *shm, server_rec *s)
@@ -143,6 +149,57 @@ static void carry_over(expect_state *st, const expect_state *old, apr_pool_t *pt
         buf[i].vhost_slot = slot >= 0 ? (uint32_t)slot : UINT32_MAX;
         expect_shm_record(&st->shm, &buf[i]);
     }
+}
+
+/*
+ * A graceful restart onto a build of another layout (a package upgrade)
+ * finds no state of its own from the previous load, but finds the files
+ * the previous build served, still marked as this parent's.  Read what
+ * outlives a layout change; a segment some other server left behind (a
+ * crash) is replaced as before.
+ */
+static int read_carry(const char *path, server_rec *s, expect_shm_carry_t *out)
+{
+    char why[256];
+    uint64_t started = 0;
+    expect_shm_err_t rc = expect_shm_carry_read(path, out, why, sizeof(why));
+
+    if (rc != EXPECT_SHM_OK) {
+        if (rc != EXPECT_SHM_ENOENT) {
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "segment %s not carried over: %s",
+                         path, why);
+        }
+        return 0;
+    }
+    if (expect_proc_start_time(0, &started) != 0) {
+        started = 0;
+    }
+    if (out->server_pid != (uint32_t)getpid()
+        || (out->state != EXPECT_SEG_LIVE && out->state != EXPECT_SEG_RESTARTING)
+        || (out->server_start != 0 && started != 0 && out->server_start != started)) {
+        expect_shm_carry_free(out);
+        return 0;
+    }
+    return 1;
+}
+
+/* Put the rows read by read_carry() into the new segment, and say in one
+ * line what came over and what did not. */
+static void adopt_carry(expect_state *st, expect_shm_carry_t *c, server_rec *s)
+{
+    uint32_t rows = 0, overrides = 0;
+    apr_status_t rv = expect_shm_carry_into(&st->shm, c, &rows, &overrides);
+
+    ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, EXPLOGNO(0040)
+                 "statistics segment %s was written by a build of layout %u (this build: "
+                 "layout %u, mod_expect " EXPECT_BUILD_STRING "): carried over %u of %u rows "
+                 "with %s and %u runtime overrides; dropped %" APR_UINT64_T_FMT " events and %"
+                 APR_UINT64_T_FMT " pending "
+                 "retries, whose format changes with the layout", st->path, c->layout_version,
+                 (unsigned)EXPECT_SHM_LAYOUT_VERSION, rows, c->nrows,
+                 c->counters ? "their counters" : "NO counters (that layout's are not known)",
+                 overrides, (apr_uint64_t)c->events, (apr_uint64_t)c->pending);
+    expect_shm_carry_free(c);
 }
 
 /* Change the segment's state in its control file (reopened for pwrite()
@@ -243,6 +300,7 @@ static void wire_pending(expect_state *st, server_rec *s, uint32_t window)
         sc = expect_srv_config(s);
         if (sc->slot >= 0 && st->shm.vhosts != NULL) {
             sc->pending = &st->shm.vhosts[sc->slot].pending;
+            sc->override = &st->shm.ctl[sc->slot].override;
         }
     }
     expect_stats_pending_now = &st->shm.hdr->pending_now;
@@ -262,6 +320,8 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
     server_rec *v;
     char why[256];
     apr_status_t rv;
+    expect_shm_carry_t carry;
+    int carried = 0;
 
     /* The first, pre-config pass is thrown away: build nothing there. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
@@ -288,6 +348,7 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
         }
         sc->slot = -1;
         sc->pending = &no_pending;
+        sc->override = &no_override;
         nvhosts++;
     }
     expect_config_name_vhosts(pconf, ptemp, s);
@@ -305,7 +366,18 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
         rv = assign_slots(&st->shm, s, ptemp, nvhosts);
     }
     else {
-        capacity = 2 * (nvhosts + (old ? expect_shm_vhost_count(&old->shm) : 0));
+        /* No state of this build's from the last generation, or one whose
+         * files another build of this same parent has replaced since (an
+         * upgrade and a downgrade): the files at path are the newest. */
+        carried = (old == NULL || (strcmp(old->path, path) == 0
+                                   && !expect_shm_is_current(&old->shm, path)))
+                  && read_carry(path, s, &carry);
+        if (carried && old != NULL) {
+            expect_shm_detach(&old->shm);
+            old = NULL;
+        }
+        capacity = 2 * (nvhosts + (old ? expect_shm_vhost_count(&old->shm) : 0)
+                        + (carried ? carry.nrows : 0));
         if (capacity < MIN_VHOST_CAPACITY) {
             capacity = MIN_VHOST_CAPACITY;
         }
@@ -315,10 +387,17 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
         /* Replaces whatever is at path, such as a segment left by a crash. */
         rv = expect_shm_create(&st->shm, path, capacity, ring, retry_slots, why, sizeof(why));
         if (rv != APR_SUCCESS) {
+            if (carried) {
+                expect_shm_carry_free(&carry);
+            }
             return without_statistics(pconf, s, old, rv, EXPLOGNO(0010)
                                       "cannot create the statistics segment", path, why);
         }
         generation = old != NULL ? expect_shm_generation(&old->shm) : 0;
+        if (carried) {
+            generation = carry.generation;
+            adopt_carry(st, &carry, s);
+        }
         if (old != NULL && old->shm.base != NULL) {
             /* Growing, moving or replacing: carry counters and overrides by
              * name, then let go of the old mapping (old children keep their
@@ -371,34 +450,43 @@ static int server_slot(const server_rec *s)
     return sc->slot;
 }
 
-expect_policy_t expect_stats_override(const request_rec *r)
+/* A 417 of ours: counted, and marked for log_transaction with what the
+ * judging hook already looked up.  Apart, so that the other decisions'
+ * path makes no call but its last. */
+static void decided_reject(request_rec *r, const expect_srv_conf *sc,
+                           const expect_outcome_t *out, int has_content,
+                           const char *content_length) __attribute__((noinline));
+static void decided_reject(request_rec *r, const expect_srv_conf *sc,
+                           const expect_outcome_t *out, int has_content,
+                           const char *content_length)
 {
-    int slot = server_slot(r->server);
+    expect_rejected_t *mark = apr_palloc(r->pool, sizeof(*mark));
+    expect_shm_vhost_t *vh;
 
-    if (state == NULL || slot < 0) {
-        return EXPECT_POLICY_UNSET;
+    mark->reason = out->why == EXPECT_WHY_STRICT ? EXPECT_REASON_STRICT_BODYLESS
+                                                 : EXPECT_REASON_POLICY;
+    mark->has_content = has_content;
+    mark->content_length = content_length;
+    ap_set_module_config(r->request_config, &expect_module, mark);
+    if (state != NULL && sc->slot >= 0) {
+        vh = expect_shm_vhost(&state->shm, (uint32_t)sc->slot);
+        expect_shm_count(vh, EXPECT_CTR_EXPECT);
+        expect_shm_count(vh, EXPECT_CTR_REJECTED);
     }
-    return expect_shm_override(&state->shm, (uint32_t)slot);
 }
 
-void expect_stats_decided(request_rec *r, const expect_outcome_t *out)
+void expect_stats_decided(request_rec *r, const expect_outcome_t *out, int has_content,
+                          const char *content_length)
 {
+    const expect_srv_conf *sc = expect_srv_config(r->server);
     expect_shm_vhost_t *vh;
-    int slot = server_slot(r->server);
     expect_ctr_t ctr;
 
-    if (out->decision == EXPECT_DECIDE_REJECT) {
-        ap_set_module_config(r->request_config, &expect_module,
-                             (void *)(out->why == EXPECT_WHY_STRICT ? mark_strict
-                                                                     : mark_policy));
-    }
-    if (state == NULL || slot < 0) {
-        return;
-    }
-    vh = expect_shm_vhost(&state->shm, (uint32_t)slot);
     switch (out->decision) {
+    case EXPECT_DECIDE_REJECT:
+        decided_reject(r, sc, out, has_content, content_length);
+        return;
     case EXPECT_DECIDE_CONTINUE: ctr = EXPECT_CTR_CONTINUED; break;
-    case EXPECT_DECIDE_REJECT:   ctr = EXPECT_CTR_REJECTED; break;
     case EXPECT_DECIDE_IGNORE:   ctr = EXPECT_CTR_IGNORED; break;
     case EXPECT_DECIDE_BODYLESS: ctr = EXPECT_CTR_BODYLESS; break;
     case EXPECT_DECIDE_HTTP10:   ctr = EXPECT_CTR_HTTP10; break;
@@ -406,8 +494,18 @@ void expect_stats_decided(request_rec *r, const expect_outcome_t *out)
     default:
         return;
     }
+    if (state == NULL || sc->slot < 0) {
+        return;
+    }
+    vh = expect_shm_vhost(&state->shm, (uint32_t)sc->slot);
     expect_shm_count(vh, EXPECT_CTR_EXPECT);
     expect_shm_count(vh, ctr);
+    /* An upload let through with its Expect (after `expectctl set VHOST
+     * continue`, say) is a 417'd client's upload come back as much as one
+     * resent without it. */
+    if (*sc->pending != 0 && *expect_stats_pending_now != 0) {
+        expect_stats_arrival(r);
+    }
 }
 
 /* Content-Length as digits only, as httpd itself accepts it; -1 if absent
@@ -430,13 +528,12 @@ static int64_t event_length(const char *cl)
 
 /* Who produced the 417 this request ended with, and why. */
 static void classify(const request_rec *r, const request_rec *last, const char *expect,
-                     expect_producer_t *producer, expect_reason_t *reason)
+                     const expect_rejected_t *mark, expect_producer_t *producer,
+                     expect_reason_t *reason)
 {
-    const void *mark = ap_get_module_config(r->request_config, &expect_module);
-
-    if (mark == mark_policy || mark == mark_strict) {
+    if (mark != NULL) {
         *producer = EXPECT_PRODUCER_MOD_EXPECT;
-        *reason = mark == mark_strict ? EXPECT_REASON_STRICT_BODYLESS : EXPECT_REASON_POLICY;
+        *reason = mark->reason;
     }
     else if (expect_is_unknown_expectation(expect)) {
         /* Core rejects these before any hook but this one runs. */
@@ -459,31 +556,40 @@ static void record_event(expect_shm_event_t *ev, const request_rec *r,
                          const char *expect, const char *user_agent, uint64_t outcome);
 
 /* The key retry tracking knows a request by: the same client (address
- * and User-Agent) sending the same method and target. */
-static uint64_t retry_key(const request_rec *r, const char *client, const char *user_agent)
+ * and the product tokens of its User-Agent) sending the same method and
+ * target to the same vhost. */
+static uint64_t retry_key(const request_rec *r, int slot, const char *client,
+                          const char *user_agent)
 {
-    return expect_retry_key(client, user_agent, r->method, r->unparsed_uri);
+    return expect_retry_key(&state->shm, (uint32_t)slot, client, user_agent, r->method,
+                            r->unparsed_uri);
 }
 
 int expect_stats_arrival(request_rec *r)
 {
     const char *ua;
     uint64_t when;
+    uint32_t tag;
+    int slot = server_slot(r->server);
 
     /* Initial requests only (the gauges were tested by the caller), and
      * only uploads: a request without a body is nobody's resend. */
-    if (state == NULL || r->main != NULL || r->prev != NULL || !expect_request_has_content(r)) {
+    if (state == NULL || slot < 0 || r->main != NULL || r->prev != NULL
+        || !expect_request_has_content(r)) {
         return DECLINED;
     }
     ua = apr_table_get(r->headers_in, "User-Agent");
     when = (uint64_t)r->request_time;
-    if (!expect_retry_resolve(&state->shm, retry_key(r, r->useragent_ip, ua), when,
-                              retry_window_usec)
+    tag = expect_retry_length_tag(event_length(apr_table_get(r->headers_in, "Content-Length")));
+    if (!expect_retry_resolve(&state->shm, retry_key(r, slot, r->useragent_ip, ua), when,
+                              retry_window_usec, tag)
         && strcmp(r->useragent_ip, r->connection->client_ip) != 0) {
         /* Behind mod_remoteip, core's 417 (before its hook ran) was keyed
-         * by the peer's address, the resend by the client's. */
-        expect_retry_resolve(&state->shm, retry_key(r, r->connection->client_ip, ua), when,
-                             retry_window_usec);
+         * by the peer's address, the resend by the client's: a resend from
+         * any client behind that proxy with the same products, method and
+         * target matches it (documented under ExpectRetryWindow). */
+        expect_retry_resolve(&state->shm, retry_key(r, slot, r->connection->client_ip, ua),
+                             when, retry_window_usec, tag);
     }
     return DECLINED;
 }
@@ -496,7 +602,8 @@ int expect_stats_log_transaction(request_rec *r)
     expect_shm_vhost_t *vh;
     expect_shm_event_t *ev;
     const expect_srv_conf *sc;
-    const char *expect, *user_agent;
+    const char *expect, *user_agent, *cl;
+    const expect_rejected_t *mark;
     int64_t length;
     uint64_t when, ticket, claim = 0;
     int follow;
@@ -512,7 +619,8 @@ int expect_stats_log_transaction(request_rec *r)
         return DECLINED;
     }
     expect = apr_table_get(r->headers_in, "Expect");
-    classify(r, last, expect, &producer, &reason);
+    mark = ap_get_module_config(r->request_config, &expect_module);
+    classify(r, last, expect, mark, &producer, &reason);
     /* The request's arrival, as the access log's %t shows it (and no
      * clock read): a 417 is answered within the same moment. */
     when = (uint64_t)r->request_time;
@@ -524,11 +632,12 @@ int expect_stats_log_transaction(request_rec *r)
 
     /* Only an upload with an expectation can be retried without one: a 417
      * to a request that declared no body lost nothing. */
+    cl = mark != NULL ? mark->content_length : apr_table_get(r->headers_in, "Content-Length");
     follow = expect != NULL && retry_window_usec != 0 && state->shm.pending_slots != 0
-             && expect_request_has_content(r);
+             && (mark != NULL ? mark->has_content : expect_content_given(r, cl));
     /* Looked up before the slot is claimed, to hold it for the copies only. */
     user_agent = apr_table_get(r->headers_in, "User-Agent");
-    length = event_length(apr_table_get(r->headers_in, "Content-Length"));
+    length = event_length(cl);
     ev = state->shm.ring_slots != 0 ? expect_shm_claim(&state->shm, &ticket) : NULL;
     if (ev != NULL) {
         claim = (ticket - 1) / 2;
@@ -539,8 +648,8 @@ int expect_stats_log_transaction(request_rec *r)
         claim++;
     }
     if (follow) {
-        expect_retry_remember(&state->shm, retry_key(r, r->useragent_ip, user_agent), when, claim,
-                              (uint32_t)sc->slot);
+        expect_retry_remember(&state->shm, retry_key(r, sc->slot, r->useragent_ip, user_agent),
+                              when, claim, (uint32_t)sc->slot, expect_retry_length_tag(length));
     }
     return DECLINED;
 }
@@ -561,7 +670,8 @@ static void record_event(expect_shm_event_t *ev, const request_rec *r,
                                                           : EXPECT_DECIDE_NONE;
     /* The row's key, so that events name a vhost as stats does (and a
      * rebuilt segment finds it again), long names included. */
-    expect_shm_name_key(ev->vhost, sc->name);
+    memcpy(ev->vhost, state->shm.ctl[sc->slot].name, sizeof(ev->vhost));
+    ev->vhost[sizeof(ev->vhost) - 1] = '\0';
     EXPECT_SHM_EVENT_SET(ev, client, r->useragent_ip);
     EXPECT_SHM_EVENT_SET(ev, method, r->method);
     EXPECT_SHM_EVENT_SET(ev, uri, r->unparsed_uri);

@@ -12,10 +12,20 @@
 #include "mod_expect_config.h"
 
 int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
-/* expectctl's runtime override for the request's vhost, or EXPECT_POLICY_UNSET. */
-expect_policy_t expect_stats_override(const request_rec *r);
-/* Count a decision, and mark a 417 of ours for log_transaction. */
-void expect_stats_decided(request_rec *r, const expect_outcome_t *out);
+/* expectctl's runtime override for the request's vhost, or
+ * EXPECT_POLICY_UNSET: one load from the control file's mapping. */
+static inline expect_policy_t expect_stats_override(const request_rec *r)
+{
+    uint32_t v = __atomic_load_n(expect_srv_config(r->server)->override, __ATOMIC_RELAXED);
+
+    return v <= (uint32_t)EXPECT_POLICY_IGNORE ? (expect_policy_t)v : EXPECT_POLICY_UNSET;
+}
+/* Count a decision; mark a 417 of ours for log_transaction, with what the
+ * judging hook already knows of the request (whether it has content, its
+ * Content-Length), so that it is not looked up twice; and take an upload
+ * let through while 417s are pending in its vhost as a possible retry. */
+void expect_stats_decided(request_rec *r, const expect_outcome_t *out, int has_content,
+                          const char *content_length);
 /* This generation's segment path; NULL when the server runs without
  * statistics. */
 const char *expect_stats_path(void);

@@ -705,6 +705,19 @@ def check_perf():
             print(f"check-perf: {where:9s} {lab:9s} {row['budgeted']:7.0f} Ir/request "
                   f"(hooks {row['hooks']:.0f} + dispatch {row['dispatch']:.0f} + merge "
                   f"{row['merge']:.0f}) budget {row['budget']:5d}  {status}   [{fns}]")
+    # Like for like: the whole server's instructions for a rejected request,
+    # mod_expect's reject (in fixups, retry tracking on, events recorded)
+    # against <If> with Redirect 417 (also answered in fixups' walk).
+    kinds = [("noexpect", "noexpect", 200), ("expect", "continue", 417)]
+    ours = cg.profile("expect-reject", kinds, k=CG_K)["expect"]["total"]
+    theirs = cg.profile("if", kinds, k=CG_K)["expect"]["total"]
+    like = ours <= theirs
+    ok &= like
+    passed += like
+    total += 1
+    print(f"check-perf: whole     reject {ours:9.0f} Ir/request, <If> + Redirect 417 "
+          f"{theirs:.0f} ({(ours - theirs) / theirs * 100:+.1f} %), no more allowed  "
+          f"{'ok' if like else 'FAIL'}")
     print(f"check-perf: {time.monotonic() - t0:.0f} s")
     print(f"{passed} passed, {total - passed} failed")
     return 0 if ok else 1

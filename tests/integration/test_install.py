@@ -6,6 +6,7 @@ and --docdir move every file but the module, which goes where apxs says, and
 `make uninstall` removes all of it; and expectctl finds a server's segment
 at the compiled-in default with no -s at all."""
 import os
+import re
 import shutil
 import subprocess
 
@@ -15,6 +16,12 @@ from httpd_harness import Httpd, expectctl, serving
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEFAULT_RUNDIR = "/var/run/apache2"
+
+
+def load_lines(root):
+    """expect.load's lines but its comments."""
+    with open(root + "/etc/apache2/mods-available/expect.load") as f:
+        return [x for x in f.read().splitlines() if x.strip() and not x.startswith("#")]
 
 
 def apxs(var):
@@ -46,8 +53,7 @@ def test_install_stages_everything(staged):
     # probe for every user: /usr/bin/expectctl, a relative link to sbin's.
     link = staged + "/usr/bin/expectctl"
     assert os.path.islink(link) and os.readlink(link) == "../sbin/expectctl"
-    with open(staged + "/etc/apache2/mods-available/expect.load") as f:
-        assert f.read().strip() == f"LoadModule expect_module {libexec}/mod_expect.so"
+    assert load_lines(staged) == [f"LoadModule expect_module {libexec}/mod_expect.so"]
     assert os.access(f"{staged}{sbin}/expectctl", os.X_OK)
     out = subprocess.run([f"{staged}{sbin}/expectctl", "--version"],
                          capture_output=True, text=True)
@@ -57,6 +63,26 @@ def test_install_stages_everything(staged):
                          env=dict(os.environ, MANWIDTH="80"))
     if man.returncode == 0:  # man-db present
         assert "EXIT STATUS" in man.stdout and "expectctl" in man.stdout
+
+
+def test_installed_doc_links_resolve(staged):
+    """The docs are installed flat, the alert rules under examples/: every
+    relative link and docs/ path of the installed docs names a file that
+    was installed beside them."""
+    docdir = staged + "/usr/share/doc/mod_expect"
+    names = sorted(os.listdir(docdir))
+    assert "examples" in names and os.listdir(docdir + "/examples") == ["mod_expect-alerts.yml"]
+    for name in names:
+        if not name.endswith(".md"):
+            continue
+        with open(os.path.join(docdir, name)) as f:
+            text = f.read()
+        for target in re.findall(r"\]\(([^)#\s]+)[^)]*\)", text):
+            if "://" in target or target.startswith("/usr/share/common-licenses/"):
+                continue
+            assert os.path.exists(os.path.join(docdir, target)), f"{name}: link to {target}"
+        assert not re.search(r"(^|[ `(\[])docs/\w+\.md", text, re.M), name
+        assert "docs/prometheus/" not in text, name
 
 
 def test_staged_module_passes_configtest(staged):
@@ -107,7 +133,8 @@ def test_configure_dirs_and_uninstall(tmp_path):
         "/etc/apache2/mods-available/expect.conf",
     } | {f"/opt/x/manuals/doc/{d}" for d in (   # --docdir
         "README.md", "mod_expect.md", "TROUBLESHOOTING.md", "SECURITY.md",
-        "PERFORMANCE.md", "CLIENTS.md")}
+        "PERFORMANCE.md", "CLIENTS.md", "NOTICE", "LICENSE",
+        "examples/mod_expect-alerts.yml")}
     got = _files(stage)
     assert got == want, f"missing {sorted(want - got)}, unexpected {sorted(got - want)}"
     # make install names each file it installed, as staged.
@@ -117,8 +144,7 @@ def test_configure_dirs_and_uninstall(tmp_path):
     assert os.readlink(link) == "../admin/expectctl"
     out = subprocess.run([link, "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("expectctl ")
-    with open(stage + "/etc/apache2/mods-available/expect.load") as f:
-        assert f.read().strip() == f"LoadModule expect_module {libexec}/mod_expect.so"
+    assert load_lines(stage) == [f"LoadModule expect_module {libexec}/mod_expect.so"]
 
     # An enabled module is not uninstalled: its links would stop apache2.
     enabled = stage + "/etc/apache2/mods-enabled/expect.load"
@@ -131,9 +157,28 @@ def test_configure_dirs_and_uninstall(tmp_path):
     os.unlink(enabled)
     os.rmdir(os.path.dirname(enabled))
 
+    # Nor while a configuration line needs it: make uninstall names the
+    # file and line and the fix, and refuses without FORCE=1.
+    etc = stage + "/etc/apache2"
+    with open(etc + "/apache2.conf", "w") as f:
+        f.write("IncludeOptional sites-enabled/*.conf\n")
+    os.makedirs(etc + "/sites-enabled")
+    with open(etc + "/sites-enabled/up.conf", "w") as f:
+        f.write("<VirtualHost *:80>\n    ExpectPolicy reject\n</VirtualHost>\n")
     res = subprocess.run(["make", "-s", "uninstall", f"DESTDIR={stage}"], cwd=tree,
                          capture_output=True, text=True, timeout=120)
+    assert res.returncode != 0, res
+    assert f"{etc}/sites-enabled/up.conf:2: ExpectPolicy reject" in res.stderr, res.stderr
+    assert "<IfModule expect_module>" in res.stderr and "FORCE=1" in res.stderr, res.stderr
+    assert os.path.exists(stage + f"{libexec}/mod_expect.so")
+
+    res = subprocess.run(["make", "-s", "uninstall", f"DESTDIR={stage}", "FORCE=1"], cwd=tree,
+                         capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
+    assert f"{etc}/sites-enabled/up.conf:2: ExpectPolicy reject" in res.stderr, res.stderr
+    for f in ("apache2.conf", "sites-enabled/up.conf"):
+        os.unlink(f"{etc}/{f}")
+    os.rmdir(etc + "/sites-enabled")
     assert _files(stage) == set(), f"left after make uninstall: {sorted(_files(stage))}"
     for f in want:
         assert f"removed {stage}{f}" in res.stdout, f
