@@ -249,6 +249,32 @@ static int h2_invalid_frame_cb(nghttp2_session *s, const nghttp2_frame *f, int l
     return 0;
 }
 
+/*
+ * A connection error nghttp2 found in what the server sent (a frame over
+ * the size we allow, a bad HPACK index or table size update, a field too
+ * large to decode): nghttp2 answers it with GOAWAY and ends the session,
+ * so the pump then has no more to read.  The server closed nothing: its
+ * bytes were garbled, and that is what the check must say.  The probe
+ * never ends a session with an error of its own, so such a GOAWAY always
+ * means this.  Seen before it is sent: if the send fails, it still counts.
+ */
+static int h2_before_send_cb(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+    char why[100];
+    size_t len;
+
+    (void)s;
+    if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR) {
+        /* nghttp2 puts its reason in the opaque data. */
+        len = f->goaway.opaque_data_len < sizeof(why) ? f->goaway.opaque_data_len
+                                                       : sizeof(why) - 1;
+        snprintf(why, sizeof(why), "%s%s%.*s", nghttp2_http2_strerror(f->goaway.error_code),
+                 len > 0 ? ", " : "", (int)len, (const char *)f->goaway.opaque_data);
+        h2_garbled(ud, "a connection error in the server's HTTP/2 frames", why);
+    }
+    return 0;
+}
+
 static int h2_frame_send_cb(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
     h2_t *h = ud;
@@ -304,6 +330,7 @@ static int h2_session_new(h2_t *h)
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, h2_frame_recv_cb);
     nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, h2_invalid_frame_cb);
     nghttp2_session_callbacks_set_on_frame_send_callback(cb, h2_frame_send_cb);
+    nghttp2_session_callbacks_set_before_frame_send_callback(cb, h2_before_send_cb);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, h2_stream_close_cb);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, h2_data_cb);
     rv = nghttp2_session_client_new(&h->s, cb, h);

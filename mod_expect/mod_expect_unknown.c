@@ -49,8 +49,16 @@
 
 APLOG_USE_MODULE(expect);
 
-/* Same length as "Expect", a valid field name no client has a reason to
- * send; never seen past post_read_request. */
+/*
+ * Same length as "Expect", a valid field name no client has a reason to
+ * send; never seen past post_read_request.  Core parses the renamed line
+ * with the very parser that reads the client's own lines, so no name it
+ * accepts from this filter is one a client cannot send (with
+ * HttpProtocolOptions Unsafe, any byte but whitespace and ':' may be in a
+ * field name).  A client's own field of this name is therefore refused
+ * with a 400 (EXP0032), over HTTP/1.x and HTTP/2 alike: core would merge
+ * it into the renamed Expect, or take it for one.
+ */
 #define HIDDEN "Expec~"
 #define FIELD_LEN 6
 #define FILTER_NAME "EXPECT_UNKNOWN"
@@ -69,23 +77,34 @@ typedef struct {
                                blank lines before the request line) */
     int mid_line;           /* the last read did not end its line */
     int cr_only;            /* ... and that line so far is a lone CR */
-    int hid;                /* an Expect field of this head was renamed */
+    int hid;                /* what this head held, FIELD_* bits: an Expect
+                               field renamed, the client's own HIDDEN */
     apr_bucket_brigade *more; /* check_field's reads, one per connection */
 } unknown_conn;
 
-/* Does the start of a line, `len` bytes of it, begin "Expect:"?  1 yes,
- * 0 no, -1 cannot tell yet (a prefix of it, and the line goes on). */
+#define FIELD_EXPECT 1
+#define FIELD_HIDDEN 2
+
+/* Does the start of a line, `len` bytes of it, begin "Expect:" (FIELD_EXPECT)
+ * or HIDDEN and a colon (FIELD_HIDDEN), in any case?  0 neither, -1 cannot
+ * tell yet (a prefix of one, and the line goes on). */
 static int starts_expect(const char *s, apr_size_t len)
 {
     static const char want[] = "expect:";
+    int which = FIELD_EXPECT;
     apr_size_t i;
 
     for (i = 0; i < len && i < sizeof(want) - 1; i++) {
-        if (apr_tolower((unsigned char)s[i]) != want[i]) {
-            return 0;
+        if (apr_tolower((unsigned char)s[i]) == want[i]) {
+            continue;
         }
+        if (i == FIELD_LEN - 1 && s[i] == HIDDEN[FIELD_LEN - 1]) {
+            which = FIELD_HIDDEN;
+            continue;
+        }
+        return 0;
     }
-    return i == sizeof(want) - 1 ? 1 : -1;
+    return i == sizeof(want) - 1 ? which : -1;
 }
 
 /* Replace the first FIELD_LEN bytes of bb (a field name) with HIDDEN. */
@@ -154,10 +173,13 @@ static apr_status_t check_field(ap_filter_t *f, apr_bucket_brigade *bb,
             break;   /* nothing more to read now: let core see what there is */
         }
     }
-    if (is_expect != 1) {
+    if (is_expect <= 0) {
         return APR_SUCCESS;
     }
-    uc->hid = 1;
+    uc->hid |= is_expect;
+    if (is_expect == FIELD_HIDDEN) {
+        return APR_SUCCESS;   /* left as it is: post_read_request refuses it */
+    }
     return hide_field(f, bb);
 }
 
@@ -232,7 +254,9 @@ static apr_status_t head_read_slow(ap_filter_t *f, apr_bucket_brigade *bb,
     if ((rv = measure(bb, block, &total, &first, &last)) != APR_SUCCESS) {
         return rv;
     }
-    if (!uc->mid_line && (first | 0x20) == 'e') {
+    /* Only a header line: the request line (the first with content; core
+     * skips blank lines before it) is never touched, whatever its method. */
+    if (!uc->mid_line && uc->seen_line && (first | 0x20) == 'e') {
         if ((rv = check_field(f, bb, block, readbytes)) != APR_SUCCESS
             || (rv = measure(bb, block, &total, &first, &last)) != APR_SUCCESS) {
             return rv;
@@ -301,13 +325,21 @@ static apr_status_t unknown_filter(ap_filter_t *f, apr_bucket_brigade *bb,
     return ap_get_brigade(f->next, bb, mode, block, readbytes);
 }
 
+/* The request's own HIDDEN field, over HTTP/2 (in r->notes: there is no
+ * per-connection state for a stream's requests). */
+#define OWN_NOTE "expect-own-hidden"
+
 /* HTTP/2: the head is already a table; move Expect out of core's way. */
 static void hide_in_table(request_rec *r)
 {
     const char *v = apr_table_get(r->headers_in, "Expect");
 
-    /* A client's own field of that name must not pass for Expect. */
-    apr_table_unset(r->headers_in, HIDDEN);
+    /* A client's own field of that name must not pass for Expect, nor
+     * vanish: post_read_request refuses the request. */
+    if (apr_table_get(r->headers_in, HIDDEN) != NULL) {
+        apr_table_setn(r->notes, OWN_NOTE, "1");
+        apr_table_unset(r->headers_in, HIDDEN);
+    }
     if (v != NULL) {
         /* apr_table_get() sees only the first of several Expect fields;
          * mod_http2 has already merged them into one. */
@@ -356,9 +388,20 @@ static int unknown_post_read(request_rec *r)
     const char *value;
     int keep, dropped;
 
-    /* Over HTTP/1.x the filter says whether it renamed anything. */
+    /* Over HTTP/1.x the filter says whether it renamed or saw anything. */
     if (r->connection->master == NULL && (uc == NULL || !uc->hid)) {
         return DECLINED;
+    }
+    if (r->prev == NULL && r->main == NULL
+        && (r->connection->master == NULL ? uc->hid & FIELD_HIDDEN
+                                          : apr_table_get(r->notes, OWN_NOTE) != NULL)) {
+        /* Whatever core made of it, Expect and the client's field are
+         * mixed: neither can be told apart now. */
+        apr_table_unset(r->headers_in, HIDDEN);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, EXPLOGNO(0032)
+                      "client sent a header field named %s, the name ExpectUnknown "
+                      "ignore gives Expect while httpd reads the head: refused", HIDDEN);
+        return HTTP_BAD_REQUEST;
     }
     if ((value = apr_table_get(r->headers_in, HIDDEN)) == NULL) {
         return DECLINED;
@@ -367,8 +410,11 @@ static int unknown_post_read(request_rec *r)
     if (r->prev != NULL || r->main != NULL) {
         /* An internal redirect (an ErrorDocument) of a request core refused
          * before any hook ran shares its headers_in: give the field its
-         * name back and judge nothing that core did not. */
-        apr_table_setn(r->headers_in, "Expect", value);
+         * name back and judge nothing that core did not.  A client's own
+         * HIDDEN field mixed into it made it no Expect: it stays dropped. */
+        if (r->connection->master != NULL || !(uc->hid & FIELD_HIDDEN)) {
+            apr_table_setn(r->headers_in, "Expect", value);
+        }
         return DECLINED;
     }
     sc = expect_srv_config(r->server);

@@ -20,15 +20,26 @@ Kinds, and the verdict probe must give:
     reset       RST_STREAM(INTERNAL_ERROR) on every stream at once
                                                      closes-without-response
     silent      the SETTINGS exchange, then nothing  times-out
+    hugeframe   a HEADERS frame header of length 0xFFFFFF (beyond any
+                SETTINGS_MAX_FRAME_SIZE), then a few bytes  garbled-response
+    badindex    a header block naming HPACK index 127 (no such entry)
+                                                     garbled-response
+    tablesize   a dynamic table size update to 8192, over the 4096 the
+                client allows                        garbled-response
+    hugefield   one 4 MB header field, over HEADERS and CONTINUATION frames
+                                                     garbled-response
+    The last four leave the connection open: the server closed nothing, the
+    client's HTTP/2 library found a connection error in what it received.
     http1       answers in HTTP/1.1                  (exit 1: not h2c)
 """
 import struct
 
 from loopback import LoopbackServer
 
-KINDS = ("good100", "two100", "endless1xx", "reset", "silent", "http1")
+KINDS = ("good100", "two100", "endless1xx", "reset", "silent", "http1",
+         "hugeframe", "badindex", "tablesize", "hugefield")
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-DATA, HEADERS, RST_STREAM, SETTINGS = 0, 1, 3, 4
+DATA, HEADERS, RST_STREAM, SETTINGS, CONTINUATION = 0, 1, 3, 4, 9
 END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
 SOCKET_TIMEOUT = 15.0
 
@@ -48,6 +59,40 @@ def status_block(code):
 def headers(stream, code, end_stream=False):
     return frame(HEADERS, END_HEADERS | (END_STREAM if end_stream else 0), stream,
                  status_block(code))
+
+
+def hpack_int(value, prefix_bits, first):
+    """An HPACK integer (RFC 7541 5.1), its first byte's high bits `first`."""
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytes([first | value])
+    out, value = [first | limit], value - limit
+    while value >= 128:
+        out.append(value % 128 + 128)
+        value //= 128
+    return bytes(out + [value])
+
+
+HUGE_FIELD = 4 * 1024 * 1024
+MAX_FRAME = 16384
+
+
+def connection_error(kind, stream):
+    """The bytes of each kind that breaks the HTTP/2 connection."""
+    if kind == "hugeframe":
+        return b"\xff\xff\xff" + bytes([HEADERS, END_HEADERS]) + struct.pack(">I", stream) \
+            + b"\x88" * 64
+    if kind == "badindex":
+        return frame(HEADERS, END_HEADERS, stream, hpack_int(127, 7, 0x80))
+    if kind == "tablesize":
+        return frame(HEADERS, END_HEADERS, stream, hpack_int(8192, 5, 0x20) + b"\x88")
+    # hugefield: :status 200, then x-big as a literal without indexing.
+    block = b"\x88" + b"\x00\x05x-big" + hpack_int(HUGE_FIELD, 7, 0) + b"v" * HUGE_FIELD
+    chunks = [block[i:i + MAX_FRAME] for i in range(0, len(block), MAX_FRAME)]
+    out = [frame(HEADERS, 0, stream, chunks[0])]
+    out += [frame(CONTINUATION, END_HEADERS if i == len(chunks) - 1 else 0, stream, c)
+            for i, c in enumerate(chunks[1:], 1)]
+    return b"".join(out)
 
 
 def _recv_exact(sock, n):
@@ -82,7 +127,10 @@ def _serve(kind, sock, stop):
             if ftype == SETTINGS and not flags & ACK:
                 sock.sendall(frame(SETTINGS, ACK, 0))
             elif ftype == HEADERS and kind != "silent":
-                if kind == "reset":
+                if kind in ("hugeframe", "badindex", "tablesize", "hugefield"):
+                    # Sent once; then go on reading until the client leaves.
+                    sock.sendall(connection_error(kind, stream))
+                elif kind == "reset":
                     sock.sendall(frame(RST_STREAM, 0, stream, struct.pack(">I", 2)))
                 elif kind == "endless1xx":
                     block = headers(stream, 103) * 4096

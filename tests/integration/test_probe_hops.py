@@ -457,7 +457,13 @@ def test_chain_with_an_unreachable_hop_is_not_healthy(h2srv):
 
 H2_BAD = [("good100", "honours-100-continue"), ("two100", "duplicate-100"),
           ("endless1xx", "garbled-response"), ("reset", "closes-without-response"),
-          ("silent", "times-out")]
+          ("silent", "times-out"),
+          # Connection errors nghttp2 finds in the server's frames, the
+          # server closing nothing: garbled, not closed (exit 16, not 13).
+          ("hugeframe", "garbled-response"), ("badindex", "garbled-response"),
+          ("tablesize", "garbled-response"), ("hugefield", "garbled-response")]
+CONNECTION_ERRORS = {"hugeframe": "FRAME_SIZE_ERROR", "badindex": "COMPRESSION_ERROR",
+                     "tablesize": "COMPRESSION_ERROR", "hugefield": "COMPRESSION_ERROR"}
 
 
 @pytest.mark.parametrize("kind,key", H2_BAD, ids=[k for k, _ in H2_BAD])
@@ -477,6 +483,14 @@ def test_h2_misbehaving_server(kind, key):
         assert "more than 100 interim responses" in cont["detail"]
     if kind == "reset":
         assert "INTERNAL_ERROR" in cont["detail"]
+    if kind in CONNECTION_ERRORS:
+        assert res.returncode == 16, res.stdout
+        ran = [c for c in doc["checks"] if c["outcome"] != "not-applicable"]
+        assert ran
+        for c in ran:
+            assert c["outcome"] == "garbled", c
+            assert c["detail"].startswith("a connection error in the server's HTTP/2 frames: "
+                                          + CONNECTION_ERRORS[kind]), c
 
 
 def test_chain_of_silent_hops_is_bounded():

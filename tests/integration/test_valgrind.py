@@ -124,7 +124,8 @@ def test_follow_is_memcheck_clean(server):
 
 # The probe modes of issue 15 over servers that need no mod_http2 here
 # (test_probe_hops.py runs them against httpd's h2 under valgrind too).
-@pytest.mark.parametrize("kind,code", [("two100", 12), ("endless1xx", 16), ("reset", 13)])
+@pytest.mark.parametrize("kind,code", [("two100", 12), ("endless1xx", 16), ("reset", 13),
+                                       ("badindex", 16), ("hugeframe", 16)])
 def test_probe_h2c_is_memcheck_clean(kind, code):
     with H2Misbehaving(kind) as srv:
         res = vg("probe", srv.url(), "--h2c", "--timeout", "2", shm=None)
