@@ -235,8 +235,8 @@ const char *expect_config_row_names(apr_pool_t *p, apr_pool_t *ptemp, server_rec
         if (other != NULL) {
             return apr_psprintf(ptemp, "%s and %s would both have the statistics row "
                                 "'%s'; give one of them another ExpectStatsName",
-                                expect_server_label(ptemp, v),
-                                expect_server_label(ptemp, other), name);
+                                expect_server_label(ptemp, other),
+                                expect_server_label(ptemp, v), name);
         }
         apr_hash_set(taken, name, APR_HASH_KEY_STRING, v);
         APR_ARRAY_IDX(names, i, const char *) = name;

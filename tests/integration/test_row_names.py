@@ -214,7 +214,7 @@ COLLISIONS = [
      ["EXP0018", "virtual host a.test (", "virtual host b.test (", "'a.test:"]),
     # With the main server's reserved name.
     (site("a.test", "ExpectStatsName main"),
-     ["EXP0018", "the main server and virtual host a.test (", "'main'"]),
+     ["EXP0018", "virtual host a.test (", ") and the main server would both", "'main'"]),
     ("ExpectStatsName -front\n", ["ExpectStatsName", "'-front' cannot name a row",
                                   "starting with a letter or digit"]),
     (site("a.test", 'ExpectStatsName "two words"'),
