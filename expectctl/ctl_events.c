@@ -57,9 +57,11 @@ static uint64_t claim_of(const expect_shm_event_t *e)
 }
 
 /* "retried after 850 ms", "abandoned", "pending", ... */
-static void outcome_text(char *buf, size_t len, const expect_shm_event_t *e)
+static void outcome_text(const expect_shm_t *h, char *buf, size_t len,
+                         const expect_shm_event_t *e)
 {
-    uint32_t st = expect_outcome_state(e->outcome, claim_of(e));
+    uint32_t st = expect_outcome_state_at(h, e->outcome, claim_of(e), e->time_usec,
+                                          ctl_now_usec());
 
     if (st == EXPECT_OUTCOME_RETRIED) {
         snprintf(buf, len, "retried after %" PRIu64 " ms", expect_outcome_ms(e->outcome));
@@ -69,7 +71,7 @@ static void outcome_text(char *buf, size_t len, const expect_shm_event_t *e)
     }
 }
 
-static void print_event_text(const expect_shm_event_t *e)
+static void print_event_text(const expect_shm_t *h, const expect_shm_event_t *e)
 {
     char outcome[64];
     char fix[2048];
@@ -98,13 +100,13 @@ static void print_event_text(const expect_shm_event_t *e)
     }
     printf(" ua=\"");
     expect_fput_text(stdout, e->user_agent);
-    outcome_text(outcome, sizeof(outcome), e);
+    outcome_text(h, outcome, sizeof(outcome), e);
     printf("\" outcome=\"%s\" by=%s: ", outcome, expect_producer_name(e->producer));
     expect_fput_text(stdout, event_fix(e, &client, fix, sizeof(fix)));
     putchar('\n');
 }
 
-static void print_event_json(const expect_shm_event_t *e)
+static void print_event_json(const expect_shm_t *h, const expect_shm_event_t *e)
 {
     uint32_t st;
     char fix[2048];
@@ -150,7 +152,7 @@ static void print_event_json(const expect_shm_event_t *e)
         printf("null, \"client_family\": null, \"client_fix\": null");
     }
     /* Added for retry tracking. */
-    st = expect_outcome_state(e->outcome, claim_of(e));
+    st = expect_outcome_state_at(h, e->outcome, claim_of(e), e->time_usec, ctl_now_usec());
     printf(", \"outcome\": \"%s\", \"retry_after_ms\": ", expect_outcome_name(st));
     if (st == EXPECT_OUTCOME_RETRIED) {
         printf("%" PRIu64, expect_outcome_ms(e->outcome));
@@ -178,17 +180,17 @@ static uint64_t print_range(const expect_shm_t *h, uint64_t from, uint64_t until
             }
             if (o->format == CTL_FMT_JSON) {
                 if (o->follow) {
-                    print_event_json(&batch[i]);
+                    print_event_json(h, &batch[i]);
                     putchar('\n');
                 }
                 else {
                     printf("%s\n  ", *first ? "" : ",");
-                    print_event_json(&batch[i]);
+                    print_event_json(h, &batch[i]);
                 }
                 *first = 0;
             }
             else {
-                print_event_text(&batch[i]);
+                print_event_text(h, &batch[i]);
             }
         }
         if (next <= from) {

@@ -195,7 +195,8 @@ static int stats_prometheus(const expect_shm_t *h, const ctl_opts_t *o)
     }
     rc = ctl_each_vhost(h, o, collect, &c);
     if (rc == CTL_EXIT_OK) {
-        expect_prom_write(c.v, c.n, emit_stdout, NULL);
+        expect_prom_write(c.v, c.n, __atomic_load_n(&h->hdr->pending_evicted, __ATOMIC_RELAXED),
+                          emit_stdout, NULL);
     }
     free(c.v);
     return rc;

@@ -25,7 +25,9 @@ typedef struct {
     const expect_client_t *client;   /* NULL: not a known client */
     uint64_t by_reason[EXPECT_REASON_COUNT];
     uint64_t n417, retried, abandoned, pending, other;
-    uint64_t bytes;                  /* declared Content-Length, summed */
+    uint64_t repeated;               /* superseded by a later 417 of the same upload */
+    uint64_t bytes;                  /* declared Content-Length, summed (saturating) */
+    int bytes_saturated;             /* the sum passed UINT64_MAX */
     uint64_t unknown_length;         /* events without a Content-Length */
 } group_t;
 
@@ -58,24 +60,35 @@ static group_t *group_for(groups_t *gs, const expect_shm_event_t *e,
     return &gs->g[gs->n++];
 }
 
-static void add_event(groups_t *gs, const expect_shm_event_t *e)
+static void add_event(groups_t *gs, const expect_shm_t *h, const expect_shm_event_t *e,
+                      uint64_t now)
 {
     const expect_client_t *c = expect_client_for_event(e->producer, e->reason, e->expect,
                                                        e->user_agent);
     group_t *g = group_for(gs, e, c);
+    uint32_t state = expect_outcome_state_at(h, e->outcome, e->seq / 2 - 1, e->time_usec, now);
 
     g->n417++;
     if (e->reason < EXPECT_REASON_COUNT) {
         g->by_reason[e->reason]++;
     }
-    switch (expect_outcome_state(e->outcome, e->seq / 2 - 1)) {
+    switch (state) {
     case EXPECT_OUTCOME_RETRIED:   g->retried++; break;
     case EXPECT_OUTCOME_ABANDONED: g->abandoned++; break;
     case EXPECT_OUTCOME_PENDING:   g->pending++; break;
+    /* The same upload 417'd again: its later event tells what became of
+     * it, and carries its bytes. */
+    case EXPECT_OUTCOME_REPEATED:  g->repeated++; return;
     default:                       g->other++; break;
     }
     if (e->content_length >= 0) {
-        g->bytes += (uint64_t)e->content_length;
+        if (g->bytes > UINT64_MAX - (uint64_t)e->content_length) {
+            g->bytes = UINT64_MAX;
+            g->bytes_saturated = 1;
+        }
+        else {
+            g->bytes += (uint64_t)e->content_length;
+        }
     }
     else {
         g->unknown_length++;
@@ -105,7 +118,7 @@ static void action(char *buf, size_t len, const group_t *g)
     char server[1024];
     const char *harm;
 
-    if (g->retried == g->n417) {
+    if (g->retried + g->repeated == g->n417) {
         snprintf(buf, len, "none needed: every client came back within the window");
         return;
     }
@@ -138,10 +151,18 @@ static void summary_text(const groups_t *gs)
         expect_fput_text(stdout, g->vhost);
         printf("  %s: %" PRIu64 " 417s, %" PRIu64 " retried, %" PRIu64 " abandoned, %" PRIu64
                " pending", family(g), g->n417, g->retried, g->abandoned, g->pending);
+        if (g->repeated != 0) {
+            printf(", %" PRIu64 " repeated (the same upload 417'd again)", g->repeated);
+        }
         if (g->other != 0) {
             printf(", %" PRIu64 " not followed", g->other);
         }
-        printf(", %" PRIu64 " bytes declared", g->bytes);
+        if (g->bytes_saturated) {
+            printf(", more than %" PRIu64 " bytes declared (too many to add up)", g->bytes);
+        }
+        else {
+            printf(", %" PRIu64 " bytes declared", g->bytes);
+        }
         if (g->unknown_length != 0) {
             printf(" (+%" PRIu64 " without Content-Length)", g->unknown_length);
         }
@@ -174,8 +195,9 @@ static void summary_json(const groups_t *gs)
         printf(", \"count\": %" PRIu64 ", \"retried\": %" PRIu64 ", \"abandoned\": %" PRIu64
                ", \"pending\": %" PRIu64 ", \"not_followed\": %" PRIu64
                ", \"bytes_declared\": %" PRIu64 ", \"without_length\": %" PRIu64
+               ", \"repeated\": %" PRIu64 ", \"bytes_saturated\": %s"
                ", \"action\": ", g->n417, g->retried, g->abandoned, g->pending, g->other,
-               g->bytes, g->unknown_length);
+               g->bytes, g->unknown_length, g->repeated, g->bytes_saturated ? "true" : "false");
         action(act, sizeof(act), g);
         expect_fput_json_string(stdout, act);
         printf("}");
@@ -189,6 +211,7 @@ int ctl_events_summary(const expect_shm_t *h, const ctl_opts_t *o)
     uint64_t head = expect_shm_ring_head(h), from, next;
     groups_t gs;
     size_t i, n;
+    uint64_t now = ctl_now_usec();
 
     gs.n = 0;
     gs.g = calloc(MAX_GROUPS, sizeof(*gs.g));
@@ -201,7 +224,7 @@ int ctl_events_summary(const expect_shm_t *h, const ctl_opts_t *o)
     while (from < head) {
         n = expect_shm_read_events(h, from, batch, BATCH, 0, &next);
         for (i = 0; i < n; i++) {
-            add_event(&gs, &batch[i]);
+            add_event(&gs, h, &batch[i], now);
         }
         if (next <= from) {
             break;

@@ -7,6 +7,7 @@
  * cannot hide a vhost or steer an override to another one.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -81,29 +82,52 @@ int ctl_find_vhost(const expect_shm_t *h, const char *want, uint32_t *slot,
     return -1;
 }
 
-/* Calls fn for each vhost to show: all active ones, or the one asked for. */
+uint64_t ctl_now_usec(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
+        return 0;
+    }
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Calls fn for each vhost to show: all active ones, or the one asked for.
+ * A 417 whose retry window is over shows as abandoned at once, though the
+ * parent's sweep settles it some seconds later. */
 int ctl_each_vhost(const expect_shm_t *h, const ctl_opts_t *o,
                       void (*fn)(const expect_shm_vhost_snap_t *, void *), void *arg)
 {
-    expect_shm_vhost_snap_t v;
-    uint32_t i, n = expect_shm_vhost_count(h), slot;
+    expect_shm_vhost_snap_t *v;
+    uint32_t i, n = expect_shm_vhost_count(h), slot = 0, *overdue, shown = 0;
     char err[1024];
 
-    if (o->vhost != NULL) {
-        if (ctl_find_vhost(h, o->vhost, &slot, err, sizeof(err)) != 0) {
-            fprintf(stderr, "expectctl: %s\n", err);
-            return CTL_EXIT_FAIL;
-        }
-        if (expect_shm_snapshot(h, slot, &v) == 0) {
-            fn(&v, arg);
-        }
-        return CTL_EXIT_OK;
+    if (o->vhost != NULL && ctl_find_vhost(h, o->vhost, &slot, err, sizeof(err)) != 0) {
+        fprintf(stderr, "expectctl: %s\n", err);
+        return CTL_EXIT_FAIL;
     }
+    v = calloc(n ? n : 1, sizeof(*v));
+    overdue = calloc(n ? n : 1, sizeof(*overdue));
+    if (v == NULL || overdue == NULL) {
+        free(v);
+        free(overdue);
+        fprintf(stderr, "expectctl: out of memory\n");
+        return CTL_EXIT_FAIL;
+    }
+    /* Every snapshot first, then the table: see expect_retry_overdue. */
     for (i = 0; i < n; i++) {
-        if (expect_shm_snapshot(h, i, &v) == 0 && ctl_vhost_visible(&v)) {
-            fn(&v, arg);
+        if ((o->vhost == NULL || i == slot) && expect_shm_snapshot(h, i, &v[shown]) == 0
+            && (o->vhost != NULL || ctl_vhost_visible(&v[shown]))) {
+            shown++;
         }
     }
+    expect_retry_overdue(h, ctl_now_usec(), overdue, n);
+    for (i = 0; i < shown; i++) {
+        expect_retry_settle_view(&v[i], v[i].slot < n ? overdue[v[i].slot] : 0);
+        fn(&v[i], arg);
+    }
+    free(v);
+    free(overdue);
     return CTL_EXIT_OK;
 }
 

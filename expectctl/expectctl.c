@@ -12,6 +12,9 @@
 #ifndef EXPECT_VERSION
 #define EXPECT_VERSION "0.0.0"
 #endif
+#ifndef EXPECT_BUILD
+#define EXPECT_BUILD "unknown build"
+#endif
 
 static void usage(FILE *f)
 {
@@ -177,7 +180,7 @@ int main(int argc, char **argv)
         return CTL_EXIT_OK;
     }
     if (o.verb == CTL_VERB_VERSION) {
-        printf("expectctl %s (segment layout %u)\n", EXPECT_VERSION,
+        printf("expectctl %s (%s; segment layout %u)\n", EXPECT_VERSION, EXPECT_BUILD,
                (unsigned)EXPECT_SHM_LAYOUT_VERSION);
         return CTL_EXIT_OK;
     }

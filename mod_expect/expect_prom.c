@@ -135,9 +135,10 @@ static void family_rows(size_t f, const expect_shm_vhost_snap_t *v,
     }
 }
 
-void expect_prom_write(const expect_shm_vhost_snap_t *v, size_t n,
+void expect_prom_write(const expect_shm_vhost_snap_t *v, size_t n, uint64_t evicted,
                        expect_emit_fn emit, void *ctx)
 {
+    char num[32];
     size_t f, i;
 
     for (f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
@@ -154,4 +155,13 @@ void expect_prom_write(const expect_shm_vhost_snap_t *v, size_t n,
             family_rows(f, &v[i], emit, ctx);
         }
     }
+    /* Server-wide: an evicted 417 belongs to no outcome, so the alert on
+     * abandoned uploads cannot see it; this one can. */
+    emit_str(emit, ctx, "# HELP mod_expect_retry_evicted_total 417s retry tracking stopped "
+             "following before their window was over, because their bucket of the table "
+             "was full (a flood of 417s, or ExpectRetrySlots too small): what their clients "
+             "did is unknown.\n# TYPE mod_expect_retry_evicted_total counter\n"
+             "mod_expect_retry_evicted_total ");
+    emit_str(emit, ctx, u64(num, sizeof(num), evicted));
+    emit_str(emit, ctx, "\n");
 }

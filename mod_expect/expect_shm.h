@@ -10,6 +10,7 @@
  *   expect_shm_ring.c      counting and the event ring (lock-free)
  *   expect_shm_validate.c  the validators: what a reader may trust
  *   expect_shm_attach.c    attach and view: map, validate, fill a handle
+ *   expect_shm_carry.c     read another layout's rows, for an upgrade
  *
  * No httpd headers here: this is linked into expectctl and the unit tests.
  */
@@ -67,6 +68,7 @@ typedef struct {
     uint32_t            ring_slots;
     uint32_t            pending_slots;
     uint64_t            pair_token;
+    uint64_t            retry_key[2];     /* from the control file */
     int                 writable;         /* statistics mapping is read-write */
     int                 control_writable; /* EXPECT_CTL_* */
     int                 ctl_fd;           /* open only while EXPECT_CTL_PWRITE */
@@ -277,23 +279,31 @@ int expect_shm_record(expect_shm_t *h, const expect_shm_event_t *ev);
 
 /* ---- retry tracking (expect_shm_retry.c; request path: lock-free) ---- */
 
-/* The key a 417'd request is remembered by: a hash of the client's
- * address, User-Agent, method and request target; never 0 or 1. */
-uint64_t expect_retry_key(const char *client, const char *user_agent,
-                          const char *method, const char *target);
+/* The key a 417'd request is remembered by: SipHash, keyed with the
+ * control file's retry_key, of the vhost slot, the client's address, the
+ * product tokens of its User-Agent (comments and anything that is not
+ * name/version left out), the method and the request target; never 0 or 1.
+ * Only the product tokens, because a client's own User-Agent can change
+ * from one process to the next (boto3's feature list). */
+uint64_t expect_retry_key(const expect_shm_t *h, uint32_t slot, const char *client,
+                          const char *user_agent, const char *method, const char *target);
+/* The declared Content-Length folded into 32 bits (0: none declared). */
+uint32_t expect_retry_length_tag(int64_t length);
 /*
  * Remember a 417 sent at when_usec to key's client on vhost `slot`, whose
- * event has claim number claim_plus1 - 1 (0: no event).  The same key
- * still pending becomes REPEATED; a full bucket gives up its oldest entry
- * (EVICTED, counted in pending_evicted).  Returns 1 if remembered.
+ * event has claim number claim_plus1 - 1 (0: no event), for an upload that
+ * declared length_tag.  The same key still pending becomes REPEATED; a
+ * full bucket gives up its oldest entry (EVICTED, counted in
+ * pending_evicted).  Returns 1 if remembered.
  */
 int expect_retry_remember(expect_shm_t *h, uint64_t key, uint64_t when_usec,
-                          uint64_t claim_plus1, uint32_t slot);
-/* The client came back at now_usec: its pending 417, if any, is RETRIED
- * (counted on the 417's vhost), or ABANDONED if older than the window.
- * Returns 1 if one was found. */
+                          uint64_t claim_plus1, uint32_t slot, uint32_t length_tag);
+/* The client came back at now_usec with an upload of length_tag: its
+ * pending 417, if any and if both declared the same length (or either
+ * none), is RETRIED (counted on the 417's vhost), or ABANDONED if older
+ * than the window.  Returns 1 if one was found. */
 int expect_retry_resolve(expect_shm_t *h, uint64_t key, uint64_t now_usec,
-                         uint64_t window_usec);
+                         uint64_t window_usec, uint32_t length_tag);
 /* Entries older than the window are ABANDONED; returns how many.  For the
  * httpd parent, from its monitor hook (about every ten seconds). */
 uint32_t expect_retry_sweep(expect_shm_t *h, uint64_t now_usec, uint64_t window_usec);
@@ -366,6 +376,55 @@ typedef struct {
     uint64_t last_417_usec;
     uint64_t pending;            /* 417s awaiting their client now */
 } expect_shm_vhost_snap_t;
+
+/*
+ * Put one row into dst by name (adding the name as needed): its counters,
+ * last-417 time, configured policy, strict and override.  dst's control
+ * file must be writable.  APR_ENOSPC if the name does not fit.
+ */
+apr_status_t expect_shm_put_snapshot(expect_shm_t *dst, const expect_shm_vhost_snap_t *snap,
+                                     uint32_t *slot);
+
+/* ---- retry tracking, as a reader shows it (expect_shm_retry.c) ---- */
+
+/* Entries of the pending table whose window is over at now_usec (the
+ * sweep has yet to settle them), counted per vhost slot into per_slot[0,
+ * nslots), which the caller zeroed; returns them all.  Read snapshots
+ * first, then this: an entry settled in between is then counted once. */
+uint32_t expect_retry_overdue(const expect_shm_t *h, uint64_t now_usec, uint32_t *per_slot,
+                              uint32_t nslots);
+/* Show a snapshot's overdue entries as abandoned, not pending. */
+void expect_retry_settle_view(expect_shm_vhost_snap_t *v, uint32_t overdue);
+/* An event's outcome as a reader should show it at now_usec: pending
+ * past the segment's window is abandoned. */
+uint32_t expect_outcome_state_at(const expect_shm_t *h, uint64_t word, uint64_t claim,
+                                 uint64_t event_usec, uint64_t now_usec);
+
+/* ---- another layout's segment (expect_shm_carry.c) ---- */
+
+/* What a segment pair of any layout from EXPECT_SHM_CARRY_MIN_LAYOUT on
+ * holds that can outlive a layout change. */
+typedef struct {
+    uint32_t layout_version;          /* the files' */
+    uint32_t state;                   /* EXPECT_SEG_* */
+    uint32_t server_pid;
+    uint32_t generation;
+    uint64_t server_start;
+    uint32_t counters;                /* counters per row read (0: none known) */
+    uint32_t nrows;
+    uint64_t events;                  /* events the ring held: not carried */
+    uint64_t pending;                 /* 417s awaiting their client: not carried */
+    expect_shm_vhost_snap_t *rows;    /* nrows of them; expect_shm_carry_free() */
+} expect_shm_carry_t;
+
+/* Read the pair at path (statistics file and PATH.ctl) whatever its
+ * layout; EXPECT_SHM_OK with *out filled, or an error and why. */
+expect_shm_err_t expect_shm_carry_read(const char *path, expect_shm_carry_t *out,
+                                       char *why, size_t whylen);
+void expect_shm_carry_free(expect_shm_carry_t *c);
+/* Put every row read into dst; *rows and *overrides count what was put. */
+apr_status_t expect_shm_carry_into(expect_shm_t *dst, const expect_shm_carry_t *c,
+                                   uint32_t *rows, uint32_t *overrides);
 
 /* Number of slots in use (the control file's count), clamped to the
  * validated capacity. */

@@ -36,6 +36,24 @@ static uint64_t new_token(void)
     return t != 0 ? t : 1;
 }
 
+/* Retry tracking's hash key: a secret, so never a guess from the clock.
+ * getrandom() without blocking, else /dev/urandom (which never blocks). */
+static int new_secret(uint64_t key[2])
+{
+    int fd, ok;
+
+    if (getrandom(key, 2 * sizeof(key[0]), GRND_NONBLOCK) == (ssize_t)(2 * sizeof(key[0]))) {
+        return 0;
+    }
+    fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    ok = read(fd, key, 2 * sizeof(key[0])) == (ssize_t)(2 * sizeof(key[0]));
+    close(fd);
+    return ok ? 0 : -1;
+}
+
 int expect_shm_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 {
     const char *p = buf;
@@ -229,6 +247,11 @@ apr_status_t expect_shm_create(expect_shm_t *h, const char *path,
     cgeom.state = EXPECT_SEG_BUILDING;  /* until the parent publishes it */
     cgeom.server_pid = geom.creator_pid;
     cgeom.state_usec = geom.created_usec;
+    if (new_secret(cgeom.retry_key) != 0) {
+        err = errno ? errno : EIO;
+        expect_shm_set_why(why, whylen, "no random bytes for the retry key: %s", strerror(err));
+        goto fail;
+    }
     if (init_control(cfd, &cl, vhost_capacity, &cgeom) != 0) {
         err = errno;
         expect_shm_set_why(why, whylen, "cannot write %s: %s", ctmp, strerror(err));

@@ -134,6 +134,8 @@ void expect_shm_fill_handle(expect_shm_t *h, void *base, size_t size,
     h->vhost_capacity = geom->vhost_capacity;
     h->ring_slots = geom->ring_slots;
     h->pair_token = geom->pair_token;
+    h->retry_key[0] = cgeom->retry_key[0];
+    h->retry_key[1] = cgeom->retry_key[1];
 }
 
 uint64_t expect_shm_now_usec(void)

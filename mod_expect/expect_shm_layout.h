@@ -48,7 +48,7 @@
 /* Overridable only so that the upgrade test can build a module and an
  * expectctl of another layout; never set it otherwise. */
 #ifndef EXPECT_SHM_LAYOUT_VERSION
-#define EXPECT_SHM_LAYOUT_VERSION 4u           /* both files */
+#define EXPECT_SHM_LAYOUT_VERSION 5u           /* both files */
 #endif
 #define EXPECT_SHM_CTL_SUFFIX     ".ctl"       /* control file = PATH + this */
 /* Layout granularity.  Regions are also aligned to the real page size at
@@ -134,7 +134,10 @@ typedef struct {
     uint64_t server_start;      /* server_pid's start time (/proc/PID/stat
                                    field 22, clock ticks since boot; 0 if
                                    unknown): a reused pid has another */
-    uint64_t reserved1;
+    /* The secret key of retry tracking's hash (SipHash-2-4), drawn at
+     * creation: here, where no child can write it, so that nobody who can
+     * send requests can choose which pending entries share a bucket. */
+    uint64_t retry_key[2];
 } expect_ctl_header_t;
 
 /* Control header `state`. */
@@ -245,7 +248,8 @@ typedef struct {
 /*
  * One entry of the pending table: a 417 whose client may still come back.
  * `key` is the state word: 0 free, 1 held by a writer, anything else a
- * hash of the client's address, User-Agent, method and request target.
+ * keyed hash of the vhost slot, the client's address, the product tokens
+ * of its User-Agent, the method and the request target.
  * Whoever swaps a key for 1 owns the entry until it stores a key again.
  */
 #define EXPECT_PENDING_FREE 0u
@@ -255,12 +259,52 @@ typedef struct {
     uint64_t time_usec;          /* the 417'd request's arrival */
     uint64_t claim;              /* its event's claim number + 1; 0: none */
     uint32_t vhost_slot;
-    uint32_t reserved0;
+    uint32_t length_tag;         /* the declared Content-Length, folded
+                                    (expect_retry_length_tag); 0: none */
 } expect_shm_pending_t;
+
+/*
+ * What every layout from EXPECT_SHM_CARRY_MIN_LAYOUT on keeps in place, so
+ * that a graceful restart onto a build of another layout (a package
+ * upgrade or downgrade) carries the counters and the overrides over
+ * (expect_shm_carry.c).  A new layout may append to these structs, and add
+ * counters at the end of expect_ctr_t, but never moves these:
+ *   - both files' prefix (expect_shm_prefix_t);
+ *   - the statistics header up to creator_pid, and from layout 4 on
+ *     pending_now;
+ *   - the control header up to server_start;
+ *   - a control entry's override, flags, configured_policy, strict, name;
+ *   - a vhost record begins with its counters, in expect_ctr_t order.
+ * The events and the pending table are per layout, and are dropped by a
+ * layout change (the parent logs what it dropped: EXP0040).
+ */
+#define EXPECT_SHM_CARRY_MIN_LAYOUT 3u
+_Static_assert(offsetof(expect_shm_header_t, vhosts_offset) == 24
+               && offsetof(expect_shm_header_t, vhost_size) == 32
+               && offsetof(expect_shm_header_t, vhost_capacity) == 36
+               && offsetof(expect_shm_header_t, ring_slots) == 52
+               && offsetof(expect_shm_header_t, pair_token) == 56
+               && offsetof(expect_shm_header_t, ring_head) == 72
+               && offsetof(expect_shm_header_t, generation) == 88
+               && offsetof(expect_shm_header_t, pending_now) == 112,
+               "statistics header fields carried across layouts stay in place");
+_Static_assert(offsetof(expect_ctl_header_t, entries_offset) == 24
+               && offsetof(expect_ctl_header_t, entry_size) == 32
+               && offsetof(expect_ctl_header_t, capacity) == 36
+               && offsetof(expect_ctl_header_t, count) == 40
+               && offsetof(expect_ctl_header_t, pair_token) == 48
+               && offsetof(expect_ctl_header_t, state) == 64
+               && offsetof(expect_ctl_header_t, server_pid) == 68
+               && offsetof(expect_ctl_header_t, generation) == 72
+               && offsetof(expect_ctl_header_t, server_start) == 88,
+               "control header fields carried across layouts stay in place");
+_Static_assert(offsetof(expect_ctl_entry_t, name) == 16
+               && offsetof(expect_shm_vhost_t, ctr) == 0,
+               "control entry and counters carried across layouts stay in place");
 
 /* The layout is the wire format: pin the sizes this build writes. */
 _Static_assert(sizeof(expect_shm_header_t) == 136, "statistics header size");
-_Static_assert(sizeof(expect_ctl_header_t) == 104, "control header size");
+_Static_assert(sizeof(expect_ctl_header_t) == 112, "control header size");
 _Static_assert(sizeof(expect_shm_vhost_t) == 128, "vhost record size");
 _Static_assert(sizeof(expect_shm_pending_t) == 32, "pending entry size");
 _Static_assert(sizeof(expect_ctl_entry_t) == 144, "control entry size");

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "expect_shm_internal.h"
+#include "expect_siphash.h"
 
 #define OUTCOME_STATE_MASK ((UINT64_C(1) << EXPECT_OUTCOME_STATE_BITS) - 1)
 #define OUTCOME_MS_MASK    ((UINT64_C(1) << EXPECT_OUTCOME_MS_BITS) - 1)
@@ -55,31 +56,101 @@ const char *expect_outcome_name(uint32_t state)
     return state < EXPECT_OUTCOME_STATES ? names[state] : "untracked";
 }
 
-/* FNV-1a over one string and a separator, so "a","bc" and "ab","c" differ. */
-static uint64_t fnv_add(uint64_t h, const char *s)
+/* RFC 9110's tchar: what a token (and so a product's name and version)
+ * is made of. */
+static int is_tchar(unsigned char c)
 {
-    const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
-
-    for (; *p != '\0'; p++) {
-        h = (h ^ *p) * UINT64_C(0x100000001b3);
-    }
-    return (h ^ 0xffu) * UINT64_C(0x100000001b3);
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+           || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-uint64_t expect_retry_key(const char *client, const char *user_agent,
-                          const char *method, const char *target)
+/*
+ * Feed the product tokens of a User-Agent, in order, one space after each:
+ * product = token ["/" token].  Comments (parenthesized, nested) and words
+ * that are not products are left out: boto3 and aws-cli end theirs with a
+ * feature list, "m/U,N,D,b,Z,e", whose order changes from one process to
+ * the next, and a comma is no tchar.
+ */
+static void feed_products(expect_sip_t *s, const char *ua)
 {
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    const unsigned char *p = (const unsigned char *)(ua != NULL ? ua : ""), *w;
+    int depth, slashes, ok;
 
-    h = fnv_add(h, client);
-    h = fnv_add(h, user_agent);
-    h = fnv_add(h, method);
-    h = fnv_add(h, target);
-    /* Spread the high bits into the low ones the bucket index uses. */
-    h ^= h >> 29;
-    h *= UINT64_C(0xbf58476d1ce4e5b9);
-    h ^= h >> 32;
-    return h > EXPECT_PENDING_BUSY ? h : h + 2;
+    while (*p != '\0') {
+        if (*p == ' ' || *p == '\t') {
+            p++;
+            continue;
+        }
+        if (*p == '(') {
+            for (depth = 0; *p != '\0'; p++) {
+                if (*p == '\\' && p[1] != '\0') {
+                    p++;
+                }
+                else if (*p == '(') {
+                    depth++;
+                }
+                else if (*p == ')' && --depth == 0) {
+                    p++;
+                    break;
+                }
+            }
+            continue;
+        }
+        w = p;
+        slashes = 0;
+        ok = 1;
+        for (; *p != '\0' && *p != ' ' && *p != '\t' && *p != '('; p++) {
+            if (*p == '/') {
+                ok &= ++slashes == 1 && p != w;
+            }
+            else if (!is_tchar(*p)) {
+                ok = 0;
+            }
+        }
+        if (ok && p[-1] != '/') {
+            expect_sip_feed(s, w, (size_t)(p - w));
+            expect_sip_feed(s, " ", 1);
+        }
+    }
+}
+
+static void feed_field(expect_sip_t *s, const char *v)
+{
+    /* The NUL ends each field, so "a","bc" and "ab","c" differ. */
+    if (v != NULL) {
+        expect_sip_feed(s, v, strlen(v));
+    }
+    expect_sip_feed(s, "", 1);
+}
+
+uint64_t expect_retry_key(const expect_shm_t *h, uint32_t slot, const char *client,
+                          const char *user_agent, const char *method, const char *target)
+{
+    static const uint64_t no_key[2];
+    expect_sip_t s;
+    uint64_t k;
+
+    expect_sip_init(&s, h != NULL ? h->retry_key : no_key);
+    expect_sip_feed(&s, &slot, sizeof(slot));
+    feed_field(&s, client);
+    feed_products(&s, user_agent);
+    expect_sip_feed(&s, "", 1);
+    feed_field(&s, method);
+    feed_field(&s, target);
+    k = expect_sip_final(&s);
+    return k > EXPECT_PENDING_BUSY ? k : k + 2;
+}
+
+uint32_t expect_retry_length_tag(int64_t length)
+{
+    uint64_t v = (uint64_t)length;
+    uint32_t t;
+
+    if (length < 0) {
+        return 0;
+    }
+    t = (uint32_t)(v ^ (v >> 32)) + 1u;
+    return t != 0 ? t : 1;
 }
 
 static expect_shm_pending_t *bucket_of(const expect_shm_t *h, uint64_t key)
@@ -148,7 +219,7 @@ static int tracking(const expect_shm_t *h)
 }
 
 int expect_retry_remember(expect_shm_t *h, uint64_t key, uint64_t when_usec,
-                          uint64_t claim_plus1, uint32_t slot)
+                          uint64_t claim_plus1, uint32_t slot, uint32_t length_tag)
 {
     expect_shm_pending_t *b, *victim;
     uint64_t k, seen, oldest, t;
@@ -197,7 +268,7 @@ int expect_retry_remember(expect_shm_t *h, uint64_t key, uint64_t when_usec,
         __atomic_store_n(&victim->time_usec, when_usec, __ATOMIC_RELAXED);
         victim->claim = claim_plus1;
         victim->vhost_slot = slot;
-        victim->reserved0 = 0;
+        victim->length_tag = length_tag;
         /* Counted before the key is visible: a gauge never goes below 0. */
         gauges_add(h, slot, 1);
         __atomic_store_n(&victim->key, key, __ATOMIC_RELEASE);
@@ -211,8 +282,15 @@ int expect_retry_remember(expect_shm_t *h, uint64_t key, uint64_t when_usec,
     return 0;
 }
 
+/* Can a request that declared this length be that upload?  Not when both
+ * declared one and they differ (git's 4-byte probe before its push). */
+static int same_upload(uint32_t a, uint32_t b)
+{
+    return a == 0 || b == 0 || a == b;
+}
+
 int expect_retry_resolve(expect_shm_t *h, uint64_t key, uint64_t now_usec,
-                         uint64_t window_usec)
+                         uint64_t window_usec, uint32_t length_tag)
 {
     expect_shm_pending_t *b;
     uint64_t seen;
@@ -225,8 +303,15 @@ int expect_retry_resolve(expect_shm_t *h, uint64_t key, uint64_t now_usec,
     for (i = 0; i < EXPECT_PENDING_WAYS; i++) {
         seen = key;
         if (__atomic_load_n(&b[i].key, __ATOMIC_RELAXED) == key
+            && same_upload(__atomic_load_n(&b[i].length_tag, __ATOMIC_RELAXED), length_tag)
             && __atomic_compare_exchange_n(&b[i].key, &seen, EXPECT_PENDING_BUSY, 0,
                                            __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+            /* Owned now: the tag read before the swap may have been
+             * another 417's. */
+            if (!same_upload(b[i].length_tag, length_tag)) {
+                __atomic_store_n(&b[i].key, key, __ATOMIC_RELEASE);
+                continue;
+            }
             /* Back, but later than the window: the sweep was just slow. */
             end_entry(h, &b[i], b[i].time_usec + window_usec >= now_usec
                                     ? EXPECT_OUTCOME_RETRIED : EXPECT_OUTCOME_ABANDONED,
@@ -267,4 +352,58 @@ uint32_t expect_retry_sweep(expect_shm_t *h, uint64_t now_usec, uint64_t window_
         n++;
     }
     return n;
+}
+
+/*
+ * The parent's sweep settles overdue entries every few seconds (httpd runs
+ * the monitor hook about every 10); a reader that knows the window and the
+ * clock need not show them as pending meanwhile.
+ */
+uint32_t expect_retry_overdue(const expect_shm_t *h, uint64_t now_usec, uint32_t *per_slot,
+                              uint32_t nslots)
+{
+    uint64_t window, k;
+    uint32_t i, n = 0, slot;
+
+    if (!tracking(h) || __atomic_load_n(&h->hdr->pending_now, __ATOMIC_RELAXED) == 0) {
+        return 0;
+    }
+    window = (uint64_t)__atomic_load_n(&h->hdr->retry_window_ms, __ATOMIC_RELAXED) * 1000u;
+    for (i = 0; i < h->pending_slots; i++) {
+        k = __atomic_load_n(&h->pending[i].key, __ATOMIC_ACQUIRE);
+        if (k <= EXPECT_PENDING_BUSY
+            || __atomic_load_n(&h->pending[i].time_usec, __ATOMIC_RELAXED) + window > now_usec) {
+            continue;
+        }
+        slot = __atomic_load_n(&h->pending[i].vhost_slot, __ATOMIC_RELAXED);
+        if (slot < nslots) {
+            per_slot[slot]++;
+        }
+        n++;
+    }
+    return n;
+}
+
+void expect_retry_settle_view(expect_shm_vhost_snap_t *v, uint32_t overdue)
+{
+    if (overdue > v->pending) {
+        overdue = (uint32_t)v->pending;
+    }
+    v->pending -= overdue;
+    v->ctr[EXPECT_CTR_ABANDONED] += overdue;
+}
+
+uint32_t expect_outcome_state_at(const expect_shm_t *h, uint64_t word, uint64_t claim,
+                                 uint64_t event_usec, uint64_t now_usec)
+{
+    uint32_t state = expect_outcome_state(word, claim);
+    uint64_t window;
+
+    if (state == EXPECT_OUTCOME_PENDING && h != NULL && h->hdr != NULL) {
+        window = (uint64_t)__atomic_load_n(&h->hdr->retry_window_ms, __ATOMIC_RELAXED) * 1000u;
+        if (event_usec + window <= now_usec) {
+            state = EXPECT_OUTCOME_ABANDONED;
+        }
+    }
+    return state;
 }

@@ -211,14 +211,42 @@ apr_status_t expect_shm_mark_active(expect_shm_t *h, uint32_t slot,
     return APR_SUCCESS;
 }
 
+apr_status_t expect_shm_put_snapshot(expect_shm_t *dst, const expect_shm_vhost_snap_t *snap,
+                                     uint32_t *slot)
+{
+    expect_shm_vhost_t *vh;
+    apr_status_t rv;
+    int c;
+
+    if (dst == NULL || !dst->writable || dst->control_writable == EXPECT_CTL_RDONLY) {
+        return APR_EINVAL;
+    }
+    if (snap->name[0] == '\0' || expect_shm_vhost_add(dst, snap->name, slot) != APR_SUCCESS) {
+        return APR_ENOSPC;
+    }
+    vh = &dst->vhosts[*slot];
+    for (c = 0; c < EXPECT_CTR_COUNT; c++) {
+        __atomic_store_n(&vh->ctr[c], snap->ctr[c], __ATOMIC_RELAXED);
+    }
+    __atomic_store_n(&vh->last_417_usec, snap->last_417_usec, __ATOMIC_RELAXED);
+    rv = ctl_set32(dst, &dst->ctl[*slot].configured_policy,
+                   snap->configured_policy <= EXPECT_POLICY_IGNORE
+                       ? snap->configured_policy : (uint32_t)EXPECT_POLICY_DEFAULT);
+    if (rv == APR_SUCCESS) {
+        rv = ctl_set32(dst, &dst->ctl[*slot].strict, snap->strict ? 1u : 0u);
+    }
+    if (rv == APR_SUCCESS && snap->override != EXPECT_OVERRIDE_NONE) {
+        rv = expect_shm_set_override(dst, *slot, snap->override);
+    }
+    return rv;
+}
+
 apr_status_t expect_shm_copy_vhosts(expect_shm_t *dst, const expect_shm_t *src,
                                     int active_only)
 {
     expect_shm_vhost_snap_t snap;
-    expect_shm_vhost_t *vh;
     apr_status_t rv = APR_SUCCESS, orv;
     uint32_t i, slot, n = expect_shm_vhost_count(src);
-    int c;
 
     if (dst == NULL || !dst->writable || dst->control_writable == EXPECT_CTL_RDONLY) {
         return APR_EINVAL;
@@ -230,24 +258,7 @@ apr_status_t expect_shm_copy_vhosts(expect_shm_t *dst, const expect_shm_t *src,
         if (active_only && !(snap.flags & EXPECT_VHOST_ACTIVE)) {
             continue;
         }
-        if (snap.name[0] == '\0' || expect_shm_vhost_add(dst, snap.name, &slot) != APR_SUCCESS) {
-            rv = APR_ENOSPC;
-            continue;
-        }
-        vh = &dst->vhosts[slot];
-        for (c = 0; c < EXPECT_CTR_COUNT; c++) {
-            __atomic_store_n(&vh->ctr[c], snap.ctr[c], __ATOMIC_RELAXED);
-        }
-        __atomic_store_n(&vh->last_417_usec, snap.last_417_usec, __ATOMIC_RELAXED);
-        orv = ctl_set32(dst, &dst->ctl[slot].configured_policy,
-                        snap.configured_policy <= EXPECT_POLICY_IGNORE
-                            ? snap.configured_policy : (uint32_t)EXPECT_POLICY_DEFAULT);
-        if (orv == APR_SUCCESS) {
-            orv = ctl_set32(dst, &dst->ctl[slot].strict, snap.strict ? 1u : 0u);
-        }
-        if (orv == APR_SUCCESS && snap.override != EXPECT_OVERRIDE_NONE) {
-            orv = expect_shm_set_override(dst, slot, snap.override);
-        }
+        orv = expect_shm_put_snapshot(dst, &snap, &slot);
         if (orv != APR_SUCCESS && rv == APR_SUCCESS) {
             rv = orv;
         }

@@ -30,10 +30,6 @@
 #include "mod_expect_status.h"
 #include "mod_expect_unknown.h"
 
-#ifndef EXPECT_VERSION
-#define EXPECT_VERSION "0.0.0"
-#endif
-
 /*
  * What apache2 -t can tell of ExpectShmFile's directory, as sshd's
  * StrictModes does: it exists, it is a directory, and nobody but root (or
@@ -420,6 +416,12 @@ static int expect_judge(request_rec *r, int phase)
     /* Only initial requests get here, once each: nothing to replace. */
     apr_table_addn(r->notes, EXPECT_NOTE, name);
     expect_stats_decided(r, &out);
+    /* An upload let through with its Expect (after `expectctl set VHOST
+     * continue`, say) is a 417'd client's upload come back as much as one
+     * resent without it. */
+    if (out.status != HTTP_EXPECTATION_FAILED && expect_stats_maybe_retry(r)) {
+        expect_stats_arrival(r);
+    }
 
     if (out.clear_expecting) {
         r->expecting_100 = 0;
@@ -633,8 +635,10 @@ static int expect_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (rc == OK && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
         path = expect_stats_path();
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, EXPLOGNO(0003)
-                     "mod_expect " EXPECT_VERSION " serving: segment %s, %d vhosts, "
+                     "mod_expect " EXPECT_BUILD_STRING " serving: segment %s, "
+                     "layout %u, %d vhosts, "
                      "judging in %s", path ? path : "none (no statistics)",
+                     (unsigned)EXPECT_SHM_LAYOUT_VERSION,
                      judged_fixups + judged_early, where);
     }
     return rc;

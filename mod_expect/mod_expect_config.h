@@ -21,6 +21,16 @@
  * module skip the PLT); mod_so must still find this one with dlsym(). */
 extern module AP_MODULE_DECLARE_DATA __attribute__((visibility("default"))) expect_module;
 
+/* The version and the build (package version or git commit), which the
+ * Makefile passes: EXP0003 names both, so a log says which build ran. */
+#ifndef EXPECT_VERSION
+#define EXPECT_VERSION "0.0.0"
+#endif
+#ifndef EXPECT_BUILD
+#define EXPECT_BUILD "unknown build"
+#endif
+#define EXPECT_BUILD_STRING EXPECT_VERSION " (" EXPECT_BUILD ")"
+
 /* Stable log message IDs: tests and operators grep for these. */
 #define EXPLOGNO(n) "EXP" #n ": "
 

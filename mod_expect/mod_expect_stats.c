@@ -145,6 +145,57 @@ static void carry_over(expect_state *st, const expect_state *old, apr_pool_t *pt
     }
 }
 
+/*
+ * A graceful restart onto a build of another layout (a package upgrade)
+ * finds no state of its own from the previous load, but finds the files
+ * the previous build served, still marked as this parent's.  Read what
+ * outlives a layout change; a segment some other server left behind (a
+ * crash) is replaced as before.
+ */
+static int read_carry(const char *path, server_rec *s, expect_shm_carry_t *out)
+{
+    char why[256];
+    uint64_t started = 0;
+    expect_shm_err_t rc = expect_shm_carry_read(path, out, why, sizeof(why));
+
+    if (rc != EXPECT_SHM_OK) {
+        if (rc != EXPECT_SHM_ENOENT) {
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "segment %s not carried over: %s",
+                         path, why);
+        }
+        return 0;
+    }
+    if (expect_proc_start_time(0, &started) != 0) {
+        started = 0;
+    }
+    if (out->server_pid != (uint32_t)getpid()
+        || (out->state != EXPECT_SEG_LIVE && out->state != EXPECT_SEG_RESTARTING)
+        || (out->server_start != 0 && started != 0 && out->server_start != started)) {
+        expect_shm_carry_free(out);
+        return 0;
+    }
+    return 1;
+}
+
+/* Put the rows read by read_carry() into the new segment, and say in one
+ * line what came over and what did not. */
+static void adopt_carry(expect_state *st, expect_shm_carry_t *c, server_rec *s)
+{
+    uint32_t rows = 0, overrides = 0;
+    apr_status_t rv = expect_shm_carry_into(&st->shm, c, &rows, &overrides);
+
+    ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, EXPLOGNO(0040)
+                 "statistics segment %s was written by a build of layout %u (this build: "
+                 "layout %u, mod_expect " EXPECT_BUILD_STRING "): carried over %u of %u rows "
+                 "with %s and %u runtime overrides; dropped %" APR_UINT64_T_FMT " events and %"
+                 APR_UINT64_T_FMT " pending "
+                 "retries, whose format changes with the layout", st->path, c->layout_version,
+                 (unsigned)EXPECT_SHM_LAYOUT_VERSION, rows, c->nrows,
+                 c->counters ? "their counters" : "NO counters (that layout's are not known)",
+                 overrides, (apr_uint64_t)c->events, (apr_uint64_t)c->pending);
+    expect_shm_carry_free(c);
+}
+
 /* Change the segment's state in its control file (reopened for pwrite()
  * and sealed again): a no-op when the files at path are no longer ours. */
 static void mark_state(expect_state *st, uint32_t seg_state)
@@ -262,6 +313,8 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
     server_rec *v;
     char why[256];
     apr_status_t rv;
+    expect_shm_carry_t carry;
+    int carried = 0;
 
     /* The first, pre-config pass is thrown away: build nothing there. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
@@ -305,7 +358,18 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
         rv = assign_slots(&st->shm, s, ptemp, nvhosts);
     }
     else {
-        capacity = 2 * (nvhosts + (old ? expect_shm_vhost_count(&old->shm) : 0));
+        /* No state of this build's from the last generation, or one whose
+         * files another build of this same parent has replaced since (an
+         * upgrade and a downgrade): the files at path are the newest. */
+        carried = (old == NULL || (strcmp(old->path, path) == 0
+                                   && !expect_shm_is_current(&old->shm, path)))
+                  && read_carry(path, s, &carry);
+        if (carried && old != NULL) {
+            expect_shm_detach(&old->shm);
+            old = NULL;
+        }
+        capacity = 2 * (nvhosts + (old ? expect_shm_vhost_count(&old->shm) : 0)
+                        + (carried ? carry.nrows : 0));
         if (capacity < MIN_VHOST_CAPACITY) {
             capacity = MIN_VHOST_CAPACITY;
         }
@@ -315,10 +379,17 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
         /* Replaces whatever is at path, such as a segment left by a crash. */
         rv = expect_shm_create(&st->shm, path, capacity, ring, retry_slots, why, sizeof(why));
         if (rv != APR_SUCCESS) {
+            if (carried) {
+                expect_shm_carry_free(&carry);
+            }
             return without_statistics(pconf, s, old, rv, EXPLOGNO(0010)
                                       "cannot create the statistics segment", path, why);
         }
         generation = old != NULL ? expect_shm_generation(&old->shm) : 0;
+        if (carried) {
+            generation = carry.generation;
+            adopt_carry(st, &carry, s);
+        }
         if (old != NULL && old->shm.base != NULL) {
             /* Growing, moving or replacing: carry counters and overrides by
              * name, then let go of the old mapping (old children keep their
@@ -459,31 +530,40 @@ static void record_event(expect_shm_event_t *ev, const request_rec *r,
                          const char *expect, const char *user_agent, uint64_t outcome);
 
 /* The key retry tracking knows a request by: the same client (address
- * and User-Agent) sending the same method and target. */
-static uint64_t retry_key(const request_rec *r, const char *client, const char *user_agent)
+ * and the product tokens of its User-Agent) sending the same method and
+ * target to the same vhost. */
+static uint64_t retry_key(const request_rec *r, int slot, const char *client,
+                          const char *user_agent)
 {
-    return expect_retry_key(client, user_agent, r->method, r->unparsed_uri);
+    return expect_retry_key(&state->shm, (uint32_t)slot, client, user_agent, r->method,
+                            r->unparsed_uri);
 }
 
 int expect_stats_arrival(request_rec *r)
 {
     const char *ua;
     uint64_t when;
+    uint32_t tag;
+    int slot = server_slot(r->server);
 
     /* Initial requests only (the gauges were tested by the caller), and
      * only uploads: a request without a body is nobody's resend. */
-    if (state == NULL || r->main != NULL || r->prev != NULL || !expect_request_has_content(r)) {
+    if (state == NULL || slot < 0 || r->main != NULL || r->prev != NULL
+        || !expect_request_has_content(r)) {
         return DECLINED;
     }
     ua = apr_table_get(r->headers_in, "User-Agent");
     when = (uint64_t)r->request_time;
-    if (!expect_retry_resolve(&state->shm, retry_key(r, r->useragent_ip, ua), when,
-                              retry_window_usec)
+    tag = expect_retry_length_tag(event_length(apr_table_get(r->headers_in, "Content-Length")));
+    if (!expect_retry_resolve(&state->shm, retry_key(r, slot, r->useragent_ip, ua), when,
+                              retry_window_usec, tag)
         && strcmp(r->useragent_ip, r->connection->client_ip) != 0) {
         /* Behind mod_remoteip, core's 417 (before its hook ran) was keyed
-         * by the peer's address, the resend by the client's. */
-        expect_retry_resolve(&state->shm, retry_key(r, r->connection->client_ip, ua), when,
-                             retry_window_usec);
+         * by the peer's address, the resend by the client's: a resend from
+         * any client behind that proxy with the same products, method and
+         * target matches it (documented under ExpectRetryWindow). */
+        expect_retry_resolve(&state->shm, retry_key(r, slot, r->connection->client_ip, ua),
+                             when, retry_window_usec, tag);
     }
     return DECLINED;
 }
@@ -539,8 +619,8 @@ int expect_stats_log_transaction(request_rec *r)
         claim++;
     }
     if (follow) {
-        expect_retry_remember(&state->shm, retry_key(r, r->useragent_ip, user_agent), when, claim,
-                              (uint32_t)sc->slot);
+        expect_retry_remember(&state->shm, retry_key(r, sc->slot, r->useragent_ip, user_agent),
+                              when, claim, (uint32_t)sc->slot, expect_retry_length_tag(length));
     }
     return DECLINED;
 }

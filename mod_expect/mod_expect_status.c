@@ -33,11 +33,21 @@ static expect_shm_vhost_snap_t *snapshot_all(apr_pool_t *p, const expect_shm_t *
     uint32_t i, count = expect_shm_vhost_count(h);
     expect_shm_vhost_snap_t *v = apr_palloc(p, sizeof(*v) * (count ? count : 1));
 
+    uint32_t *overdue = apr_pcalloc(p, sizeof(*overdue) * (count ? count : 1));
+    size_t j;
+
     *n = 0;
     for (i = 0; i < count; i++) {
         if (expect_shm_snapshot(h, i, &v[*n]) == 0 && (v[*n].flags & EXPECT_VHOST_ACTIVE)) {
             (*n)++;
         }
+    }
+    /* A 417 whose retry window is over counts as abandoned at once, not
+     * when the parent's sweep gets to it (snapshots first: see
+     * expect_retry_overdue). */
+    expect_retry_overdue(h, (uint64_t)apr_time_now(), overdue, count);
+    for (j = 0; j < *n; j++) {
+        expect_retry_settle_view(&v[j], v[j].slot < count ? overdue[v[j].slot] : 0);
     }
     return v;
 }
@@ -87,7 +97,8 @@ static int metrics_serve(request_rec *r)
         return OK;
     }
     v = snapshot_all(r->pool, h, &n);
-    expect_prom_write(v, n, emit_response, r);
+    expect_prom_write(v, n, __atomic_load_n(&h->hdr->pending_evicted, __ATOMIC_RELAXED),
+                      emit_response, r);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, EXPLOGNO(0021)
                   "expect-metrics: served %" APR_SIZE_T_FMT " vhosts", n);
     return OK;

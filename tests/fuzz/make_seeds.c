@@ -134,6 +134,8 @@ static unsigned char *pair_image(const expect_shm_t *h, size_t *len)
     cd.created_usec = FIXED_USEC;
     cd.creator_pid = 4242;
     cd.pair_token = FIXED_TOKEN;
+    cd.retry_key[0] = FIXED_TOKEN;
+    cd.retry_key[1] = ~FIXED_TOKEN;
     /* Published, as a serving parent leaves it. */
     cd.state = EXPECT_SEG_LIVE;
     cd.server_pid = 4242;
@@ -174,10 +176,13 @@ int main(int argc, char **argv)
     /* 0. Retry tracking: 417s pending, retried, abandoned, repeated and
      *    evicted, and one outcome word of another claim (a reused slot). */
     create(&h, 2, 8);
+    /* The image pins the retry key: the keys below must be made with it. */
+    h.retry_key[0] = FIXED_TOKEN;
+    h.retry_key[1] = ~FIXED_TOKEN;
     a = add_vhost(&h, "up.example:443", EXPECT_POLICY_REJECT, 0);
     for (k = 0; k < 6; k++) {
         const char *ua = k % 2 ? "Java-http-client/17" : "curl/7.88.1";
-        uint64_t key = expect_retry_key("192.0.2.1", ua, "PUT", k < 3 ? "/a" : "/b");
+        uint64_t key = expect_retry_key(&h, 0, "192.0.2.1", ua, "PUT", k < 3 ? "/a" : "/b");
         uint64_t ticket, claim;
         expect_shm_event_t *ev = expect_shm_claim(&h, &ticket);
 
@@ -197,10 +202,10 @@ int main(int argc, char **argv)
         EXPECT_SHM_EVENT_SET(ev, expect, "100-continue");
         EXPECT_SHM_EVENT_SET(ev, user_agent, ua);
         expect_shm_publish(ev, ticket);
-        expect_retry_remember(&h, key, FIXED_USEC + k, claim + 1, a);
+        expect_retry_remember(&h, key, FIXED_USEC + k, claim + 1, a, 0);
     }
-    expect_retry_resolve(&h, expect_retry_key("192.0.2.1", "curl/7.88.1", "PUT", "/b"),
-                         FIXED_USEC + 1000, 30000000u);
+    expect_retry_resolve(&h, expect_retry_key(&h, 0, "192.0.2.1", "curl/7.88.1", "PUT", "/b"),
+                         FIXED_USEC + 1000, 30000000u, 0);
     expect_retry_sweep(&h, FIXED_USEC + 60000000u, 30000000u);
     h.ring[1].outcome = expect_outcome_word(99, EXPECT_OUTCOME_RETRIED, 5);
     save_seg("retry_outcomes", &h);

@@ -23,7 +23,7 @@ def test_rules_are_valid():
     res = subprocess.run(["promtool", "check", "rules", RULES], capture_output=True,
                          text=True, timeout=60)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "3 rules found" in res.stdout + res.stderr
+    assert "4 rules found" in res.stdout + res.stderr
 
 
 def test_rules_unit_tests_pass():

@@ -416,28 +416,102 @@ def other_layout_build():
     shutil.rmtree(work, ignore_errors=True)
 
 
+def stats_rows(ctl, shm):
+    res = subprocess.run([ctl, "-s", shm, "stats", "--json"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    return {v["name"].split(":")[0]: v for v in json.loads(res.stdout)["vhosts"]}
+
+
+def carry_lines(h):
+    return [ln for ln in h.read_error_log().splitlines() if "EXP0040" in ln]
+
+
 def test_upgrade_to_another_layout(other_layout_build):
+    """A package upgrade (a build of another layout, then a graceful restart)
+    and the downgrade back keep every row's counters and every override;
+    one warning line says what the layout change dropped."""
     new_so, new_ctl = other_layout_build
+    ours = int(re.search(r"segment layout (\d+)", expectctl("--version").stdout).group(1))
     h = Httpd(CONF, name="upgrade")
     with serving(h):
+        assert upload_status(h, "rej.test") == 417
+        assert upload_status(h, "up.test") == 200
+        assert expectctl("set", "up.test", "ignore", shm=h.shm).returncode == 0
         old = expectctl("stats", shm=h.shm)
         assert old.returncode == 0
         res = subprocess.run([new_ctl, "-s", h.shm, "stats"], capture_output=True, text=True)
         assert res.returncode == 5, res
-        assert "layout version 4, expected 99" in res.stderr, res.stderr
+        assert f"layout version {ours}, expected 99" in res.stderr, res.stderr
+        assert carry_lines(h) == []
         # The package upgrade: the new module, then a graceful restart.
         pid = h.pid()
         h.base = h.base.replace(module_path(), new_so)
         h.write_config()
         h.reload("graceful")
         assert h.pid() == pid
-        assert upload_status(h, "rej.test") == 417
-        res = subprocess.run([new_ctl, "-s", h.shm, "stats", "--json"],
-                             capture_output=True, text=True)
-        assert res.returncode == 0, res.stderr
-        rows = {v["name"].split(":")[0]: v for v in json.loads(res.stdout)["vhosts"]}
+        rows = stats_rows(new_ctl, h.shm)
         assert rows["rej.test"]["r417"]["total"] == 1
+        assert rows["rej.test"]["rejected"] == 1
+        assert rows["up.test"]["continued"] == 1
+        assert rows["up.test"]["override"] == "ignore"
+        lines = carry_lines(h)
+        assert len(lines) == 1, lines
+        assert "[expect:warn]" in lines[0]
+        assert re.search(rf"written by a build of layout {ours} \(this build: layout 99, "
+                         r"mod_expect \S+ \([^)]*\)\): carried over 3 of 3 rows with their counters "
+                         r"and 1 runtime overrides; dropped 1 events and 1 pending retries",
+                         lines[0]), lines[0]
+        # The override still decides: up.test ignores now, under the new build.
+        assert upload_status(h, "up.test") == 200
+        assert upload_status(h, "rej.test") == 417
+        rows = stats_rows(new_ctl, h.shm)
+        assert rows["rej.test"]["r417"]["total"] == 2
+        assert rows["up.test"]["ignored"] == 1
         res = expectctl("stats", shm=h.shm)
         assert res.returncode == 5, res
-        assert "layout version 99, expected 4" in res.stderr, res.stderr
+        assert f"layout version 99, expected {ours}" in res.stderr, res.stderr
         assert stat.S_ISREG(os.stat(h.shm).st_mode)
+        # And back (a downgrade): nothing lost either way.
+        h.base = h.base.replace(new_so, module_path())
+        h.write_config()
+        h.reload("graceful")
+        assert h.pid() == pid
+        rows = stats_rows(expectctl_path(), h.shm)
+        assert rows["rej.test"]["r417"]["total"] == 2
+        assert rows["up.test"]["override"] == "ignore"
+        assert len(carry_lines(h)) == 2
+        assert f"written by a build of layout 99 (this build: layout {ours}" in carry_lines(h)[1]
+        # A plain graceful restart of the same build carries by its own state:
+        # no second warning.
+        h.reload("graceful")
+        assert len(carry_lines(h)) == 2
+        assert stats_rows(expectctl_path(), h.shm)["rej.test"]["r417"]["total"] == 2
+
+
+def test_leftover_of_another_server_not_carried(other_layout_build):
+    """Files a killed parent left behind, found by a new start of another
+    build, are replaced, not adopted: only the parent that served a segment
+    carries it over (a crash is not an upgrade; see 'Upgrading')."""
+    new_so, new_ctl = other_layout_build
+    h = Httpd(CONF, name="leftover")
+    try:
+        h.start()
+        assert upload_status(h, "rej.test") == 417
+        assert expectctl("set", "up.test", "reject", shm=h.shm).returncode == 0
+        pid = h.pid()
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.time() + 10
+        while os.path.exists(f"/proc/{pid}") and time.time() < deadline:
+            time.sleep(0.05)
+        subprocess.run(["pkill", "-9", "-f", h.conf], check=False)
+        assert os.path.exists(h.shm)
+        h.base = h.base.replace(module_path(), new_so)
+        h.write_config()
+        h.start()
+        assert carry_lines(h) == []
+        rows = stats_rows(new_ctl, h.shm)
+        assert rows["rej.test"]["r417"]["total"] == 0
+        assert rows["up.test"]["override"] is None
+    finally:
+        subprocess.run(["pkill", "-9", "-f", h.conf], check=False)
+        h.cleanup()

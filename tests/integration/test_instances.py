@@ -86,6 +86,6 @@ def test_startup_line(two_instances):
         lines = [ln for ln in h.read_error_log().splitlines() if "EXP0003" in ln]
         assert len(lines) == (1 if h is one else 2), lines
         assert "[expect:notice]" in lines[-1]
-        assert re.search(r"EXP0003: mod_expect \d+\.\d+\.\d+ serving: segment "
-                         + re.escape(f"{rundir}/mod_expect.shm") + r", 2 vhosts, "
+        assert re.search(r"EXP0003: mod_expect \d+\.\d+\.\d+ \([^()\s]+\) serving: segment "
+                         + re.escape(f"{rundir}/mod_expect.shm") + r", layout \d+, 2 vhosts, "
                          r"judging in fixups for all 2 servers", lines[-1]), lines[-1]

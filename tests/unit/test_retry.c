@@ -92,7 +92,7 @@ static uint64_t add_417(fixture_t *fx, uint64_t key, uint64_t when, uint32_t slo
     ev->vhost_slot = slot;
     ev->outcome = expect_outcome_word(claim, EXPECT_OUTCOME_PENDING, 0);
     expect_shm_publish(ev, ticket);
-    assert_int_equal(expect_retry_remember(&fx->h, key, when, claim + 1, slot), 1);
+    assert_int_equal(expect_retry_remember(&fx->h, key, when, claim + 1, slot, 0), 1);
     return claim;
 }
 
@@ -141,35 +141,104 @@ static void test_outcome_word(void **state)
     assert_string_equal(expect_outcome_name(99), "untracked");
 }
 
+static uint64_t key_with(const expect_shm_t *h, uint32_t slot, const char *client,
+                         const char *ua)
+{
+    return expect_retry_key(h, slot, client, ua, "PUT", "/up");
+}
+
 static void test_key(void **state)
 {
-    uint64_t k = expect_retry_key("192.0.2.1", "curl/7.88", "PUT", "/up");
+    fixture_t *fx = *state;
+    expect_shm_t other = fx->h;
+    uint64_t k = key_with(&fx->h, 0, "192.0.2.1", "curl/7.88");
+
+    assert_true(k > EXPECT_PENDING_BUSY);
+    assert_true(k == key_with(&fx->h, 0, "192.0.2.1", "curl/7.88"));
+    assert_true(k != key_with(&fx->h, 0, "192.0.2.2", "curl/7.88"));
+    assert_true(k != key_with(&fx->h, 0, "192.0.2.1", "curl/8.0"));
+    assert_true(k != expect_retry_key(&fx->h, 0, "192.0.2.1", "curl/7.88", "POST", "/up"));
+    assert_true(k != expect_retry_key(&fx->h, 0, "192.0.2.1", "curl/7.88", "PUT", "/up?x"));
+    /* Another vhost is another key: an outcome depends on one vhost only. */
+    assert_true(k != key_with(&fx->h, 1, "192.0.2.1", "curl/7.88"));
+    /* Another segment's secret, another key: nobody outside can aim. */
+    other.retry_key[0] ^= 1;
+    assert_true(k != key_with(&other, 0, "192.0.2.1", "curl/7.88"));
+    /* Field boundaries count: "ab"+"c" is not "a"+"bc". */
+    assert_true(expect_retry_key(&fx->h, 0, "ab", "c", "M", "/")
+                != expect_retry_key(&fx->h, 0, "a", "bc", "M", "/"));
+    /* No User-Agent is a value of its own, not a crash. */
+    assert_true(key_with(&fx->h, 0, "192.0.2.1", NULL) > EXPECT_PENDING_BUSY);
+    assert_true(key_with(&fx->h, 0, "192.0.2.1", NULL) == key_with(&fx->h, 0, "192.0.2.1", ""));
+}
+
+/* Only the product tokens of a User-Agent identify the client. */
+static void test_key_products(void **state)
+{
+    fixture_t *fx = *state;
+    const char *boto1 = "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#6.1.0 "
+                        "md/arch#x86_64 lang/python#3.11.2 cfg/retry-mode#legacy "
+                        "Botocore/1.34.0 m/U,N,D,b,Z,e";
+    const char *boto2 = "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#6.1.0 "
+                        "md/arch#x86_64 lang/python#3.11.2 cfg/retry-mode#legacy "
+                        "Botocore/1.34.0 m/Z,e,U,b,D,N";
+    const char *boto_new = "Boto3/1.35.0 md/Botocore#1.35.0 ua/2.0 os/linux#6.1.0 "
+                           "md/arch#x86_64 lang/python#3.11.2 cfg/retry-mode#legacy "
+                           "Botocore/1.35.0 m/U,N,D,b,Z,e";
+
+    assert_true(key_with(&fx->h, 0, "c", boto1) == key_with(&fx->h, 0, "c", boto2));
+    assert_true(key_with(&fx->h, 0, "c", boto1) != key_with(&fx->h, 0, "c", boto_new));
+    /* Comments (nested, with escapes) and spacing are not products. */
+    assert_true(key_with(&fx->h, 0, "c", "Mozilla/5.0 (X11; Linux (x86_64) \\) ) Firefox/120.0")
+                == key_with(&fx->h, 0, "c", "Mozilla/5.0   Firefox/120.0 (other)"));
+    assert_true(key_with(&fx->h, 0, "c", "Mozilla/5.0 Firefox/120.0")
+                != key_with(&fx->h, 0, "c", "Firefox/120.0 Mozilla/5.0"));
+    /* Words that are not name/version ("a/b/c", "/x", "y/") are left out. */
+    assert_true(key_with(&fx->h, 0, "c", "git/2.39.5 a/b/c /x y/")
+                == key_with(&fx->h, 0, "c", "git/2.39.5"));
+    /* A bare product name is a product. */
+    assert_true(key_with(&fx->h, 0, "c", "git/2.39.5 libcurl")
+                != key_with(&fx->h, 0, "c", "git/2.39.5"));
+}
+
+static void test_length_tag(void **state)
+{
+    fixture_t *fx = *state;
+    uint64_t key = key_with(&fx->h, 0, "192.0.2.1", "git/2.39.5");
 
     (void)state;
-    assert_true(k > EXPECT_PENDING_BUSY);
-    assert_true(k == expect_retry_key("192.0.2.1", "curl/7.88", "PUT", "/up"));
-    assert_true(k != expect_retry_key("192.0.2.2", "curl/7.88", "PUT", "/up"));
-    assert_true(k != expect_retry_key("192.0.2.1", "curl/8.0", "PUT", "/up"));
-    assert_true(k != expect_retry_key("192.0.2.1", "curl/7.88", "POST", "/up"));
-    assert_true(k != expect_retry_key("192.0.2.1", "curl/7.88", "PUT", "/up?x"));
-    /* Field boundaries count: "ab"+"c" is not "a"+"bc". */
-    assert_true(expect_retry_key("ab", "c", "M", "/") != expect_retry_key("a", "bc", "M", "/"));
-    /* No User-Agent is a value of its own, not a crash. */
-    assert_true(expect_retry_key("192.0.2.1", NULL, "PUT", "/up") > EXPECT_PENDING_BUSY);
+    assert_int_equal(expect_retry_length_tag(-1), 0);
+    assert_true(expect_retry_length_tag(0) != 0);
+    assert_true(expect_retry_length_tag(4) != expect_retry_length_tag(5));
+    assert_true(expect_retry_length_tag(INT64_MAX) != 0);
+    /* A 417 to a push of 1,000,000 bytes; git's 4-byte probe to the same
+     * target is not its retry; a resend of the same length, or one with no
+     * length (chunked), is. */
+    assert_int_equal(expect_retry_remember(&fx->h, key, T0, 0, 0, expect_retry_length_tag(1000000)),
+                     1);
+    assert_int_equal(expect_retry_resolve(&fx->h, key, T0 + SEC, 30 * SEC,
+                                          expect_retry_length_tag(4)), 0);
+    assert_int_equal(expect_retry_resolve(&fx->h, key, T0 + SEC, 30 * SEC,
+                                          expect_retry_length_tag(1000000)), 1);
+    assert_int_equal(expect_retry_remember(&fx->h, key, T0, 0, 0, expect_retry_length_tag(7)), 1);
+    assert_int_equal(expect_retry_resolve(&fx->h, key, T0 + SEC, 30 * SEC, 0), 1);
+    assert_int_equal(expect_retry_remember(&fx->h, key, T0, 0, 0, 0), 1);
+    assert_int_equal(expect_retry_resolve(&fx->h, key, T0 + SEC, 30 * SEC,
+                                          expect_retry_length_tag(4)), 1);
 }
 
 static void test_retried(void **state)
 {
     fixture_t *fx = *state;
-    uint64_t key = expect_retry_key("192.0.2.1", "ua", "PUT", "/a"), ms = 0, claim;
+    uint64_t key = expect_retry_key(&fx->h, 0, "192.0.2.1", "ua", "PUT", "/a"), ms = 0, claim;
 
     claim = add_417(fx, key, T0, 1);
     assert_int_equal(fx->h.hdr->pending_now, 1);
     assert_int_equal(fx->h.vhosts[1].pending, 1);
     assert_int_equal(outcome_of(fx, claim, NULL), EXPECT_OUTCOME_PENDING);
     /* Another client, or another target, is not this one coming back. */
-    assert_int_equal(expect_retry_resolve(&fx->h, key + 1, T0 + SEC, 30 * SEC), 0);
-    assert_int_equal(expect_retry_resolve(&fx->h, key, T0 + 850000, 30 * SEC), 1);
+    assert_int_equal(expect_retry_resolve(&fx->h, key + 1, T0 + SEC, 30 * SEC, 0), 0);
+    assert_int_equal(expect_retry_resolve(&fx->h, key, T0 + 850000, 30 * SEC, 0), 1);
     assert_int_equal(outcome_of(fx, claim, &ms), EXPECT_OUTCOME_RETRIED);
     assert_int_equal(ms, 850);
     assert_int_equal(ctr(fx, 1, EXPECT_CTR_RETRIED), 1);
@@ -177,15 +246,15 @@ static void test_retried(void **state)
     assert_int_equal(fx->h.hdr->pending_now, 0);
     assert_int_equal(fx->h.vhosts[1].pending, 0);
     /* Resolved once: a second request is nothing. */
-    assert_int_equal(expect_retry_resolve(&fx->h, key, T0 + SEC, 30 * SEC), 0);
+    assert_int_equal(expect_retry_resolve(&fx->h, key, T0 + SEC, 30 * SEC, 0), 0);
     assert_int_equal(ctr(fx, 1, EXPECT_CTR_RETRIED), 1);
 }
 
 static void test_abandoned(void **state)
 {
     fixture_t *fx = *state;
-    uint64_t k1 = expect_retry_key("192.0.2.1", "ua", "PUT", "/a");
-    uint64_t k2 = expect_retry_key("192.0.2.1", "ua", "PUT", "/b");
+    uint64_t k1 = expect_retry_key(&fx->h, 0, "192.0.2.1", "ua", "PUT", "/a");
+    uint64_t k2 = expect_retry_key(&fx->h, 0, "192.0.2.1", "ua", "PUT", "/b");
     uint64_t c1, c2;
 
     c1 = add_417(fx, k1, T0, 0);
@@ -198,7 +267,7 @@ static void test_abandoned(void **state)
     assert_int_equal(ctr(fx, 0, EXPECT_CTR_ABANDONED), 1);
     assert_int_equal(fx->h.hdr->pending_now, 1);
     /* Back after the window, before a sweep saw it: still abandoned. */
-    assert_int_equal(expect_retry_resolve(&fx->h, k2, T0 + 51 * SEC, 30 * SEC), 1);
+    assert_int_equal(expect_retry_resolve(&fx->h, k2, T0 + 51 * SEC, 30 * SEC, 0), 1);
     assert_int_equal(outcome_of(fx, c2, NULL), EXPECT_OUTCOME_ABANDONED);
     assert_int_equal(ctr(fx, 0, EXPECT_CTR_ABANDONED), 2);
     assert_int_equal(ctr(fx, 0, EXPECT_CTR_RETRIED), 0);
@@ -209,7 +278,7 @@ static void test_abandoned(void **state)
 static void test_repeated(void **state)
 {
     fixture_t *fx = *state;
-    uint64_t key = expect_retry_key("192.0.2.1", "ua", "PUT", "/a"), c1, c2;
+    uint64_t key = expect_retry_key(&fx->h, 0, "192.0.2.1", "ua", "PUT", "/a"), c1, c2;
 
     c1 = add_417(fx, key, T0, 0);
     c2 = add_417(fx, key, T0 + SEC, 0);
@@ -217,7 +286,7 @@ static void test_repeated(void **state)
     assert_int_equal(outcome_of(fx, c1, NULL), EXPECT_OUTCOME_REPEATED);
     assert_int_equal(outcome_of(fx, c2, NULL), EXPECT_OUTCOME_PENDING);
     assert_int_equal(fx->h.hdr->pending_now, 1);
-    assert_int_equal(expect_retry_resolve(&fx->h, key, T0 + 2 * SEC, 30 * SEC), 1);
+    assert_int_equal(expect_retry_resolve(&fx->h, key, T0 + 2 * SEC, 30 * SEC, 0), 1);
     assert_int_equal(outcome_of(fx, c2, NULL), EXPECT_OUTCOME_RETRIED);
     assert_int_equal(ctr(fx, 0, EXPECT_CTR_RETRIED), 1);
     assert_int_equal(ctr(fx, 0, EXPECT_CTR_ABANDONED), 0);
@@ -233,7 +302,7 @@ static void test_full_bucket_evicts_oldest(void **state)
     /* Inserted out of time order: eviction goes by age, not position. */
     for (i = 0; i < EXPECT_PENDING_WAYS + 2; i++) {
         snprintf(uri, sizeof(uri), "/u%u", i);
-        keys[i] = expect_retry_key("192.0.2.1", "ua", "PUT", uri);
+        keys[i] = expect_retry_key(&fx->h, 0, "192.0.2.1", "ua", "PUT", uri);
         claims[i] = add_417(fx, keys[i], T0 + (i == 3 ? 0 : (i + 10) * SEC), 0);
     }
     /* Entry 3 was the oldest, then entry 0. */
@@ -243,8 +312,8 @@ static void test_full_bucket_evicts_oldest(void **state)
     assert_int_equal(fx->h.hdr->pending_evicted, 2);
     assert_int_equal(fx->h.hdr->pending_now, EXPECT_PENDING_WAYS);
     /* Evicted is neither retried nor abandoned; the others still resolve. */
-    assert_int_equal(expect_retry_resolve(&fx->h, keys[3], T0 + 20 * SEC, 30 * SEC), 0);
-    assert_int_equal(expect_retry_resolve(&fx->h, keys[9], T0 + 20 * SEC, 30 * SEC), 1);
+    assert_int_equal(expect_retry_resolve(&fx->h, keys[3], T0 + 20 * SEC, 30 * SEC, 0), 0);
+    assert_int_equal(expect_retry_resolve(&fx->h, keys[9], T0 + 20 * SEC, 30 * SEC, 0), 1);
     assert_int_equal(ctr(fx, 0, EXPECT_CTR_RETRIED), 1);
     assert_int_equal(ctr(fx, 0, EXPECT_CTR_ABANDONED), 0);
 }
@@ -259,14 +328,14 @@ static void test_no_table(void **state)
     snprintf(path, sizeof(path), "%s/none", fx->dir);
     assert_int_equal(expect_shm_create(&none, path, 1, 0, 0, why, sizeof(why)), APR_SUCCESS);
     assert_null(none.pending);
-    assert_int_equal(expect_retry_remember(&none, 99, T0, 0, 0), 0);
-    assert_int_equal(expect_retry_resolve(&none, 99, T0, SEC), 0);
+    assert_int_equal(expect_retry_remember(&none, 99, T0, 0, 0, 0), 0);
+    assert_int_equal(expect_retry_resolve(&none, 99, T0, SEC, 0), 0);
     assert_int_equal(expect_retry_sweep(&none, T0, SEC), 0);
     expect_shm_remove(&none, path);
     expect_shm_detach(&none);
-    assert_int_equal(expect_retry_remember(NULL, 99, T0, 0, 0), 0);
+    assert_int_equal(expect_retry_remember(NULL, 99, T0, 0, 0, 0), 0);
     /* Reserved keys are never stored. */
-    assert_int_equal(expect_retry_remember(&fx->h, EXPECT_PENDING_BUSY, T0, 0, 0), 0);
+    assert_int_equal(expect_retry_remember(&fx->h, EXPECT_PENDING_BUSY, T0, 0, 0, 0), 0);
 }
 
 /* A copied event (a rebuilt segment) keeps a settled outcome; a pending
@@ -274,15 +343,15 @@ static void test_no_table(void **state)
 static void test_record_copies_outcome(void **state)
 {
     fixture_t *fx = *state;
-    uint64_t k1 = expect_retry_key("c", "ua", "PUT", "/1");
-    uint64_t k2 = expect_retry_key("c", "ua", "PUT", "/2");
+    uint64_t k1 = expect_retry_key(&fx->h, 0, "c", "ua", "PUT", "/1");
+    uint64_t k2 = expect_retry_key(&fx->h, 0, "c", "ua", "PUT", "/2");
     expect_shm_event_t ev[4];
     uint64_t next, c1;
     size_t n;
 
     c1 = add_417(fx, k1, T0, 0);
     add_417(fx, k2, T0, 0);
-    assert_int_equal(expect_retry_resolve(&fx->h, k1, T0 + 5000, 30 * SEC), 1);
+    assert_int_equal(expect_retry_resolve(&fx->h, k1, T0 + 5000, 30 * SEC, 0), 1);
     n = expect_shm_read_events(&fx->h, 0, ev, 4, 0, &next);
     assert_int_equal(n, 2);
     assert_int_equal(ev[0].seq / 2 - 1, c1);
@@ -310,10 +379,10 @@ static void test_concurrent(void **state)
             snprintf(ua, sizeof(ua), "kid%d", i);
             for (j = 0; j < EACH; j++) {
                 snprintf(uri, sizeof(uri), "/%d", j % 16);
-                key = expect_retry_key("c", ua, "PUT", uri);
-                expect_retry_remember(&fx->h, key, T0 + (uint64_t)j, 0, (uint32_t)(i % 2));
+                key = expect_retry_key(&fx->h, 0, "c", ua, "PUT", uri);
+                expect_retry_remember(&fx->h, key, T0 + (uint64_t)j, 0, (uint32_t)(i % 2), 0);
                 if (j % 3 == 0) {
-                    expect_retry_resolve(&fx->h, key, T0 + (uint64_t)j + 1, 30 * SEC);
+                    expect_retry_resolve(&fx->h, key, T0 + (uint64_t)j + 1, 30 * SEC, 0);
                 }
             }
             _exit(0);
@@ -341,7 +410,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outcome_word),
-        cmocka_unit_test(test_key),
+        cmocka_unit_test_setup_teardown(test_key, retry_setup, retry_teardown),
+        cmocka_unit_test_setup_teardown(test_key_products, retry_setup, retry_teardown),
+        cmocka_unit_test_setup_teardown(test_length_tag, retry_setup, retry_teardown),
         cmocka_unit_test_setup_teardown(test_retried, retry_setup, retry_teardown),
         cmocka_unit_test_setup_teardown(test_abandoned, retry_setup, retry_teardown),
         cmocka_unit_test_setup_teardown(test_repeated, retry_setup, retry_teardown),

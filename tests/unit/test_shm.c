@@ -122,7 +122,7 @@ static void test_layout(void **state)
     struct stat st;
 
     assert_int_equal(sizeof(expect_shm_header_t), 136);
-    assert_int_equal(sizeof(expect_ctl_header_t), 104);
+    assert_int_equal(sizeof(expect_ctl_header_t), 112);
     assert_int_equal(sizeof(expect_shm_vhost_t), 128);
     assert_int_equal(sizeof(expect_ctl_entry_t), 144);
     assert_int_equal(sizeof(expect_shm_event_t), 1128);
@@ -135,7 +135,7 @@ static void test_layout(void **state)
     assert_int_equal(offsetof(expect_ctl_header_t, layout_version), 8);
     assert_int_equal(offsetof(expect_ctl_entry_t, override), 0);
     assert_int_equal(offsetof(expect_shm_event_t, seq), 0);
-    assert_int_equal(EXPECT_SHM_LAYOUT_VERSION, 4);
+    assert_int_equal(EXPECT_SHM_LAYOUT_VERSION, 5);
     assert_memory_not_equal(EXPECT_SHM_MAGIC, EXPECT_CTL_MAGIC, 8);
 
     assert_int_equal(expect_shm_size(0, 10, 0), 0);
@@ -450,10 +450,10 @@ static void test_validate_damage(void **state)
     RESTORE();
 
     image_hdr(&im)->layout_version = 7;
-    expect_corrupt(&im, im.len, "layout version 7, expected 4");
+    expect_corrupt(&im, im.len, "layout version 7, expected 5");
     RESTORE();
     image_hdr(&im)->layout_version = 1;   /* the old single-file layout */
-    expect_corrupt(&im, im.len, "layout version 1, expected 4");
+    expect_corrupt(&im, im.len, "layout version 1, expected 5");
     RESTORE();
 
     image_hdr(&im)->header_size = 64;
@@ -543,9 +543,9 @@ static void test_validate_control_damage(void **state)
     expect_ctl_corrupt(&im, im.len, "bad magic");
     RESTORE();
     ctl_hdr(&im)->layout_version = 1;
-    expect_ctl_corrupt(&im, im.len, "layout version 1, expected 4");
+    expect_ctl_corrupt(&im, im.len, "layout version 1, expected 5");
     RESTORE();
-    ctl_hdr(&im)->header_size = 112;
+    ctl_hdr(&im)->header_size = 120;
     expect_ctl_corrupt(&im, im.len, "header size");
     RESTORE();
     expect_ctl_corrupt(&im, im.len - EXPECT_SHM_ALIGN, "truncated");
@@ -1414,6 +1414,108 @@ static void test_copy_vhosts(void **state)
     expect_shm_detach(&old);
 }
 
+/* Overwrite 4 bytes of a file in place (the files of a segment of another
+ * layout are made from one of this layout). */
+static void poke32(const char *path, off_t off, uint32_t v)
+{
+    int fd = open(path, O_WRONLY);
+
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, &v, sizeof(v), off), (ssize_t)sizeof(v));
+    close(fd);
+}
+
+static void test_carry(void **state)
+{
+    fixture_t *fx = *state;
+    expect_shm_t old, neu;
+    expect_shm_carry_t c;
+    expect_shm_event_t ev;
+    expect_shm_vhost_snap_t snap;
+    uint32_t s, rows, overrides;
+    char why[256];
+    int slot;
+
+    make_segment(fx, &old, 4, 8);
+    expect_shm_vhost_add(&old, "keep:80", &s);
+    expect_shm_mark_active(&old, s, EXPECT_POLICY_REJECT, 1);
+    expect_shm_count(expect_shm_vhost(&old, s), EXPECT_CTR_REJECTED);
+    expect_shm_count(expect_shm_vhost(&old, s), EXPECT_CTR_RETRIED);
+    expect_shm_count_417(expect_shm_vhost(&old, s), EXPECT_PRODUCER_MOD_EXPECT, 4242);
+    expect_shm_set_override(&old, s, EXPECT_POLICY_IGNORE);
+    expect_shm_vhost_add(&old, "other:80", &s);
+    fill_event(&ev, 1);
+    expect_shm_record(&old, &ev);
+    expect_shm_publish_state(&old, EXPECT_SEG_LIVE, 7, 4321, 99);
+    expect_shm_detach(&old);
+
+    /* This layout's own files. */
+    assert_int_equal(expect_shm_carry_read(fx->path, &c, why, sizeof(why)), EXPECT_SHM_OK);
+    assert_int_equal(c.layout_version, EXPECT_SHM_LAYOUT_VERSION);
+    assert_int_equal(c.nrows, 2);
+    assert_int_equal(c.counters, EXPECT_CTR_COUNT);
+    assert_int_equal(c.events, 1);
+    assert_int_equal(c.server_pid, 4321);
+    assert_int_equal(c.server_start, 99);
+    assert_int_equal(c.generation, 7);
+    assert_int_equal(c.state, EXPECT_SEG_LIVE);
+    assert_string_equal(c.rows[0].name, "keep:80");
+    assert_int_equal(c.rows[0].ctr[EXPECT_CTR_RETRIED], 1);
+    assert_int_equal(c.rows[0].last_417_usec, 4242);
+    assert_int_equal(c.rows[0].override, EXPECT_POLICY_IGNORE);
+
+    /* Into a new segment, by name. */
+    assert_int_equal(expect_shm_create(&neu, fx->path, 8, 4, 8, why, sizeof(why)), APR_SUCCESS);
+    expect_shm_vhost_add(&neu, "first:80", &s);
+    assert_int_equal(expect_shm_carry_into(&neu, &c, &rows, &overrides), APR_SUCCESS);
+    assert_int_equal(rows, 2);
+    assert_int_equal(overrides, 1);
+    slot = expect_shm_vhost_find(&neu, "keep:80");
+    assert_int_equal(slot, 1);
+    assert_int_equal(expect_shm_snapshot(&neu, (uint32_t)slot, &snap), 0);
+    assert_int_equal(snap.ctr[EXPECT_CTR_REJECTED], 1);
+    assert_int_equal(snap.ctr[EXPECT_CTR_417_TOTAL], 1);
+    assert_int_equal(snap.override, EXPECT_POLICY_IGNORE);
+    assert_int_equal(snap.configured_policy, EXPECT_POLICY_REJECT);
+    expect_shm_carry_free(&c);
+    expect_shm_detach(&neu);
+
+    /* The same files as layout 3 would have them: 11 counters, and the
+     * later ones (retried) are not read. */
+    make_segment(fx, &old, 4, 8);
+    expect_shm_vhost_add(&old, "keep:80", &s);
+    expect_shm_count(expect_shm_vhost(&old, s), EXPECT_CTR_HTTP10);
+    expect_shm_count(expect_shm_vhost(&old, s), EXPECT_CTR_RETRIED);
+    expect_shm_detach(&old);
+    poke32(fx->path, offsetof(expect_shm_header_t, layout_version), 3);
+    poke32(fx->cpath, offsetof(expect_ctl_header_t, layout_version), 3);
+    assert_int_equal(expect_shm_carry_read(fx->path, &c, why, sizeof(why)), EXPECT_SHM_OK);
+    assert_int_equal(c.counters, 11);
+    assert_int_equal(c.rows[0].ctr[EXPECT_CTR_HTTP10], 1);
+    assert_int_equal(c.rows[0].ctr[EXPECT_CTR_RETRIED], 0);
+    assert_int_equal(c.pending, 0);
+    expect_shm_carry_free(&c);
+
+    /* Older than the first layout whose fields are known: refused. */
+    poke32(fx->path, offsetof(expect_shm_header_t, layout_version), 2);
+    poke32(fx->cpath, offsetof(expect_ctl_header_t, layout_version), 2);
+    assert_int_equal(expect_shm_carry_read(fx->path, &c, why, sizeof(why)), EXPECT_SHM_ECORRUPT);
+    assert_non_null(strstr(why, "older than 3"));
+    assert_null(c.rows);
+
+    /* Headers that lie about their own files. */
+    poke32(fx->path, offsetof(expect_shm_header_t, layout_version), EXPECT_SHM_LAYOUT_VERSION);
+    poke32(fx->cpath, offsetof(expect_ctl_header_t, layout_version), EXPECT_SHM_LAYOUT_VERSION);
+    poke32(fx->cpath, offsetof(expect_ctl_header_t, count), 5);   /* capacity 4 */
+    assert_int_equal(expect_shm_carry_read(fx->path, &c, why, sizeof(why)), EXPECT_SHM_ECORRUPT);
+    assert_non_null(strstr(why, "disagree"));
+    poke32(fx->cpath, offsetof(expect_ctl_header_t, count), 1);
+    assert_int_equal(truncate(fx->path, 4096), 0);
+    assert_int_equal(expect_shm_carry_read(fx->path, &c, why, sizeof(why)), EXPECT_SHM_ECORRUPT);
+    unlink(fx->path);
+    assert_int_equal(expect_shm_carry_read(fx->path, &c, why, sizeof(why)), EXPECT_SHM_ENOENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1436,6 +1538,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_remove_if_same, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_allocation_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy_vhosts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_carry, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
