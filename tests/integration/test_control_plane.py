@@ -7,6 +7,7 @@ rebuild, and two builds of different layouts refuse each other's segment.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import stat
