@@ -24,17 +24,17 @@ uint32_t ctl_effective_policy(const expect_shm_vhost_snap_t *v)
 }
 
 /*
- * A row's name is "name:port", or "name:port@address" where two vhosts
- * share name and port, or "...#N" where even the address is the same
- * (see mod_expect.md).  What the user typed matches a row exactly, or it
- * stops where a row's name goes on with ':' (no port given), '@' (no
- * address) or '#' (no number).  One such row is taken; several are
- * ambiguous, and the error names them.
+ * A row's automatic name is "name:port", "name:port@address" where the
+ * address tells the vhost apart, and "...~N" for the Nth of true
+ * duplicates (see mod_expect.md).  What the user typed matches a row
+ * exactly, or it stops where a row's name goes on with ':' (no port
+ * given), '@' (no address) or '~' (no number).  One such row is taken;
+ * several are ambiguous, and the error names them.
  */
 static int extends(const char *name, const char *want, size_t wlen)
 {
-    const char *seps = strchr(want, '#') ? "" : strchr(want, '@') ? "#"
-                       : strchr(want, ':') ? "@#" : ":";
+    const char *seps = strchr(want, '~') ? "" : strchr(want, '@') ? "~"
+                       : strchr(want, ':') ? "@~" : ":";
 
     return strncmp(name, want, wlen) == 0 && name[wlen] != '\0'
            && strchr(seps, name[wlen]) != NULL;

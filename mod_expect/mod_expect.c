@@ -21,6 +21,7 @@
 #include "http_request.h"
 #include "mod_core.h"
 #include "mpm_common.h"
+#include "apr_lib.h"
 #include "apr_strings.h"
 
 #include "mod_expect_config.h"
@@ -312,6 +313,32 @@ static const char *set_unknown(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+/*
+ * The characters any client of the row understands unquoted: expectctl's
+ * arguments (no leading '-', which it would take for an option), a shell
+ * word, a Prometheus label and JSON.  Unique names are checked in
+ * check_config, when every server is known.
+ */
+static const char *set_stats_name(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    expect_srv_conf *conf = expect_srv_config(cmd->server);
+    size_t i, len = strlen(arg);
+    (void)dconf;
+
+    for (i = 0; i < len; i++) {
+        if (!apr_isalnum(arg[i]) && (i == 0 || strchr(".-_:@~+", arg[i]) == NULL)) {
+            break;
+        }
+    }
+    if (len == 0 || len >= EXPECT_SHM_NAME_LEN || i < len) {
+        return apr_psprintf(cmd->pool, "%s: '%s' cannot name a row: use 1 to %d ASCII "
+                            "letters, digits and . - _ : @ ~ +, starting with a letter or "
+                            "digit", cmd->cmd->name, arg, EXPECT_SHM_NAME_LEN - 1);
+    }
+    conf->stats_name = arg;
+    return NULL;
+}
+
 static const char *set_strict(cmd_parms *cmd, void *dconf, int flag)
 {
     expect_dir_conf *conf = dconf;
@@ -538,17 +565,6 @@ static int expect_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     return OK;
 }
 
-/* The name apache2 -S would show, for messages. */
-static const char *server_label(apr_pool_t *p, const server_rec *s)
-{
-    if (!s->is_virtual) {
-        return "the main server";
-    }
-    return apr_psprintf(p, "virtual host %s (%s:%d)",
-                        s->server_hostname ? s->server_hostname : "(unnamed)",
-                        s->defn_name ? s->defn_name : "?", (int)s->defn_line_number);
-}
-
 /*
  * Every server's judging place, resolved: ExpectJudge early where no
  * per-directory policy applies to the server (its own sections, or the
@@ -558,6 +574,8 @@ static int expect_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                                apr_pool_t *ptemp, server_rec *s)
 {
     const expect_srv_conf *mc = expect_srv_config(s);
+    apr_array_header_t *names;
+    const char *err;
     server_rec *v;
     int early = 0, fixups = 0;
 
@@ -575,7 +593,7 @@ static int expect_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                          "ExpectJudge early (%s) cannot apply to %s: %s applies to it, "
                          "and a per-directory policy is known only in fixups.  Remove "
                          "ExpectJudge early there, or move the policy out of its section",
-                         sc->judge_at ? sc->judge_at : "inherited", server_label(ptemp, v),
+                         sc->judge_at ? sc->judge_at : "inherited", expect_server_label(ptemp, v),
                          section);
             return !OK;
         }
@@ -583,7 +601,7 @@ static int expect_check_config(apr_pool_t *pconf, apr_pool_t *plog,
             || (sc->judge == EXPECT_JUDGE_FIXUPS && !hooked_fixups)) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL, EXPLOGNO(0017)
                          "no judging hook for %s (ExpectJudge %s): please report "
-                         "this configuration", server_label(ptemp, v),
+                         "this configuration", expect_server_label(ptemp, v),
                          sc->judge == EXPECT_JUDGE_EARLY ? "early" : "fixups");
             return !OK;
         }
@@ -593,6 +611,11 @@ static int expect_check_config(apr_pool_t *pconf, apr_pool_t *plog,
         else {
             fixups++;
         }
+    }
+    if ((err = expect_config_row_names(ptemp, ptemp, s, &names)) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL, EXPLOGNO(0018)
+                     "%s", err);
+        return !OK;
     }
     both_hooked = hooked_early && hooked_fixups;
     judged_early = early;
@@ -638,6 +661,8 @@ static const command_rec expect_cmds[] = {
     AP_INIT_TAKE1("ExpectUnknown", set_unknown, NULL, RSRC_CONF,
                   "Expectations other than 100-continue: reject (417, as httpd core) "
                   "or ignore (drop them, keep a 100-continue)"),
+    AP_INIT_TAKE1("ExpectStatsName", set_stats_name, NULL, RSRC_CONF,
+                  "The name of this server's statistics row, instead of the automatic one"),
     AP_INIT_TAKE1("ExpectJudge", set_judge, NULL, RSRC_CONF,
                   "Where requests are judged: fixups (default) or early (translate_name)"),
     AP_INIT_TAKE1("ExpectShmFile", set_shm_file, NULL, RSRC_CONF,

@@ -67,6 +67,8 @@ void *expect_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     conf->judge_at = add->judge != EXPECT_UNSET ? add->judge_at : base->judge_at;
     conf->section_at = add->section_at;
     conf->unknown = add->unknown != EXPECT_UNSET ? add->unknown : base->unknown;
+    /* A row name names one server: never inherited. */
+    conf->stats_name = add->stats_name;
     return conf;
 }
 
@@ -120,58 +122,141 @@ static const char *vhost_addr(apr_pool_t *p, const server_rec *s)
     return s->addrs->host_addr->family == APR_INET6 ? apr_pstrcat(p, "[", ip, "]", NULL) : ip;
 }
 
-/* How often each name occurs among the servers, by the current names. */
-static apr_hash_t *count_names(apr_pool_t *ptemp, server_rec *s)
+/*
+ * Does the vhost's address tell it apart from what else a client reaching
+ * that port could be talking to?  Not where httpd listens on the port at
+ * that address only: every client of the port reaches it there, and the
+ * name stays "name:port" (what the tests' and many one-address servers'
+ * rows are).  The answer depends on the Listen lines and the vhost's own
+ * address only, never on other vhosts.
+ */
+static int address_tells_apart(apr_pool_t *p, const server_rec *v, const char *addr,
+                               apr_port_t port)
 {
-    apr_hash_t *seen = apr_hash_make(ptemp);
-    int *n;
+    const ap_listen_rec *l;
+    char *ip;
 
-    for (; s != NULL; s = s->next) {
-        const char *name = expect_srv_config(s)->name;
-        n = apr_hash_get(seen, name, APR_HASH_KEY_STRING);
-        if (n == NULL) {
-            n = apr_pcalloc(ptemp, sizeof(*n));
-            apr_hash_set(seen, name, APR_HASH_KEY_STRING, n);
-        }
-        (*n)++;
+    if (strcmp(addr, "*") == 0) {
+        return 0;
     }
-    return seen;
+    for (l = ap_listeners; l != NULL; l = l->next) {
+        if (l->bind_addr == NULL || l->bind_addr->port != port) {
+            continue;
+        }
+        ip = NULL;
+        if (apr_sockaddr_ip_get(&ip, l->bind_addr) != APR_SUCCESS || ip == NULL
+            || l->bind_addr->family != v->addrs->host_addr->family
+            || strcmp(strchr(addr, '[') ? apr_pstrcat(p, "[", ip, "]", NULL) : ip,
+                      addr) != 0) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
-void expect_config_name_vhosts(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s)
+/* The server's own ExpectStatsName: never the main server's, which a vhost
+ * without directives of ours shares (or was copied from in post_config). */
+static const char *own_stats_name(const server_rec *main, const server_rec *v)
 {
-    apr_hash_t *seen;
-    server_rec *v;
+    const expect_srv_conf *sc = expect_srv_config(v);
+
+    return (v == main || sc->stats_name != expect_srv_config(main)->stats_name)
+           ? sc->stats_name : NULL;
+}
+
+const char *expect_server_label(apr_pool_t *p, const server_rec *s)
+{
+    if (!s->is_virtual) {
+        return "the main server";
+    }
+    return apr_psprintf(p, "virtual host %s (%s:%d)",
+                        s->server_hostname ? s->server_hostname : "(unnamed)",
+                        s->defn_name ? s->defn_name : "?", (int)s->defn_line_number);
+}
+
+/*
+ * What identifies a vhost to a client, and nothing else: a line added
+ * above it, a file renamed or another vhost added, moved or removed
+ * changes no other row's name, so counters and overrides, which follow
+ * the name across restarts, stay where they were.  Only true duplicates
+ * (httpd routes by name to the first of them) need an order, and then
+ * only among themselves: the first keeps the plain name.
+ */
+static const char *row_name(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s,
+                            const server_rec *v, apr_hash_t *dups)
+{
+    const char *name = own_stats_name(s, v), *base, *addr;
+    apr_port_t port;
     int *n;
 
-    for (v = s; v != NULL; v = v->next) {
-        expect_srv_conf *sc = expect_srv_config(v);
-        sc->name = apr_psprintf(p, "%s:%u",
-                                v->server_hostname ? v->server_hostname : "localhost",
-                                (unsigned)vhost_port(v));
+    if (v == s) {
+        return name != NULL ? name : EXPECT_MAIN_ROW_NAME;
     }
-    /* Two IP-based vhosts may share name and port: add the address. */
-    seen = count_names(ptemp, s);
-    for (v = s; v != NULL; v = v->next) {
-        expect_srv_conf *sc = expect_srv_config(v);
-        n = apr_hash_get(seen, sc->name, APR_HASH_KEY_STRING);
-        if (*n > 1) {
-            sc->name = apr_pstrcat(p, sc->name, "@", vhost_addr(ptemp, v), NULL);
-        }
+    port = vhost_port(v);
+    addr = vhost_addr(ptemp, v);
+    if (!address_tells_apart(ptemp, v, addr, port)) {
+        addr = NULL;
     }
-    /* Still the same (the same address too): add where each is defined.
-     * Not a number by position: another vhost added in between would shift
-     * the numbers, and an override or counters would follow the number to
-     * another vhost.  A moved definition changes the name instead, and its
-     * override is dropped rather than misapplied. */
-    seen = count_names(ptemp, s);
+    base = apr_psprintf(p, "%s:%u%s%s", v->server_hostname ? v->server_hostname : "localhost",
+                        (unsigned)port, addr ? "@" : "", addr ? addr : "");
+    /* Counted whether or not the vhost is named: naming one duplicate
+     * leaves the others' numbers alone. */
+    n = apr_hash_get(dups, base, APR_HASH_KEY_STRING);
+    if (n == NULL) {
+        n = apr_pcalloc(ptemp, sizeof(*n));
+        apr_hash_set(dups, base, APR_HASH_KEY_STRING, n);
+    }
+    ++*n;
+    return name != NULL ? name : *n == 1 ? base : apr_psprintf(p, "%s~%d", base, *n);
+}
+
+const char *expect_config_row_names(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s,
+                                    apr_array_header_t **out)
+{
+    apr_hash_t *dups = apr_hash_make(ptemp), *taken = apr_hash_make(ptemp);
+    apr_array_header_t *servers = apr_array_make(ptemp, 16, sizeof(server_rec *));
+    apr_array_header_t *names;
+    const server_rec *other;
+    const char *name;
+    server_rec *v;
+    int i;
+
     for (v = s; v != NULL; v = v->next) {
-        expect_srv_conf *sc = expect_srv_config(v);
-        const char *file = v->defn_name ? v->defn_name : "", *base = strrchr(file, '/');
-        n = apr_hash_get(seen, sc->name, APR_HASH_KEY_STRING);
-        if (*n > 1) {
-            sc->name = apr_psprintf(p, "%s#%s:%u", sc->name, base ? base + 1 : file,
-                                    v->defn_line_number);
+        APR_ARRAY_PUSH(servers, server_rec *) = v;
+    }
+    names = apr_array_make(p, servers->nelts, sizeof(const char *));
+    names->nelts = servers->nelts;
+    /* httpd puts each vhost it reads in front of the earlier ones: from
+     * the end is configuration order, the order duplicates are routed in. */
+    for (i = servers->nelts - 1; i >= 0; i--) {
+        v = APR_ARRAY_IDX(servers, i, server_rec *);
+        name = row_name(p, ptemp, s, v, dups);
+        other = apr_hash_get(taken, name, APR_HASH_KEY_STRING);
+        if (other != NULL) {
+            return apr_psprintf(ptemp, "%s and %s would both have the statistics row "
+                                "'%s'; give one of them another ExpectStatsName",
+                                expect_server_label(ptemp, other),
+                                expect_server_label(ptemp, v), name);
         }
+        apr_hash_set(taken, name, APR_HASH_KEY_STRING, v);
+        APR_ARRAY_IDX(names, i, const char *) = name;
+    }
+    *out = names;
+    return NULL;
+}
+
+/* check_config has refused any configuration where two rows would share a
+ * name, so the names are there. */
+void expect_config_name_vhosts(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s)
+{
+    apr_array_header_t *names = NULL;
+    server_rec *v;
+    int i = 0;
+
+    if (expect_config_row_names(p, ptemp, s, &names) != NULL) {
+        return;
+    }
+    for (v = s; v != NULL; v = v->next, i++) {
+        expect_srv_config(v)->name = APR_ARRAY_IDX(names, i, const char *);
     }
 }

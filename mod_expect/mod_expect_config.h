@@ -71,7 +71,8 @@ typedef struct {
      * judging hook reads it without a call.  Set with the slot. */
     const uint32_t *override;
     int slot;              /* this vhost's row in the segment, -1 if none */
-    const char *name;      /* "name:port", as apache2 -S shows it */
+    const char *name;      /* the row name, see expect_config_row_names */
+    const char *stats_name; /* ExpectStatsName; NULL until set */
     int judge;             /* EXPECT_JUDGE_*; EXPECT_UNSET until set, resolved
                               in check_config */
     const char *judge_at;  /* "file:line" of the ExpectJudge in effect */
@@ -100,13 +101,26 @@ static inline const expect_dir_conf *expect_dir_config(const ap_conf_vector_t *v
 expect_policy_t expect_configured_policy(const expect_dir_conf *dc);
 int expect_configured_strict(const expect_dir_conf *dc);
 
+/* The main server's row.  Every vhost's automatic name has a ':' (a
+ * ServerName's host part cannot), so none is ever this. */
+#define EXPECT_MAIN_ROW_NAME "main"
+
 /*
- * Give every server its row name, unambiguous among them: "name:port" as
- * apache2 -S shows it; "name:port@address" where two share that; and
- * "#file:line" of its definition after it where even the address is the
- * same.  Names too long for a row are keyed by the core (never merged).
+ * Every server's row name, in server order: its ExpectStatsName if it has
+ * one; EXPECT_MAIN_ROW_NAME for the main server; else "name:port" as
+ * apache2 -S shows it, "@address" after it where the vhost's address tells
+ * it apart (httpd listens on that port elsewhere too), and "~N" for the
+ * Nth of true duplicates.  Names too long for a row are keyed by the core
+ * (never merged).  Returns NULL, or why two servers would share a row.
  */
+const char *expect_config_row_names(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s,
+                                    apr_array_header_t **out);
+
+/* Set every server's name from expect_config_row_names (post_config). */
 void expect_config_name_vhosts(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s);
+
+/* "the main server", or "virtual host NAME (file:line)", for messages. */
+const char *expect_server_label(apr_pool_t *p, const server_rec *s);
 
 /* This generation's segment (set in post_config by the statistics glue),
  * or NULL if there is none.  Children inherit it with the address space. */

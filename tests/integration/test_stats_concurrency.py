@@ -266,7 +266,7 @@ def test_exact_counts_and_consistent_events(mpm):
         assert rows[f"{REJ}:{h.port}"]["last_417"] is not None
         assert rows[f"{CONT}:{h.port}"]["last_417"] is None
         # The default vhost saw nothing.
-        main = rows[f"localhost:{h.port}"]
+        main = rows["main"]
         assert main["expect"] == 0 and main["r417"]["total"] == 0
 
         res = expectctl("events", "-n", str(RING), "--json", shm=h.shm)

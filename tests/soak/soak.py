@@ -375,7 +375,7 @@ def expected_counters(n, port):
         f"{IGN}:{port}": dict(
             expect=n["ignore"], continued=0, rejected=0, ignored=n["ignore"],
             bodyless=0, http10=0, r417=dict(zero417)),
-        f"localhost:{port}": dict(
+        "main": dict(
             expect=0, continued=0, rejected=0, ignored=0, bodyless=0, http10=0,
             r417=dict(zero417)),
     }
