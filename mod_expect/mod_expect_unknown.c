@@ -354,9 +354,19 @@ static int unknown_pre_conn(conn_rec *c, void *csd)
 
     (void)csd;
     /* h2 streams take the table path; proxy backends' heads are responses. */
-    if (c->master != NULL || c->outgoing) {
+    if (c->master != NULL) {
         return DECLINED;
     }
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 116)
+    if (c->outgoing) {
+        return DECLINED;
+    }
+#else
+    /* conn_rec->outgoing came with 2.4.49 (MMN 20120211.116).  Before it, a
+     * proxy backend connection gets the filter too, but it stays disarmed:
+     * only pre_read_request arms it, and mod_proxy never runs that hook on a
+     * backend connection (it reads responses with ap_proxy_read_headers). */
+#endif
     uc = apr_pcalloc(c->pool, sizeof(*uc));
     ap_set_module_config(c->conn_config, &expect_module, uc);
     ap_add_input_filter_handle(filter_handle, uc, NULL, c);
