@@ -478,8 +478,61 @@ void expect_unknown_hook(void)
     }
 }
 
+/*
+ * mod_http2 of httpd 2.4.49 (MMN 20120211.107, ap_check_request_header)
+ * to 2.4.57 runs pre_read_request before it copies the HPACK headers into
+ * r->headers_in, then checks Expect itself: there is no hook between the
+ * two, so over h2 an unknown expectation gets core's 417 whatever
+ * ExpectUnknown says.  Read in the mod_http2 sources of 2.4.52 (too late)
+ * and 2.4.58 (headers first, since 20120211.129), tested on both by make
+ * check-versions; before .107 mod_http2 copied the headers first too
+ * (2.4.37).  Rather than ignore over HTTP/1.1 and not over h2 on the same
+ * vhost, refuse the configuration at -t.
+ */
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 107) && !AP_MODULE_MAGIC_AT_LEAST(20120211, 129)
+#define H2_HEADERS_AFTER_PRE_READ 1
+#endif
+
+#ifdef H2_HEADERS_AFTER_PRE_READ
+static int unknown_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                                server_rec *s)
+{
+    server_rec *v;
+
+    (void)pconf;
+    (void)plog;
+    if (ap_find_linked_module("mod_http2.c") == NULL) {
+        return OK;
+    }
+    for (v = s; v != NULL; v = v->next) {
+        const char *proto;
+
+        if (expect_srv_config(v)->unknown != EXPECT_UNKNOWN_IGNORE) {
+            continue;
+        }
+        proto = ap_is_allowed_protocol(NULL, NULL, v, "h2") ? "h2"
+              : ap_is_allowed_protocol(NULL, NULL, v, "h2c") ? "h2c" : NULL;
+        if (proto != NULL) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL, EXPLOGNO(0033)
+                         "ExpectUnknown ignore cannot work over HTTP/2 on %s (Protocols "
+                         "allows %s) with httpd %s: its mod_http2 checks Expect "
+                         "before any module sees the request's headers (httpd 2.4.49 to "
+                         "2.4.57; 2.4.58 and later, and 2.4.48 and older, work).  Take %s "
+                         "out of that server's Protocols, or remove ExpectUnknown ignore",
+                         expect_server_label(ptemp, v), proto, AP_SERVER_BASEREVISION,
+                         proto);
+            return !OK;
+        }
+    }
+    return OK;
+}
+#endif
+
 void expect_unknown_register(void)
 {
+#ifdef H2_HEADERS_AFTER_PRE_READ
+    ap_hook_check_config(unknown_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+#endif
     filter_handle = ap_register_input_filter(FILTER_NAME, unknown_filter, NULL,
                                              AP_FTYPE_CONNECTION);
 }

@@ -15,8 +15,14 @@ import subprocess
 import tempfile
 import time
 
-APACHE2 = shutil.which("apache2") or "/usr/sbin/apache2"
-MODDIR = "/usr/lib/apache2/modules"
+# The httpd under test: Debian's apache2 unless the environment names
+# another (make check-versions runs the tests against httpds built from
+# source, whose layout is their own prefix: bin/httpd, modules/, conf/).
+APACHE2 = (os.environ.get("EXPECT_HTTPD") or shutil.which("apache2")
+           or "/usr/sbin/apache2")
+MODDIR = os.environ.get("EXPECT_HTTPD_MODDIR") or "/usr/lib/apache2/modules"
+# The MIME types file: Debian's media-types, else the httpd's own.
+MIME_TYPES = os.environ.get("EXPECT_HTTPD_MIME_TYPES") or "/etc/mime.types"
 MPMS = ("event", "worker", "prefork")
 
 # Lines that mean a child died or httpd hit an internal error.
@@ -29,6 +35,26 @@ CRASH_PATTERNS = (
 )
 # Error-log severities that are never expected in a passing test.
 BAD_LEVEL = re.compile(r"\[[a-z_0-9]+:(emerg|alert|crit|error)\]")
+
+
+def has_module(name):
+    """Whether the httpd under test has mod_NAME as a loadable module."""
+    return os.path.exists(os.path.join(MODDIR, f"mod_{name}.so"))
+
+
+_VERSION = []
+
+
+def httpd_version():
+    """The httpd under test's version, as a tuple: (2, 4, 58)."""
+    if not _VERSION:
+        out = subprocess.run([APACHE2, "-v"], capture_output=True, text=True,
+                             env=dict(os.environ, LANG="C")).stdout
+        m = re.search(r"Apache/(\d+)\.(\d+)\.(\d+)", out)
+        if not m:
+            raise RuntimeError(f"cannot tell the version of {APACHE2}: {out!r}")
+        _VERSION.append(tuple(int(x) for x in m.groups()))
+    return _VERSION[0]
 
 
 def free_port(host="127.0.0.1"):
@@ -118,7 +144,7 @@ class Httpd:
             f"CustomLog {self.access_log} expect",
             "ServerName localhost",
             f"DocumentRoot {self.htdocs}",
-            "TypesConfig /etc/mime.types",
+            f"TypesConfig {MIME_TYPES}",
             "KeepAlive On",
             "KeepAliveTimeout 5",
             "Timeout 10",
