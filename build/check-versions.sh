@@ -23,6 +23,8 @@ if ! ls "$src"/httpd-2.4.*.tar.xz >/dev/null 2>&1; then
     exit 0
 fi
 src=$(cd "$src" && pwd)
+# What building httpd needs (installs only what is missing).
+"$top/build/install-deps.sh" --versions
 mkdir -p "$cache"
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/mod_expect-versions.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT

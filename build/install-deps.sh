@@ -8,7 +8,9 @@
 # above; --package-test adds what make check-package uses besides (apache2
 # to install into, curl);
 # --clients the real clients that tests/integration/test_clients.py runs
-# against each policy (make check-clients): about 600 MB with Java and Go.
+# against each policy (make check-clients): about 600 MB with Java and Go;
+# --versions what make check-versions needs to build httpd 2.4.37 and later
+# from their release tags (APR, PCRE 1 for 2.4.37, Lua for mod_lua, ...).
 # Options combine; all but --package and --package-test add to the list
 # above.  Installs only what is missing; needs root (or sudo)
 # only then.
@@ -25,7 +27,7 @@ if [ $# -gt 0 ]; then
 fi
 for opt in "$@"; do
     case "$opt" in
-    --dev|--bench|--clients) base=yes ;;
+    --dev|--bench|--clients|--versions) base=yes ;;
     esac
 done
 if [ "$base" = yes ]; then
@@ -51,8 +53,14 @@ for opt in "$@"; do
     --clients)
         PACKAGES="$PACKAGES golang-go openjdk-17-jdk-headless python3-requests \
 python3-botocore ruby git libwww-perl wget" ;;
+    # buildconf needs autoconf and libtool (and APR's build scripts);
+    # config.guess comes from autotools-dev; 2.4.37 predates PCRE2.
+    --versions)
+        PACKAGES="$PACKAGES libapr1-dev libaprutil1-dev autoconf libtool autotools-dev \
+libpcre3-dev libpcre2-dev libexpat1-dev libnghttp2-dev libssl-dev liblua5.3-dev \
+xz-utils util-linux" ;;
     *)
-        echo "install-deps: unknown option $opt (--dev, --bench, --package, --package-test, --clients)" >&2
+        echo "install-deps: unknown option $opt (--dev, --bench, --package, --package-test, --clients, --versions)" >&2
         exit 2 ;;
     esac
 done

@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Build mod_expect and run every test (unit + integration under the event,
-# worker and prefork MPMs, then, with EXPECT_CHECK_PACKAGE=1, the Debian
+# worker and prefork MPMs, the integration core against each httpd version
+# (make check-versions), then, with EXPECT_CHECK_PACKAGE=1, the Debian
 # package: make check-package).
 # Installs missing Debian packages first.
 # A tree it configures itself (CI: always a fresh clone) builds with
@@ -13,6 +14,9 @@ build/install-deps.sh
 [ -f Makefile ] || ./configure --enable-werror
 make
 make check
+# mod_expect against every httpd in ../shared/httpd-src (HTTPD_SRC_DIR) and
+# Debian's; SKIPPED (exit 0) where the sources are not there.
+make check-versions
 # The Debian package, built, linted, installed into the system apache2 and
 # purged again.  It changes the machine's apache2 for a minute (and puts it
 # back), so it runs where asked: CI sets EXPECT_CHECK_PACKAGE=1 (.ci/run).

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from httpd_harness import Httpd, MPMS, serving
+from httpd_harness import Httpd, MPMS, httpd_version, serving
 from rawhttp import Closed, Conn
 
 HOSTILE_CONF = """
@@ -200,8 +200,11 @@ CASES = [
     Hostile("absolute-form-other-host", [req(path="http://r.test/echo", headers=[cl(5)]),
                                          WAIT], 417, saw_100=False,
             note="the request target's host wins over Host:"),
+    # Closing came after 2.4.37 (whose ap_read_request only drops the
+    # Content-Length; 2.4.52's also closes): before 2.4.52 the sentinel
+    # may be answered, once and in order.
     Hostile("cl-and-te", [req(headers=[cl(5), TE]), WAIT, b"5\r\nhello\r\n0\r\n\r\n"],
-            (200, 400), sentinel="closed",
+            (200, 400), sentinel="closed" if httpd_version() >= (2, 4, 52) else "any",
             note="httpd drops Content-Length and closes after the response"),
     Hostile("te-not-chunked", [req(headers=["Transfer-Encoding: gzip"]), B], (400, 501),
             sentinel="closed"),
