@@ -87,7 +87,7 @@ def fake_ctl(tmp_path):
         echo "uploads.example:443 effective=reject configured=continue override=reject strict=off"
         echo "uploads.example:80 effective=continue configured=continue override=- strict=off"
         echo "legacy.example:80 effective=reject configured=reject override=- strict=on"
-        echo 'x$(touch${{IFS}}{tmp_path}/pwned1)\`touch${{IFS}}{tmp_path}/pwned2\`.example:80 effective=continue configured=continue override=- strict=off'
+        echo 'x$(touch${{IFS}}{tmp_path}/pwned1)\\`touch${{IFS}}{tmp_path}/pwned2\\`.example:80 effective=continue configured=continue override=- strict=off'
         """))
     stub.chmod(0o755)
     return str(bindir), log
