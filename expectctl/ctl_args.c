@@ -3,6 +3,7 @@
  * ctl_args.c - expectctl's command line, as a table of verbs.  Pure: no
  * I/O, so the unit tests can drive it.
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,12 +113,6 @@ static int parse_set_value(const char *s, uint32_t *out)
     return 0;
 }
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /*
  * stats and policy print a name's bytes outside printable ASCII as \xHH
  * and a backslash as \\ (expect_escape_text).  Taking that form back lets
@@ -127,7 +122,8 @@ static int hexval(char c)
 static const char *vhost_arg(const char *a, char *buf, size_t len)
 {
     size_t used = 0;
-    int hi, lo;
+    char hex[3] = {0, 0, 0};
+    unsigned long byte;
 
     if (strchr(a, '\\') == NULL || strlen(a) >= len) {
         return a;
@@ -140,9 +136,10 @@ static const char *vhost_arg(const char *a, char *buf, size_t len)
             buf[used++] = '\\';
             a += 2;
         }
-        else if (a[1] == 'x' && (hi = hexval(a[2])) >= 0 && (lo = hexval(a[3])) >= 0
-                 && (hi || lo)) {
-            buf[used++] = (char)(hi << 4 | lo);
+        else if (a[1] == 'x' && isxdigit((unsigned char)a[2])
+                 && isxdigit((unsigned char)a[3])
+                 && (hex[0] = a[2], hex[1] = a[3], byte = strtoul(hex, NULL, 16)) != 0) {
+            buf[used++] = (char)byte;
             a += 4;
         }
         else {
