@@ -44,6 +44,7 @@ typedef struct {
     const char *shm_path;    /* -s, else $EXPECTCTL_SHM; NULL: see ctl_segment_path */
     const char *instance;    /* -i NAME: the Debian instance apache2-NAME */
     const char *vhost;       /* NULL: all */
+    char vhost_buf[1024];    /* VHOST as typed in the escaped form stats prints */
     ctl_format_t format;
     long count;              /* events -n */
     int count_given;         /* -n was on the command line */
