@@ -41,7 +41,7 @@
 #include <string.h>
 
 #include "fuzz_check.h"
-#include "probe.h"
+#include "probe/probe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
