@@ -9,10 +9,12 @@
  * (ctl_probe.c) turns the command line into a probe_opts_t and calls in,
  * never the other way round (make check-arch checks both).  Its files:
  *
- *   probe_run.c      one probe: the four checks in order, their bounds,
- *                    the exit status of a verdict; the modes: one probe,
- *                    --compare; and the options check
+ *   probe_modes.c    this header's functions: the options check, one
+ *                    probe, --compare (h2 and HTTP/1.1, compared)
  *   probe_chain.c    --chain: one probe per hop, the hop that changes
+ *   probe_run.c      one probe: the four checks in order, their bounds,
+ *                    the exit status of a verdict
+ *   probe_state.c    the checks' table, the run's deadline, names
  *   probe_route.c    where a check connects (--connect, --connect-to,
  *                    --proxy, a hop), with a tunnel and TLS as needed
  *   probe_h1.c       the checks over HTTP/1.x
@@ -75,8 +77,5 @@ probe_opts_status_t probe_opts_check(const probe_opts_t *o, char *err, size_t er
  * on stdout, errors on stderr; returns the exit status: PROBE_EXIT_OK, a
  * verdict's code, or PROBE_EXIT_FAIL when a probe could not be made. */
 int probe_start(const probe_opts_t *o);
-
-/* "http/1.1", "h2" or "h2c". */
-const char *probe_proto_name(probe_proto_t p);
 
 #endif /* EXPECTCTL_PROBE_ENGINE_H */

@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * probe_run.h - one run of `expectctl probe`: the state the engine's files
- * share (probe_engine.h lists them; this header is theirs alone, the verb
- * sees probe_engine.h).
+ * share.  This header is theirs alone; the verb sees probe_engine.h.
+ * Calls go one way, top to bottom (make check-arch refuses a cycle):
  *
- *   probe_run.c    the run's checks in order and its bounds; the modes
- *   probe_route.c  where a check connects: the URL's host, --connect,
- *                  --connect-to, or a forward proxy (--proxy), with a
- *                  CONNECT tunnel where one is needed, then TLS
+ *   probe_modes.c  the entry: options check, one probe, --compare
+ *   probe_chain.c  --chain, one run per hop
+ *   probe_run.c    one run: the checks in order and its bounds
  *   probe_h1.c     the checks over HTTP/1.x
  *   probe_h2.c     the same checks over HTTP/2 (libnghttp2 frames them)
  *   probe_out.c    the text and the --json document of one run
- *   probe_chain.c  --chain, one run per hop
+ *   probe_route.c  where a check connects: the URL's host, --connect,
+ *                  --connect-to, or a forward proxy (--proxy), with a
+ *                  CONNECT tunnel where one is needed, then TLS
+ *   probe_state.c  what they all read: the checks' table, the run's
+ *                  deadline, the protocols' names
  *
  * probe.h has the parts that need no run: parsers, read loops, verdicts,
  * sockets.
@@ -22,7 +25,7 @@
 #include "probe.h"
 #include "probe_engine.h"
 
-/* How each check's request is shaped; the table is in probe_run.c. */
+/* How each check's request is shaped; the table is in probe_state.c. */
 typedef struct {
     int minor;                  /* HTTP/1.minor; HTTP/2 skips the HTTP/1.0 check */
     const char *expect;         /* NULL: no Expect header */
@@ -72,9 +75,11 @@ int probe_run_exit(const probe_run_t *x);
 /* probe_chain.c: --chain, printed; returns the exit status. */
 int probe_chain(const probe_opts_t *o);
 
-/* A deadline ms from now, never past the run's end. */
+/* probe_state.c: a deadline ms from now, never past the run's end. */
 int64_t probe_run_deadline(const probe_run_t *x, long ms);
 long probe_since_ms(int64_t t0);
+/* "http/1.1", "h2" or "h2c". */
+const char *probe_proto_name(probe_proto_t p);
 
 /* probe_route.c: whether the route options fit together and with the
  * URL (before anything is sent); 0, or -1 with a usage error. */
