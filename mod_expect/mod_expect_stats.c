@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * mod_expect_stats.c - httpd glue for the shared statistics segment:
- * its lifetime across restarts, counting decisions and 417s, and reading
- * runtime overrides.  The layout and every lock-free operation are in
- * the expect_shm_*.c core, which knows nothing of httpd.
+ * mod_expect_stats.c - httpd glue for the shared statistics segment: its
+ * lifetime across restarts (and across builds of another layout), the
+ * record of what the judging hook decided (expect_stats_record, the one
+ * call a judged request makes here), every 417 and its event
+ * (log_transaction), and retry tracking's sweep.  The layout and every
+ * lock-free operation are in the expect_shm_*.c core, which knows nothing
+ * of httpd.
  */
 #include <stdlib.h>
 #include <string.h>
