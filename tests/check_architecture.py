@@ -21,6 +21,11 @@ Run from anywhere; exits 1 and names every violation, 0 when all hold:
 5. No function is defined in two places (static ones included) across
    mod_expect/, expectctl/, tests/unit/ and tests/fuzz/.
 6. The segment's wire structs are defined in expect_shm_layout.h only.
+7. Every source file git tracks (code, scripts, configuration, the man
+   page) carries "SPDX-License-Identifier: Apache-2.0" in its first lines;
+   LICENSE and NOTICE are at the top.  Markdown, fuzz corpora and Debian
+   files whose format has no comments (changelog, copyright, source/format)
+   are not source files.
 8. Calls between files: which file's functions use which other file's
    functions (a function defined in one file, named in another's function
    bodies or, in a .c file, anywhere outside comments and strings, such as
@@ -28,11 +33,12 @@ Run from anywhere; exits 1 and names every violation, 0 when all hold:
    included) there is no cycle, and no file of the probe engine calls a
    function of a file outside expectctl/probe/ in expectctl/ (a verb
    file).  `check_architecture.py --calls` prints the whole graph.
-7. Every source file git tracks (code, scripts, configuration, the man
-   page) carries "SPDX-License-Identifier: Apache-2.0" in its first lines;
-   LICENSE and NOTICE are at the top.  Markdown, fuzz corpora and Debian
-   files whose format has no comments (changelog, copyright, source/format)
-   are not source files.
+9. A judged request walks the module's files in one direction: from each
+   of mod_expect.c's judging paths (expect_judge, expect_came_back), the
+   calls into functions of the module's other .c files (static functions
+   of mod_expect.c and static inline ones of the headers are followed
+   into) go file by file and never back to a file already left, and at
+   most two of them go into the statistics unit (mod_expect_stats.c).
 """
 import os
 import re
@@ -56,7 +62,7 @@ PER_PROGRAM = {"main", "LLVMFuzzerTestOneInput", "LLVMFuzzerInitialize"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^">]+)[">]', re.M)
 FUNC_DEF = re.compile(
     r"^(?:static\s+)?(?:inline\s+)?(?:const\s+)?[A-Za-z_][A-Za-z0-9_ \t]*?[\s*]"
-    r"([A-Za-z_][A-Za-z0-9_]*)\s*\([^;{}]*\)\s*(?:__attribute__\s*\(\(.*?\)\)\s*)?\{",
+    r"([A-Za-z_][A-Za-z0-9_]*)\s*\([^;{}]*\)\s*(?:__attribute__\s*\(\([^;{}]*?\)\)\s*)?\{",
     re.M | re.S)
 
 problems = []
@@ -364,11 +370,73 @@ def check_licence():
             problems.append("%s: no '%s' line in its first three lines" % (f, SPDX))
 
 
+WALK_ENTRIES = ("expect_judge", "expect_came_back")
+WALK_STATS_UNIT = "mod_expect_stats"
+WALK_MAX_STATS_CALLS = 2
+CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+
+
+def bodies_by_name(text):
+    """{name: body} of the functions defined in text (comments stripped)."""
+    out = {}
+    for m in FUNC_DEF.finditer(text):
+        depth, i = 0, m.end() - 1
+        for i in range(m.end() - 1, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            if depth == 0:
+                break
+        out[m.group(1)] = text[m.end():i]
+    return out
+
+
+def check_request_walk():
+    called = {}      # function of another .c file -> its unit
+    followed = {}    # function whose body the walk follows -> body
+    for f in sorted(os.listdir(MOD)):
+        text = strip_comments(read(os.path.join(MOD, f)))
+        for name, body in bodies_by_name(text).items():
+            if f == "mod_expect.c" or f.endswith(".h"):
+                followed[name] = body
+            elif f.endswith(".c"):
+                called[name] = unit_of(f)
+
+    def walk(name, seen):
+        for m in CALL.finditer(followed[name]):
+            callee = m.group(1)
+            if callee in followed and callee not in seen:
+                yield from walk(callee, seen | {callee})
+            elif callee in called:
+                yield callee
+
+    for entry in WALK_ENTRIES:
+        if entry not in followed:
+            problems.append("mod_expect.c: no %s, whose walk rule 9 checks" % entry)
+            continue
+        calls = list(walk(entry, {entry}))
+        units, left = [], set()
+        for c in calls:
+            u = called[c]
+            if units and units[-1] == u:
+                continue
+            if u in left or u in units:
+                problems.append("%s goes back to %s (%s) after leaving it: %s"
+                                % (entry, u, c, " -> ".join(units + [u])))
+                break
+            if units:
+                left.add(units[-1])
+            units.append(u)
+        n = sum(1 for c in calls if called[c] == WALK_STATS_UNIT)
+        if n > WALK_MAX_STATS_CALLS:
+            problems.append("%s calls into %s %d times (at most %d)"
+                            % (entry, WALK_STATS_UNIT, n, WALK_MAX_STATS_CALLS))
+
+
 def main():
     if sys.argv[1:] == ["--calls"]:
         print_calls()
         return 0
     check_licence()
+    check_request_walk()
     check_include_graph()
     check_expectctl()
     check_functions()
@@ -381,7 +449,7 @@ def main():
     print("check_architecture: ok (include graph acyclic, glue depends on config + core, "
           "expectctl free of httpd headers, the probe engine in its own folder, no call cycle "
           "in expectctl, no function defined twice, one layout header, every source file "
-          "licensed)")
+          "licensed, the request walks one way)")
     return 0
 
 
