@@ -376,25 +376,12 @@ WALK_MAX_STATS_CALLS = 2
 CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 
 
-def bodies_by_name(text):
-    """{name: body} of the functions defined in text (comments stripped)."""
-    out = {}
-    for m in FUNC_DEF.finditer(text):
-        depth, i = 0, m.end() - 1
-        for i in range(m.end() - 1, len(text)):
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            if depth == 0:
-                break
-        out[m.group(1)] = text[m.end():i]
-    return out
-
-
 def check_request_walk():
     called = {}      # function of another .c file -> its unit
     followed = {}    # function whose body the walk follows -> body
     for f in sorted(os.listdir(MOD)):
-        text = strip_comments(read(os.path.join(MOD, f)))
-        for name, body in bodies_by_name(text).items():
+        text = code_only(read(os.path.join(MOD, f)))
+        for name, _, body in function_bodies(text):
             if f == "mod_expect.c" or f.endswith(".h"):
                 followed[name] = body
             elif f.endswith(".c"):
