@@ -139,3 +139,32 @@ def test_calls_prints_the_graph(tree):
     assert "expectctl/ctl_probe.c -> expectctl/probe/probe_modes.c (probe_opts_check)" in lines \
         or "expectctl/ctl_probe.c -> expectctl/probe/probe_modes.c (probe_start)" in lines
     assert not [l for l in lines if l.startswith("expectctl/probe/") and " -> expectctl/ctl" in l]
+
+
+def edit(tree, path, old, new):
+    p = tree / path
+    text = p.read_text()
+    assert old in text, (path, old)
+    p.write_text(text.replace(old, new, 1))
+
+
+def test_walk_going_back_fails(tree):
+    """Rule 9: a judged request never returns to a file it left: here the
+    judging hook asks expect_policy.c again after recording."""
+    edit(tree, "mod_expect/mod_expect.c", "    expect_stats_record(r, &f, &out);\n",
+         "    expect_stats_record(r, &f, &out);\n    (void)expect_decision_name(out.decision);\n")
+    rc, out = check(tree)
+    assert rc == 1
+    assert ("expect_judge goes back to expect_policy (expect_decision_name) after leaving it"
+            in out), out
+
+
+def test_third_call_into_the_statistics_unit_fails(tree):
+    """Rule 9: at most two calls from a judging path into the statistics
+    unit (here a second and a third record)."""
+    edit(tree, "mod_expect/mod_expect.c", "    expect_stats_record(r, &f, &out);\n",
+         "    expect_stats_record(r, &f, &out);\n    expect_stats_record(r, &f, &out);\n"
+         "    expect_stats_record(r, &f, &out);\n")
+    rc, out = check(tree)
+    assert rc == 1
+    assert "expect_judge calls into mod_expect_stats 3 times (at most 2)" in out, out
