@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #include "ctl.h"
-#include "probe.h"  /* probe_method_ok, inline */
+#include "probe/probe.h"  /* probe_method_ok, inline */
 
 typedef struct {
     const char *name;

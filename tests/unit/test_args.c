@@ -185,7 +185,7 @@ static void probe_forms(void **state)
 }
 
 /* Issue 15: HTTP/2 and the route options; their meaning is checked by
- * probe_route.c (tests/unit/test_probe.c and the integration tests). */
+ * probe/probe_route.c (tests/unit/test_probe.c and the integration tests). */
 static void probe_hop_options(void **state)
 {
     ctl_opts_t o;

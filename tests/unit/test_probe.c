@@ -14,7 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "probe.h"
+#include "probe/probe.h"
 
 /* ---- URL ---- */
 

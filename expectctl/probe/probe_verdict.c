@@ -252,7 +252,7 @@ size_t probe_diagnose(const probe_result_t *r, probe_finding_t *out, size_t max)
         }
     }
     if (n == 0 && max > 0) {
-        /* Unreachable with results from ctl_probe.c: a check that ran ended
+        /* Unreachable with results from probe_run.c: a check that ran ended
          * in a response or in one of the faults above.  Never claim health
          * without evidence. */
         out[0].id = PROBE_D_CLOSES;
