@@ -44,6 +44,7 @@ typedef struct {
     const char *shm_path;    /* -s, else $EXPECTCTL_SHM; NULL: see ctl_segment_path */
     const char *instance;    /* -i NAME: the Debian instance apache2-NAME */
     const char *vhost;       /* NULL: all */
+    char vhost_buf[1024];    /* VHOST as typed in the escaped form stats prints */
     ctl_format_t format;
     long count;              /* events -n */
     int count_given;         /* -n was on the command line */
@@ -75,8 +76,8 @@ typedef struct {
 #define CTL_PROBE_SIZE_MAX (64L * 1024 * 1024)
 #define CTL_PROBE_H2 1
 #define CTL_PROBE_H2C 2
-/* --chain: at most this many hops, and this long a list. */
-#define CTL_PROBE_CHAIN_MAX 16
+/* --chain: at most this long a list (the engine bounds the hops:
+ * PROBE_CHAIN_MAX in probe/probe_engine.h). */
 #define CTL_PROBE_CHAIN_LEN 4096
 
 /* ctl_args.c: parse argv; on error returns -1 with a one-line reason. */
@@ -124,7 +125,8 @@ int ctl_set_report(const expect_shm_t *h, const ctl_opts_t *o);
 /* reset: the same two steps as set. */
 int ctl_reset(expect_shm_t *h, const ctl_opts_t *o);
 int ctl_reset_report(const expect_shm_t *h, const ctl_opts_t *o);
-/* ctl_probe.c: returns 0, CTL_EXIT_FAIL, CTL_EXIT_USAGE or a verdict's code. */
+/* ctl_probe.c: the options to the probe engine (probe/); returns 0,
+ * CTL_EXIT_FAIL, CTL_EXIT_USAGE or a verdict's code. */
 int ctl_probe(const ctl_opts_t *o);
 /* ctl_clients.c: the client table, or the entry o->user_agent matches
  * (CTL_EXIT_FAIL when none does). */

@@ -3,13 +3,14 @@
  * ctl_args.c - expectctl's command line, as a table of verbs.  Pure: no
  * I/O, so the unit tests can drive it.
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
 
 #include "ctl.h"
-#include "probe.h"  /* probe_method_ok, inline */
+#include "probe/probe.h"  /* probe_method_ok, inline */
 
 typedef struct {
     const char *name;
@@ -112,12 +113,63 @@ static int parse_set_value(const char *s, uint32_t *out)
     return 0;
 }
 
+/*
+ * stats and policy print a name's bytes outside printable ASCII as \xHH
+ * and a backslash as \\ (expect_escape_text).  Taking that form back lets
+ * an administrator paste a name as shown (or as completion offers it);
+ * a name typed raw, with no such escape, is used as typed.
+ */
+static const char *vhost_arg(const char *a, char *buf, size_t len)
+{
+    size_t used = 0;
+    char hex[3] = {0, 0, 0};
+    unsigned long byte;
+
+    if (strchr(a, '\\') == NULL || strlen(a) >= len) {
+        return a;
+    }
+    while (*a != '\0') {
+        if (a[0] != '\\') {
+            buf[used++] = *a++;
+        }
+        else if (a[1] == '\\') {
+            buf[used++] = '\\';
+            a += 2;
+        }
+        else if (a[1] == 'x' && isxdigit((unsigned char)a[2])
+                 && isxdigit((unsigned char)a[3])
+                 && (hex[0] = a[2], hex[1] = a[3], byte = strtoul(hex, NULL, 16)) != 0) {
+            buf[used++] = (char)byte;
+            a += 4;
+        }
+        else {
+            return NULL;
+        }
+    }
+    buf[used] = '\0';
+    return buf;
+}
+
+static int check_vhost(ctl_opts_t *o, char *err, size_t errlen)
+{
+    const char *typed = o->vhost;
+
+    if (typed == NULL) {
+        return 0;
+    }
+    if ((o->vhost = vhost_arg(typed, o->vhost_buf, sizeof(o->vhost_buf))) == NULL) {
+        return args_fail(err, errlen, "a VHOST with a backslash takes only \\\\ and \\xHH "
+                         "escapes, as expectctl policy prints them", typed);
+    }
+    return 0;
+}
+
 int ctl_parse_args(int argc, char **argv, const char *env_shm,
                    ctl_opts_t *o, char *err, size_t errlen)
 {
     const char *pos[3] = {NULL, NULL, NULL};
     const char *probe_opt = NULL;   /* the first probe-only option seen */
-    int npos = 0, i, saw_n = 0, saw_s = 0;
+    int npos = 0, i, saw_n = 0, saw_s = 0, dashdash = 0;
     size_t v;
 
     memset(o, 0, sizeof(*o));
@@ -130,6 +182,19 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (dashdash || strcmp(a, "--") == 0) {
+            /* After --, a VHOST may start with '-' (ServerName -x.example). */
+            if (!dashdash) {
+                dashdash = 1;
+            }
+            else if (npos < 3) {
+                pos[npos++] = a;
+            }
+            else {
+                return args_fail(err, errlen, "too many arguments", a);
+            }
+            continue;
+        }
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             o->verb = CTL_VERB_HELP;
             return 0;
@@ -331,7 +396,7 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
         }
         o->set_all = strcmp(pos[1], "all") == 0;
         o->vhost = o->set_all ? NULL : pos[1];
-        return 0;
+        return check_vhost(o, err, errlen);
     }
     if (o->verb == CTL_VERB_CLIENTS) {
         o->user_agent = npos == 2 ? pos[1] : NULL;
@@ -351,5 +416,5 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
         return args_fail(err, errlen, "too many arguments", pos[2]);
     }
     o->vhost = npos == 2 ? pos[1] : NULL;
-    return 0;
+    return check_vhost(o, err, errlen);
 }

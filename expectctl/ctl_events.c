@@ -42,11 +42,15 @@ static void on_signal(int sig)
 static const char *event_fix(const expect_shm_event_t *e, const expect_client_t **client,
                              char *buf, size_t len)
 {
+    expect_client_facts_t facts;
+
     *client = expect_client_for_event(e->producer, e->reason, e->expect, e->user_agent);
     if (*client == NULL) {
         return expect_reason_text(e->reason);
     }
-    expect_client_fix(buf, len, *client, e->reason);
+    /* The facts of the version this User-Agent names. */
+    expect_client_resolve(*client, e->user_agent, &facts);
+    expect_client_fix(buf, len, &facts, e->reason);
     return buf;
 }
 

@@ -23,22 +23,36 @@
 #define RESTART_WAIT_MS 3000
 #define RESTART_POLL_MS 50
 
-/* 1: pid runs and is the process that started at `start` (when known);
- * 0: it does not; the answer errs towards 1 when /proc cannot tell. */
-static int server_running(uint32_t pid, uint64_t start)
+/* server_state's answers. */
+#define SERVER_GONE 0
+#define SERVER_RUNS 1
+#define SERVER_ZOMBIE 2
+
+/* SERVER_RUNS: pid runs and is the process that started at `start` (when
+ * known); SERVER_ZOMBIE: it exited (e.g. kill -9) and its parent never
+ * reaped it, so the pid still answers signals though nothing serves;
+ * SERVER_GONE otherwise.  The answer errs towards running when /proc
+ * cannot tell. */
+static int server_state(uint32_t pid, uint64_t start)
 {
     uint64_t now_start;
+    int dead;
 
     if (pid == 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
-        return 0;
+        return SERVER_GONE;
     }
-    if (start == 0) {
-        return 1;
+    if (expect_proc_status((pid_t)pid, &now_start, &dead) != 0) {
+        return errno == ENOENT ? SERVER_GONE : SERVER_RUNS;
     }
-    if (expect_proc_start_time((pid_t)pid, &now_start) != 0) {
-        return errno == ENOENT ? 0 : 1;
+    if (start != 0 && now_start != start) {
+        return SERVER_GONE;
     }
-    return now_start == start;
+    return dead ? SERVER_ZOMBIE : SERVER_RUNS;
+}
+
+static int server_running(uint32_t pid, uint64_t start)
+{
+    return server_state(pid, start) == SERVER_RUNS;
 }
 
 void ctl_sleep_ms(long ms)
@@ -85,8 +99,11 @@ ctl_live_t ctl_liveness(const expect_shm_t *h, const char *path, char *why, size
     last_written(path, written, sizeof(written));
     if (!server_running(l.server_pid, l.server_start)) {
         snprintf(why, len, "stale segment: httpd pid %lu, which served it, is no longer "
-                 "running (state changed %s, statistics last written %s)",
-                 (unsigned long)l.server_pid, when, written);
+                 "running%s (state changed %s, statistics last written %s)",
+                 (unsigned long)l.server_pid,
+                 server_state(l.server_pid, l.server_start) == SERVER_ZOMBIE
+                     ? " (a zombie: it exited and its parent has not reaped it)" : "",
+                 when, written);
         return CTL_STALE;
     }
     switch (l.state) {

@@ -23,6 +23,7 @@
 typedef struct {
     char vhost[EXPECT_SHM_NAME_LEN];
     const expect_client_t *client;   /* NULL: not a known client */
+    expect_client_facts_t facts;     /* of the first event's version: its range */
     uint64_t by_reason[EXPECT_REASON_COUNT];
     uint64_t n417, retried, abandoned, pending, other;
     uint64_t repeated;               /* superseded by a later 417 of the same upload */
@@ -36,13 +37,21 @@ typedef struct {
     size_t n;
 } groups_t;
 
+/* Two versions of a client belong together when the same facts hold for
+ * both: the same range of the same release line. */
+static int same_range(const expect_client_facts_t *a, const expect_client_facts_t *b)
+{
+    return a->range == b->range && a->release == b->release;
+}
+
 static group_t *group_for(groups_t *gs, const expect_shm_event_t *e,
-                          const expect_client_t *c)
+                          const expect_client_t *c, const expect_client_facts_t *f)
 {
     size_t i;
 
     for (i = 0; i < gs->n; i++) {
-        if (gs->g[i].client == c && strcmp(gs->g[i].vhost, e->vhost) == 0) {
+        if (gs->g[i].client == c && strcmp(gs->g[i].vhost, e->vhost) == 0
+            && same_range(&gs->g[i].facts, f)) {
             return &gs->g[i];
         }
     }
@@ -50,6 +59,7 @@ static group_t *group_for(groups_t *gs, const expect_shm_event_t *e,
         /* The last group is everything else, and says so. */
         snprintf(gs->g[gs->n].vhost, sizeof(gs->g[gs->n].vhost), "(other vhosts and clients)");
         gs->g[gs->n].client = NULL;
+        expect_client_resolve(NULL, NULL, &gs->g[gs->n].facts);
         gs->n++;
     }
     if (gs->n == MAX_GROUPS) {
@@ -57,6 +67,7 @@ static group_t *group_for(groups_t *gs, const expect_shm_event_t *e,
     }
     memcpy(gs->g[gs->n].vhost, e->vhost, sizeof(e->vhost));
     gs->g[gs->n].client = c;
+    gs->g[gs->n].facts = *f;
     return &gs->g[gs->n++];
 }
 
@@ -65,8 +76,13 @@ static void add_event(groups_t *gs, const expect_shm_t *h, const expect_shm_even
 {
     const expect_client_t *c = expect_client_for_event(e->producer, e->reason, e->expect,
                                                        e->user_agent);
-    group_t *g = group_for(gs, e, c);
-    uint32_t state = expect_outcome_state_at(h, e->outcome, e->seq / 2 - 1, e->time_usec, now);
+    expect_client_facts_t f;
+    group_t *g;
+    uint32_t state;
+
+    expect_client_resolve(c, e->user_agent, &f);
+    g = group_for(gs, e, c, &f);
+    state = expect_outcome_state_at(h, e->outcome, e->seq / 2 - 1, e->time_usec, now);
 
     g->n417++;
     if (e->reason < EXPECT_REASON_COUNT) {
@@ -126,8 +142,14 @@ static void action(char *buf, size_t len, const group_t *g)
         snprintf(buf, len, "%s", expect_reason_text(main_reason(g)));
         return;
     }
-    harm = expect_client_harm(g->client);
-    expect_client_server_fix(server, sizeof(server), g->client, main_reason(g));
+    harm = expect_client_harm(g->facts.flags);
+    expect_client_server_fix(server, sizeof(server), &g->facts, main_reason(g));
+    if (g->facts.range == EXPECT_CLIENT_RANGE_UNVERIFIED) {
+        /* Nothing is claimed for a version the table does not cover. */
+        snprintf(buf, len, "what a 417 does to these versions is not verified -> %s; "
+                 "or fix the client: %s", server, g->client->client_fix);
+        return;
+    }
     snprintf(buf, len, "%s%s%s%s; or fix the client: %s", harm ? "this client is " : "",
              harm ? harm : "", harm ? " -> " : "", server, g->client->client_fix);
 }
@@ -137,9 +159,23 @@ static const char *family(const group_t *g)
     return g->client != NULL ? g->client->family : "other clients";
 }
 
+/* The family, and the range of versions whose facts the group has:
+ * "Java HttpClient (java.net.http) before 17.0.17". */
+static void family_label(char *buf, size_t len, const group_t *g)
+{
+    char range[96];
+
+    if (g->client == NULL || g->facts.range == EXPECT_CLIENT_RANGE_ALL) {
+        snprintf(buf, len, "%s", family(g));
+        return;
+    }
+    expect_client_range_label(range, sizeof(range), &g->facts);
+    snprintf(buf, len, "%s %s", family(g), range);
+}
+
 static void summary_text(const groups_t *gs)
 {
-    char act[2048];
+    char act[2048], label[256];
     size_t i;
 
     if (gs->n == 0) {
@@ -149,8 +185,9 @@ static void summary_text(const groups_t *gs)
     for (i = 0; i < gs->n; i++) {
         const group_t *g = &gs->g[i];
         expect_fput_text(stdout, g->vhost);
+        family_label(label, sizeof(label), g);
         printf("  %s: %" PRIu64 " 417s, %" PRIu64 " retried, %" PRIu64 " abandoned, %" PRIu64
-               " pending", family(g), g->n417, g->retried, g->abandoned, g->pending);
+               " pending", label, g->n417, g->retried, g->abandoned, g->pending);
         if (g->repeated != 0) {
             printf(", %" PRIu64 " repeated (the same upload 417'd again)", g->repeated);
         }
@@ -175,7 +212,7 @@ static void summary_text(const groups_t *gs)
 
 static void summary_json(const groups_t *gs)
 {
-    char act[2048];
+    char act[2048], label[96];
     size_t i;
 
     printf("{\"format\": \"mod_expect.events.summary\", \"version\": 1, \"groups\": [");
@@ -192,6 +229,16 @@ static void summary_json(const groups_t *gs)
         }
         printf(", \"client_family\": ");
         expect_fput_json_string(stdout, family(g));
+        /* Added with the version ranges: the range of versions whose facts
+         * the group's action gives, null for a family without ranges. */
+        printf(", \"client_versions\": ");
+        if (g->client != NULL && g->facts.range != EXPECT_CLIENT_RANGE_ALL) {
+            expect_client_range_label(label, sizeof(label), &g->facts);
+            expect_fput_json_string(stdout, label);
+        }
+        else {
+            printf("null");
+        }
         printf(", \"count\": %" PRIu64 ", \"retried\": %" PRIu64 ", \"abandoned\": %" PRIu64
                ", \"pending\": %" PRIu64 ", \"not_followed\": %" PRIu64
                ", \"bytes_declared\": %" PRIu64 ", \"without_length\": %" PRIu64

@@ -3,6 +3,7 @@
  * expectctl.c - entry point: parse, attach the segment, run the verb,
  * turn every failure into one line on stderr and a documented exit code.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -207,6 +208,20 @@ int main(int argc, char **argv)
             return CTL_EXIT_USAGE;
         }
         o.shm_path = path;
+        if (o.instance != NULL && access(path, F_OK) != 0 && errno == ENOENT) {
+            /* A mistyped -i: say so, and which names would work. */
+            fprintf(stderr, "expectctl: no instance '%s' exists: no segment at %s\n",
+                    o.instance, path);
+            if (ctl_list_instances(NULL) > 0) {
+                fprintf(stderr, "expectctl: the instances with a segment:\n");
+                ctl_list_instances(stderr);
+            }
+            else {
+                fprintf(stderr, "expectctl: no instance has a segment (is httpd running "
+                        "with mod_expect?)\n");
+            }
+            return CTL_EXIT_NOSEG;
+        }
     }
     rc = run_on_segment(&o);
     if (rc == CTL_EXIT_NOSEG && !explicit_path && access(o.shm_path, F_OK) != 0) {

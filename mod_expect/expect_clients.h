@@ -51,6 +51,77 @@ typedef struct {
 } expect_client_t;
 
 /*
+ * Version ranges.  A User-Agent carries the client's version, and a
+ * behaviour can end with a release: an entry may name, per release line,
+ * the first release that fixed it, and what holds from then on.  A version
+ * in a line the entry names nothing for is not verified: its facts are
+ * never claimed.
+ */
+typedef struct {
+    const char *line;      /* "17": the versions 17 and 17.x.y */
+    const char *fixed_in;  /* the first release with the fixed behaviour: "17.0.17" */
+    const char *by;        /* the change that fixed it: "JDK-8364017" */
+} expect_client_release_t;
+
+typedef struct {
+    const char *key;                /* the entry it belongs to */
+    const char *version_after;      /* the version follows this in the User-Agent */
+    const expect_client_release_t *fixed;  /* per release line, NULL-terminated */
+    const char *measured;           /* the versions the entry's own facts were measured on */
+    const char *fixed_on_417;       /* what a 417 does from the fix on */
+    unsigned fixed_flags;           /* EXPECT_CLIENT_* from the fix on */
+    const char *fixed_policy_note;  /* policy_note from the fix on */
+    const char *unverified_note;    /* policy_note for a version not verified */
+} expect_client_versions_t;
+
+typedef enum {
+    EXPECT_CLIENT_RANGE_ALL = 0,    /* the entry has no ranges: its facts, any version */
+    EXPECT_CLIENT_RANGE_BEFORE,     /* a release line it names, before the fix */
+    EXPECT_CLIENT_RANGE_FIXED,      /* a release line it names, the fix or later */
+    EXPECT_CLIENT_RANGE_UNVERIFIED  /* another line, or no version in the User-Agent */
+} expect_client_range_t;
+
+/* What holds for one client at one version. */
+typedef struct {
+    const expect_client_t *client;
+    expect_client_range_t range;
+    const expect_client_release_t *release;  /* its line's fix: BEFORE and FIXED */
+    char version[32];          /* from the User-Agent, "" when none */
+    const char *on_417;        /* NULL when UNVERIFIED */
+    unsigned flags;            /* EXPECT_CLIENT_*; 0 when UNVERIFIED */
+    const char *policy_note;
+} expect_client_facts_t;
+
+/* The version ranges of an entry, or NULL when its facts hold for every
+ * version. */
+const expect_client_versions_t *expect_client_versions(const expect_client_t *c);
+
+/*
+ * Compare two versions numerically, component by component ("17.0.9" <
+ * "17.0.17"; a missing component is 0; anything after the leading digits
+ * and dots is ignored).  <0, 0, >0 like strcmp.
+ */
+int expect_client_version_cmp(const char *a, const char *b);
+
+/*
+ * Whether version v belongs to the release line ("17" holds 17, 17.0.15,
+ * 17.1); 0 for a version that does not start with a digit.
+ */
+int expect_client_version_in_line(const char *v, const char *line);
+
+/*
+ * The facts of client c for the version its user_agent names (NULL or no
+ * version: UNVERIFIED for an entry with ranges).  c NULL: f->client NULL.
+ */
+void expect_client_resolve(const expect_client_t *c, const char *user_agent,
+                           expect_client_facts_t *f);
+
+/* "before 17.0.17", "17.0.17 and later", "version not verified" or NULL
+ * (RANGE_ALL): the range the facts hold for, as a label. */
+size_t expect_client_range_label(char *dst, size_t dstsize, const expect_client_facts_t *f);
+
+
+/*
  * The entry for a User-Agent, the first in the table's order that matches
  * (so "aws-cli/... botocore/..." is aws-cli, not botocore); NULL when none
  * does, or for a NULL or empty user_agent.  A linear scan.
@@ -62,8 +133,8 @@ const expect_client_t *expect_client_at(size_t i);
 size_t expect_client_count(void);
 
 /* "known to hang and lose the upload on a 417", "known to hang on a 417",
- * "known to lose the upload on a 417", or NULL: what its flags say. */
-const char *expect_client_harm(const expect_client_t *c);
+ * "known to lose the upload on a 417", or NULL: what the flags say. */
+const char *expect_client_harm(unsigned flags);
 
 /*
  * The client whose fix belongs to a recorded 417: only when the request's
@@ -83,15 +154,17 @@ const expect_client_t *expect_client_for_event(uint32_t producer, uint32_t reaso
 size_t expect_client_condition(char *dst, size_t dstsize, const expect_client_t *c);
 
 /*
- * The one-line fix of a recorded 417 (reason: an expect_reason_t) for the
- * client c: what happened, whether the client is known to hang or to lose
- * the upload on a 417, its own switch, and the server-side policy for it.
- * No double quote, no control character.  snprintf-like, as above.
+ * The one-line fix of a recorded 417 (reason: an expect_reason_t) for a
+ * client at its version (f from expect_client_resolve): what happened,
+ * whether that version is known to hang or to lose the upload on a 417 (or
+ * that it is not verified), its own switch, and the server-side policy for
+ * it.  No double quote, no control character.  snprintf-like, as above.
  */
-size_t expect_client_fix(char *dst, size_t dstsize, const expect_client_t *c, uint32_t reason);
+size_t expect_client_fix(char *dst, size_t dstsize, const expect_client_facts_t *f,
+                         uint32_t reason);
 
 /* The server-side part alone, for the reason. snprintf-like, as above. */
-size_t expect_client_server_fix(char *dst, size_t dstsize, const expect_client_t *c,
+size_t expect_client_server_fix(char *dst, size_t dstsize, const expect_client_facts_t *f,
                                 uint32_t reason);
 
 #endif /* EXPECT_CLIENTS_H */

@@ -227,3 +227,19 @@ const char *expect_decision_name(expect_decision_t d)
     default:                     return NULL;
     }
 }
+
+int64_t expect_content_length(const char *cl)
+{
+    int64_t v = 0;
+
+    if (cl == NULL || *cl == '\0') {
+        return -1;
+    }
+    for (; *cl >= '0' && *cl <= '9'; cl++) {
+        if (v > (INT64_MAX - (*cl - '0')) / 10) {
+            return -1;
+        }
+        v = v * 10 + (*cl - '0');
+    }
+    return *cl == '\0' ? v : -1;
+}

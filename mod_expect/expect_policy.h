@@ -9,6 +9,8 @@
 #ifndef EXPECT_POLICY_H
 #define EXPECT_POLICY_H
 
+#include <stdint.h>
+
 #include <stddef.h>
 
 /* Values are stable: they are stored in shared memory by later layers. */
@@ -68,6 +70,10 @@ void expect_decide(const expect_input_t *in, expect_outcome_t *out);
  * content, because wrongly saying "no content" is what could desync.
  */
 int expect_has_content(const char *transfer_encoding, const char *content_length);
+
+/* The declared Content-Length as httpd accepts it (digits only, no sign,
+ * no overflow); -1 when absent or anything else. */
+int64_t expect_content_length(const char *content_length);
 
 /*
  * Would httpd core answer this Expect value with its own 417?  Core lets

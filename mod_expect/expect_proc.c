@@ -33,9 +33,27 @@ int expect_proc_parse_start(const char *stat_line, uint64_t *out)
     return 0;
 }
 
+int expect_proc_parse_state(const char *stat_line, char *out)
+{
+    const char *p = strrchr(stat_line, ')');
+
+    if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[2] == ' ') {
+        return -1;
+    }
+    *out = p[2];
+    return 0;
+}
+
 int expect_proc_start_time(pid_t pid, uint64_t *out)
 {
-    char path[64], buf[1024];
+    int dead;
+
+    return expect_proc_status(pid, out, &dead);
+}
+
+int expect_proc_status(pid_t pid, uint64_t *start, int *dead)
+{
+    char path[64], buf[1024], state;
     ssize_t n;
     int fd, err;
 
@@ -56,9 +74,13 @@ int expect_proc_start_time(pid_t pid, uint64_t *out)
         return -1;
     }
     buf[n] = '\0';
-    if (expect_proc_parse_start(buf, out) != 0) {
+    if (expect_proc_parse_start(buf, start) != 0
+        || expect_proc_parse_state(buf, &state) != 0) {
         errno = EINVAL;
         return -1;
     }
+    /* Z: exited, not reaped (a parent that never waits keeps it so for
+     * ever); X: being torn down.  Either way nothing runs under the pid. */
+    *dead = state == 'Z' || state == 'X';
     return 0;
 }

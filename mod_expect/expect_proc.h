@@ -15,8 +15,17 @@
  * line is malformed. */
 int expect_proc_parse_start(const char *stat_line, uint64_t *out);
 
+/* Field 3 of a /proc/PID/stat line, the state letter (R, S, Z, ...);
+ * -1 if the line is malformed. */
+int expect_proc_parse_state(const char *stat_line, char *out);
+
 /* The start time of pid (0: this process): 0 on success, -1 with errno
  * set (ENOENT: no such process). */
 int expect_proc_start_time(pid_t pid, uint64_t *out);
+
+/* Like expect_proc_start_time, and *dead is set to 1 when the process has
+ * exited but nobody reaped it yet (a zombie, or on its way out): its pid
+ * still answers kill(pid, 0), yet it serves nothing. */
+int expect_proc_status(pid_t pid, uint64_t *start, int *dead);
 
 #endif /* EXPECT_PROC_H */

@@ -357,9 +357,70 @@ static const char *set_strict(cmd_parms *cmd, void *dconf, int flag)
  * pays (budgeted in make check-perf), and a separate, never-inlined part
  * that only requests with something to do reach, so its stack frame and
  * saved registers cost the others nothing.
+ *
+ * A request walks mod_expect.c (gathers its facts) -> expect_policy.c
+ * (decides) -> mod_expect_stats.c (records) -> mod_expect_bodywatch.c,
+ * and never back to a file it left (make check-arch checks it).
  */
 static int expect_judge(request_rec *r, int phase) __attribute__((noinline));
+static int expect_came_back(request_rec *r) __attribute__((noinline));
 static void explain_rejection(request_rec *r, expect_why_t why) __attribute__((noinline));
+
+/* What retry tracking needs of an initial upload while 417s are pending
+ * in its vhost (the caller tested the gauges): the keys its client's 417
+ * may be remembered by. */
+static void gather_retry(const request_rec *r, expect_facts_t *f)
+{
+    const expect_shm_t *seg = expect_config_segment();
+    const char *ua;
+
+    if (seg == NULL || f->sc->slot < 0 || !f->in.initial || !f->in.has_content) {
+        return;
+    }
+    ua = apr_table_get(r->headers_in, "User-Agent");
+    f->retry_key = expect_request_retry_key(r, seg, f->sc->slot, r->useragent_ip, ua);
+    f->retry_key_peer = strcmp(r->useragent_ip, r->connection->client_ip) == 0 ? 0
+        : expect_request_retry_key(r, seg, f->sc->slot, r->connection->client_ip, ua);
+}
+
+/* The facts every judged request needs, read once. */
+static void gather(request_rec *r, expect_facts_t *f)
+{
+    const expect_dir_conf *conf = expect_dir_config(r->per_dir_config);
+
+    f->sc = expect_srv_config(r->server);
+    f->in.expecting_100 = 1;   /* the judging hooks run only then */
+    f->in.initial = r->main == NULL && r->prev == NULL;  /* ap_is_initial_req() */
+    f->in.http11 = r->proto_num >= HTTP_VERSION(1, 1);
+    f->content_length = apr_table_get(r->headers_in, "Content-Length");
+    f->in.has_content = expect_content_given(r, f->content_length);
+    /* A runtime override from expectctl wins everywhere in the vhost. */
+    f->in.policy = expect_config_override(f->sc);
+    if (f->in.policy == EXPECT_POLICY_UNSET) {
+        f->in.policy = (conf->policy == EXPECT_POLICY_UNSET) ? EXPECT_POLICY_DEFAULT
+                                                             : conf->policy;
+    }
+    f->in.strict = (conf->strict == EXPECT_UNSET) ? 0 : conf->strict;
+    f->retry_key = 0;
+}
+
+/* A request without Expect while 417s are pending in its vhost: if it is
+ * an upload whose client was 417'd, that 417 is retried. */
+static int expect_came_back(request_rec *r)
+{
+    expect_facts_t f;
+
+    f.sc = expect_srv_config(r->server);
+    f.in.initial = r->main == NULL && r->prev == NULL;
+    f.content_length = apr_table_get(r->headers_in, "Content-Length");
+    f.in.has_content = expect_content_given(r, f.content_length);
+    f.retry_key = 0;
+    gather_retry(r, &f);
+    if (f.retry_key != 0) {
+        expect_stats_record(r, &f, NULL);
+    }
+    return DECLINED;
+}
 
 /*
  * A request without "Expect: 100-continue" costs these two tests: its own
@@ -371,7 +432,7 @@ static void explain_rejection(request_rec *r, expect_why_t why) __attribute__((n
 static int expect_fixups(request_rec *r)
 {
     if (!r->expecting_100) {
-        return expect_stats_maybe_retry(r) ? expect_stats_arrival(r) : DECLINED;
+        return expect_maybe_retry(expect_srv_config(r->server)) ? expect_came_back(r) : DECLINED;
     }
     return expect_judge(r, EXPECT_JUDGE_FIXUPS);
 }
@@ -379,44 +440,35 @@ static int expect_fixups(request_rec *r)
 static int expect_translate(request_rec *r)
 {
     if (!r->expecting_100) {
-        return expect_stats_maybe_retry(r) ? expect_stats_arrival(r) : DECLINED;
+        return expect_maybe_retry(expect_srv_config(r->server)) ? expect_came_back(r) : DECLINED;
     }
     return expect_judge(r, EXPECT_JUDGE_EARLY);
 }
 
 static int expect_judge(request_rec *r, int phase)
 {
-    const expect_dir_conf *conf;
-    expect_input_t in;
+    expect_facts_t f;
     expect_outcome_t out;
-    const char *name, *cl;
+    const char *name;
 
     /* With one hook, every server judges there (check_config made sure). */
     if (both_hooked && expect_srv_config(r->server)->judge != phase) {
         return DECLINED;
     }
-    conf = expect_dir_config(r->per_dir_config);
-    in.expecting_100 = 1;
-    in.initial = r->main == NULL && r->prev == NULL;  /* ap_is_initial_req() */
-    in.http11 = r->proto_num >= HTTP_VERSION(1, 1);
-    cl = apr_table_get(r->headers_in, "Content-Length");
-    in.has_content = expect_content_given(r, cl);
-    /* A runtime override from expectctl wins everywhere in the vhost. */
-    in.policy = expect_stats_override(r);
-    if (in.policy == EXPECT_POLICY_UNSET) {
-        in.policy = (conf->policy == EXPECT_POLICY_UNSET) ? EXPECT_POLICY_DEFAULT
-                                                          : conf->policy;
-    }
-    in.strict = (conf->strict == EXPECT_UNSET) ? 0 : conf->strict;
-
-    expect_decide(&in, &out);
+    gather(r, &f);
+    expect_decide(&f.in, &out);
     name = expect_decision_name(out.decision);
     if (name == NULL) {
         return DECLINED;
     }
+    /* Retry tracking needs the client's key only for an upload let
+     * through while 417s are pending in its vhost. */
+    if (out.status != HTTP_EXPECTATION_FAILED && expect_maybe_retry(f.sc)) {
+        gather_retry(r, &f);
+    }
     /* Only initial requests get here, once each: nothing to replace. */
     apr_table_addn(r->notes, EXPECT_NOTE, name);
-    expect_stats_decided(r, &out, in.has_content, cl);
+    expect_stats_record(r, &f, &out);
 
     if (out.clear_expecting) {
         r->expecting_100 = 0;

@@ -82,16 +82,14 @@ int expect_configured_strict(const expect_dir_conf *dc)
     return dc->strict == EXPECT_UNSET ? 0 : dc->strict;
 }
 
-static const expect_shm_t *segment;
-
-const expect_shm_t *expect_config_segment(void)
-{
-    return segment;
-}
+const expect_shm_t *expect_current_segment;
+static const uint64_t no_pending;
+const uint64_t *expect_pending_now = &no_pending;
 
 void expect_config_set_segment(const expect_shm_t *shm)
 {
-    segment = shm;
+    expect_current_segment = shm;
+    expect_pending_now = shm != NULL && shm->hdr != NULL ? &shm->hdr->pending_now : &no_pending;
 }
 
 static apr_port_t vhost_port(const server_rec *s)

@@ -124,8 +124,70 @@ const char *expect_server_label(apr_pool_t *p, const server_rec *s);
 
 /* This generation's segment (set in post_config by the statistics glue),
  * or NULL if there is none.  Children inherit it with the address space. */
-const expect_shm_t *expect_config_segment(void);
+/* This generation's segment, NULL when the server runs without one: a
+ * load, not a call, for the request path. */
+extern const expect_shm_t *expect_current_segment __attribute__((visibility("hidden")));
+static inline const expect_shm_t *expect_config_segment(void)
+{
+    return expect_current_segment;
+}
+/* Publishes this generation's segment (NULL: none), with its count of
+ * pending 417s for the request path's test (expect_pending_now). */
 void expect_config_set_segment(const expect_shm_t *shm);
+
+/*
+ * How many 417s the segment's retry table holds (a static zero without a
+ * segment): the judging hook's second test for a request without Expect,
+ * so that while nothing is pending such a request pays one load for retry
+ * tracking.  A plain load, not an __atomic one: an aligned 64-bit load is
+ * atomic on every target the build accepts (expect_shm.h), and a plain one
+ * lets the compiler test the word in memory (cmpq) instead of loading it
+ * first, which is one instruction of the no-Expect budget.  Each request
+ * reads afresh: nothing is cached across requests.
+ */
+extern const uint64_t *expect_pending_now __attribute__((visibility("hidden")));
+
+/* May this request be a 417'd client coming back?  Only while 417s are
+ * pending on the server and in its own vhost. */
+static inline int expect_maybe_retry(const expect_srv_conf *sc)
+{
+    return *expect_pending_now != 0 && *sc->pending != 0;
+}
+
+/* expectctl's runtime override for the vhost, or EXPECT_POLICY_UNSET: one
+ * load from the control file's read-only mapping. */
+static inline expect_policy_t expect_config_override(const expect_srv_conf *sc)
+{
+    uint32_t v = __atomic_load_n(sc->override, __ATOMIC_RELAXED);
+
+    return v <= (uint32_t)EXPECT_POLICY_IGNORE ? (expect_policy_t)v : EXPECT_POLICY_UNSET;
+}
+
+/* The key retry tracking knows a request by: the same client (address
+ * and the product tokens of its User-Agent) sending the same method and
+ * target to the same vhost (expect_retry_key). */
+static inline uint64_t expect_request_retry_key(const request_rec *r, const expect_shm_t *h,
+                                                int slot, const char *client,
+                                                const char *user_agent)
+{
+    return expect_retry_key(h, (uint32_t)slot, client, user_agent, r->method, r->unparsed_uri);
+}
+
+/*
+ * What the judging hook reads of a request, once.  A request walks
+ * mod_expect.c (gathers this) -> expect_policy.c (decides) ->
+ * mod_expect_stats.c (records) -> mod_expect_bodywatch.c, and never back.
+ */
+typedef struct {
+    expect_input_t in;            /* expect_decide()'s input, override included */
+    const expect_srv_conf *sc;    /* the vhost: slot, gauges, override */
+    const char *content_length;   /* the header; NULL if absent */
+    /* Retry tracking, filled only for an upload let through while 417s
+     * are pending in its vhost (retry_key 0 otherwise): the keys its
+     * client's 417 may have been remembered by (retry_key_peer: the peer's
+     * address, behind mod_remoteip; 0 if the same). */
+    uint64_t retry_key, retry_key_peer;
+} expect_facts_t;
 
 /*
  * Does the request declare a body?  A Content-Length starting 1-9 is

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * mod_expect_stats.c - httpd glue for the shared statistics segment:
- * its lifetime across restarts, counting decisions and 417s, and reading
- * runtime overrides.  The layout and every lock-free operation are in
- * the expect_shm_*.c core, which knows nothing of httpd.
+ * mod_expect_stats.c - httpd glue for the shared statistics segment: its
+ * lifetime across restarts (and across builds of another layout), the
+ * record of what the judging hook decided (expect_stats_record, the one
+ * call a judged request makes here), every 417 and its event
+ * (log_transaction), and retry tracking's sweep.  The layout and every
+ * lock-free operation are in the expect_shm_*.c core, which knows nothing
+ * of httpd.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +58,6 @@ static expect_state *state;
  * no segment. */
 static const uint64_t no_pending;
 static const uint32_t no_override = EXPECT_OVERRIDE_NONE;
-const uint64_t *expect_stats_pending_now = &no_pending;
 /* ExpectRetryWindow of this generation, microseconds; 0: not tracked. */
 static uint64_t retry_window_usec;
 
@@ -285,7 +287,6 @@ static int without_statistics(apr_pool_t *pconf, server_rec *s, expect_state *pr
     }
     state = NULL;
     expect_config_set_segment(NULL);
-    expect_stats_pending_now = &no_pending;
     retry_window_usec = 0;
     return OK;
 }
@@ -303,7 +304,6 @@ static void wire_pending(expect_state *st, server_rec *s, uint32_t window)
             sc->override = &st->shm.ctl[sc->slot].override;
         }
     }
-    expect_stats_pending_now = &st->shm.hdr->pending_now;
     retry_window_usec = (uint64_t)window * APR_USEC_PER_SEC;
     __atomic_store_n(&st->shm.hdr->retry_window_ms, window * 1000u, __ATOMIC_RELAXED);
 }
@@ -444,87 +444,75 @@ const char *expect_stats_path(void)
     return state != NULL ? state->path : NULL;
 }
 
-static int server_slot(const server_rec *s)
-{
-    const expect_srv_conf *sc = expect_srv_config(s);
-    return sc->slot;
-}
 
-/* A 417 of ours: counted, and marked for log_transaction with what the
- * judging hook already looked up.  Apart, so that the other decisions'
- * path makes no call but its last. */
-static void decided_reject(request_rec *r, const expect_srv_conf *sc,
-                           const expect_outcome_t *out, int has_content,
-                           const char *content_length) __attribute__((noinline));
-static void decided_reject(request_rec *r, const expect_srv_conf *sc,
-                           const expect_outcome_t *out, int has_content,
-                           const char *content_length)
+/* A 417 of ours: marked for log_transaction with what the judging hook
+ * already looked up.  Apart, so that the other decisions' path makes no
+ * call but its last. */
+static void mark_rejected(request_rec *r, const expect_facts_t *f,
+                          const expect_outcome_t *out) __attribute__((noinline));
+static void mark_rejected(request_rec *r, const expect_facts_t *f, const expect_outcome_t *out)
 {
     expect_rejected_t *mark = apr_palloc(r->pool, sizeof(*mark));
-    expect_shm_vhost_t *vh;
 
     mark->reason = out->why == EXPECT_WHY_STRICT ? EXPECT_REASON_STRICT_BODYLESS
                                                  : EXPECT_REASON_POLICY;
-    mark->has_content = has_content;
-    mark->content_length = content_length;
+    mark->has_content = f->in.has_content;
+    mark->content_length = f->content_length;
     ap_set_module_config(r->request_config, &expect_module, mark);
-    if (state != NULL && sc->slot >= 0) {
-        vh = expect_shm_vhost(&state->shm, (uint32_t)sc->slot);
-        expect_shm_count(vh, EXPECT_CTR_EXPECT);
-        expect_shm_count(vh, EXPECT_CTR_REJECTED);
+}
+
+/* A 417'd client's upload come back: its pending 417 is retried. */
+static void came_back(const request_rec *r, const expect_facts_t *f) __attribute__((noinline));
+static void came_back(const request_rec *r, const expect_facts_t *f)
+{
+    uint64_t when = (uint64_t)r->request_time;
+    uint32_t tag = expect_retry_length_tag(expect_content_length(f->content_length));
+
+    if (!expect_retry_resolve(&state->shm, f->retry_key, when, retry_window_usec, tag)
+        && f->retry_key_peer != 0) {
+        /* Behind mod_remoteip, core's 417 (before its hook ran) was keyed
+         * by the peer's address, the resend by the client's: a resend from
+         * any client behind that proxy with the same products, method and
+         * target matches it (documented under ExpectRetryWindow). */
+        expect_retry_resolve(&state->shm, f->retry_key_peer, when, retry_window_usec, tag);
     }
 }
 
-void expect_stats_decided(request_rec *r, const expect_outcome_t *out, int has_content,
-                          const char *content_length)
+void expect_stats_record(request_rec *r, const expect_facts_t *f, const expect_outcome_t *out)
 {
-    const expect_srv_conf *sc = expect_srv_config(r->server);
     expect_shm_vhost_t *vh;
-    expect_ctr_t ctr;
+    expect_ctr_t ctr = EXPECT_CTR_COUNT;
 
-    switch (out->decision) {
-    case EXPECT_DECIDE_REJECT:
-        decided_reject(r, sc, out, has_content, content_length);
-        return;
-    case EXPECT_DECIDE_CONTINUE: ctr = EXPECT_CTR_CONTINUED; break;
-    case EXPECT_DECIDE_IGNORE:   ctr = EXPECT_CTR_IGNORED; break;
-    case EXPECT_DECIDE_BODYLESS: ctr = EXPECT_CTR_BODYLESS; break;
-    case EXPECT_DECIDE_HTTP10:   ctr = EXPECT_CTR_HTTP10; break;
-    case EXPECT_DECIDE_NONE:
-    default:
-        return;
-    }
-    if (state == NULL || sc->slot < 0) {
-        return;
-    }
-    vh = expect_shm_vhost(&state->shm, (uint32_t)sc->slot);
-    expect_shm_count(vh, EXPECT_CTR_EXPECT);
-    expect_shm_count(vh, ctr);
-    /* An upload let through with its Expect (after `expectctl set VHOST
-     * continue`, say) is a 417'd client's upload come back as much as one
-     * resent without it. */
-    if (*sc->pending != 0 && *expect_stats_pending_now != 0) {
-        expect_stats_arrival(r);
-    }
-}
-
-/* Content-Length as digits only, as httpd itself accepts it; -1 if absent
- * or anything else (the event shows "-"). */
-static int64_t event_length(const char *cl)
-{
-    int64_t v = 0;
-
-    if (cl == NULL || *cl == '\0') {
-        return -1;
-    }
-    for (; *cl >= '0' && *cl <= '9'; cl++) {
-        if (v > (INT64_MAX - (*cl - '0')) / 10) {
-            return -1;
+    if (out != NULL) {
+        switch (out->decision) {
+        case EXPECT_DECIDE_REJECT:
+            mark_rejected(r, f, out);
+            ctr = EXPECT_CTR_REJECTED;
+            break;
+        case EXPECT_DECIDE_CONTINUE: ctr = EXPECT_CTR_CONTINUED; break;
+        case EXPECT_DECIDE_IGNORE:   ctr = EXPECT_CTR_IGNORED; break;
+        case EXPECT_DECIDE_BODYLESS: ctr = EXPECT_CTR_BODYLESS; break;
+        case EXPECT_DECIDE_HTTP10:   ctr = EXPECT_CTR_HTTP10; break;
+        case EXPECT_DECIDE_NONE:
+        default:
+            return;
         }
-        v = v * 10 + (*cl - '0');
     }
-    return *cl == '\0' ? v : -1;
+    if (state == NULL || f->sc->slot < 0) {
+        return;
+    }
+    if (ctr != EXPECT_CTR_COUNT) {
+        vh = expect_shm_vhost(&state->shm, (uint32_t)f->sc->slot);
+        expect_shm_count(vh, EXPECT_CTR_EXPECT);
+        expect_shm_count(vh, ctr);
+    }
+    /* An upload let through, with its Expect (after `expectctl set VHOST
+     * continue`, say) or without, is a 417'd client's upload come back. */
+    if (f->retry_key != 0 && (out == NULL || out->status != HTTP_EXPECTATION_FAILED)) {
+        came_back(r, f);
+    }
 }
+
 
 /* Who produced the 417 this request ended with, and why. */
 static void classify(const request_rec *r, const request_rec *last, const char *expect,
@@ -555,44 +543,7 @@ static void record_event(expect_shm_event_t *ev, const request_rec *r,
                          expect_reason_t reason, uint64_t when, int64_t length,
                          const char *expect, const char *user_agent, uint64_t outcome);
 
-/* The key retry tracking knows a request by: the same client (address
- * and the product tokens of its User-Agent) sending the same method and
- * target to the same vhost. */
-static uint64_t retry_key(const request_rec *r, int slot, const char *client,
-                          const char *user_agent)
-{
-    return expect_retry_key(&state->shm, (uint32_t)slot, client, user_agent, r->method,
-                            r->unparsed_uri);
-}
 
-int expect_stats_arrival(request_rec *r)
-{
-    const char *ua;
-    uint64_t when;
-    uint32_t tag;
-    int slot = server_slot(r->server);
-
-    /* Initial requests only (the gauges were tested by the caller), and
-     * only uploads: a request without a body is nobody's resend. */
-    if (state == NULL || slot < 0 || r->main != NULL || r->prev != NULL
-        || !expect_request_has_content(r)) {
-        return DECLINED;
-    }
-    ua = apr_table_get(r->headers_in, "User-Agent");
-    when = (uint64_t)r->request_time;
-    tag = expect_retry_length_tag(event_length(apr_table_get(r->headers_in, "Content-Length")));
-    if (!expect_retry_resolve(&state->shm, retry_key(r, slot, r->useragent_ip, ua), when,
-                              retry_window_usec, tag)
-        && strcmp(r->useragent_ip, r->connection->client_ip) != 0) {
-        /* Behind mod_remoteip, core's 417 (before its hook ran) was keyed
-         * by the peer's address, the resend by the client's: a resend from
-         * any client behind that proxy with the same products, method and
-         * target matches it (documented under ExpectRetryWindow). */
-        expect_retry_resolve(&state->shm, retry_key(r, slot, r->connection->client_ip, ua),
-                             when, retry_window_usec, tag);
-    }
-    return DECLINED;
-}
 
 int expect_stats_log_transaction(request_rec *r)
 {
@@ -637,7 +588,7 @@ int expect_stats_log_transaction(request_rec *r)
              && (mark != NULL ? mark->has_content : expect_content_given(r, cl));
     /* Looked up before the slot is claimed, to hold it for the copies only. */
     user_agent = apr_table_get(r->headers_in, "User-Agent");
-    length = event_length(cl);
+    length = expect_content_length(cl);
     ev = state->shm.ring_slots != 0 ? expect_shm_claim(&state->shm, &ticket) : NULL;
     if (ev != NULL) {
         claim = (ticket - 1) / 2;
@@ -648,7 +599,7 @@ int expect_stats_log_transaction(request_rec *r)
         claim++;
     }
     if (follow) {
-        expect_retry_remember(&state->shm, retry_key(r, sc->slot, r->useragent_ip, user_agent),
+        expect_retry_remember(&state->shm, expect_request_retry_key(r, &state->shm, sc->slot, r->useragent_ip, user_agent),
                               when, claim, (uint32_t)sc->slot, expect_retry_length_tag(length));
     }
     return DECLINED;

@@ -78,11 +78,20 @@ class Client:
     errors     {policy: (regex, text)}: the error the application sees,
                checked against the run, and how the doc words it
     switch     the client's own way to stop sending Expect (TROUBLESHOOTING)
+    table      the key of the entry of expectctl's client table
+               (mod_expect/expect_clients.c) that this run stands for: the
+               tests check the entry's facts, for the version the client's
+               User-Agent names, against what the run did
+    versioned  its behaviour under reject depends on its version, as the
+               table's entry says (version ranges): behaviour["reject"]
+               lists both outcomes, and expected() picks the one the
+               table gives the installed version
     """
 
     def __init__(self, key, program, label, args, expect_how, behaviour,
                  wait=None, wait_why=None, kind="echo", workaround=False,
-                 errors=None, switch=None, sends_expect=True):
+                 errors=None, switch=None, sends_expect=True, table=None,
+                 versioned=False):
         self.key = key
         self.program = program
         self.label = label
@@ -96,19 +105,29 @@ class Client:
         self.errors = errors or {}
         self.switch = switch
         self.sends_expect = sends_expect
+        self.table = table
+        self.versioned = versioned
 
 
 LIBCURL = "added by libcurl for a body over 1 MB"
+# What botocore raises for mod_expect's 417 page: the page is HTML, not the
+# XML error S3 sends, so botocore gives the status as the error code and
+# the reason phrase as the message.
+BOTOCORE_417 = (r"^ClientError: An error occurred \(417\) when calling the PutObject "
+                r"operation: Expectation Failed$",
+                "`ClientError: An error occurred (417) when calling the PutObject "
+                "operation: Expectation Failed`")
 APP = "set by the application"
 CLIENTS = [
     Client("curl", "curl", "curl (defaults)", [],
-           "added by curl for a body over 1 MB", WAITER,
+           "added by curl for a body over 1 MB", WAITER, table="curl",
            wait=1.0, wait_why="curl's built-in expect timeout",
            switch="`-H 'Expect:'`; `--expect100-timeout` shortens the wait"),
     Client("curl-timeout", "curl", "curl --expect100-timeout 0.2",
            ["--expect100-timeout", "0.2"], "added by curl for a body over 1 MB",
            WAITER, wait=0.2, wait_why="--expect100-timeout"),
     Client("php", "php", "PHP cURL (defaults)", ["default"], LIBCURL, WAITER,
+           table="php-curl",
            wait=1.0, wait_why="libcurl's default expect timeout",
            switch="`CURLOPT_HTTPHEADER => ['Expect:']`"),
     Client("php-timeout", "php", "PHP cURL, CURLOPT_EXPECT_100_TIMEOUT_MS 200",
@@ -116,7 +135,7 @@ CLIENTS = [
            wait=0.2, wait_why="CURLOPT_EXPECT_100_TIMEOUT_MS"),
     Client("node", "node", "Node http, body sent on 'continue' only",
            [f"continue-only:{int(NODE_APP_TIMEOUT * 1000)}"], APP,
-           {**WAITER, "ignore": _b(stall="wait", outcome="error")},
+           {**WAITER, "ignore": _b(stall="wait", outcome="error")}, table="node-http",
            wait=NODE_APP_TIMEOUT,
            wait_why="until the application's own timeout; Node never sends "
                     "the body by itself",
@@ -129,7 +148,7 @@ CLIENTS = [
            [f"fallback:{int(NODE_FALLBACK * 1000)}"], APP, WAITER,
            wait=NODE_FALLBACK, wait_why="the application's fallback timer"),
     Client("go", "go", "Go net/http, ExpectContinueTimeout 1 s",
-           ["expect:1000"], APP, WAITER,
+           ["expect:1000"], APP, WAITER, table="go",
            wait=1.0, wait_why="ExpectContinueTimeout",
            switch="do not set the header (Go never adds it); "
                   "`ExpectContinueTimeout: 0` keeps the header and only "
@@ -140,14 +159,17 @@ CLIENTS = [
     Client("java-httpclient", "java",
            "Java HttpClient, expectContinue(true)", ["httpclient-expect"],
            "set by expectContinue(true)",
+           # Under reject: hangs before the fix of JDK-8286171, gets the
+           # 417 from it on; which, the table says by version.
            {"continue": CONTINUE_OK,
-            "reject": _b(outcome="hangs", pushed="none"),
+            "reject": _b(outcome=("hangs", 417), pushed="none"),
             "ignore": _b(stall="hangs", outcome="hangs")},
+           table="java-httpclient", versioned=True,
            switch="`expectContinue(false)` (the default)"),
     Client("java-urlconnection", "java",
            "Java HttpURLConnection, fixed-length streaming + Expect header",
            ["urlconnection-expect"], APP,
-           WAITER, wait=5.0,
+           WAITER, wait=5.0, table="java-urlconnection",
            wait_why="HttpURLConnection's built-in 5 s when no read timeout is set",
            errors={"reject": (r"^java\.net\.ProtocolException: Server rejected operation$",
                               "`getOutputStream()` throws "
@@ -155,49 +177,48 @@ CLIENTS = [
                               "`getResponseCode()` then says 417")},
            switch="do not set the header (Java never adds it)"),
     Client("python-httpclient", "python", "Python http.client, Expect header",
-           ["httpclient-expect"], APP, PUSHER,
+           ["httpclient-expect"], APP, PUSHER, table="python-http-client",
            switch="do not set the header: http.client never waits for a 100"),
     Client("requests-expect", "python", "requests, Expect header",
-           ["requests-expect"], APP, PUSHER,
+           ["requests-expect"], APP, PUSHER, table="python-requests",
            switch="do not set the header (requests never adds it)"),
     Client("botocore", "botocore", "botocore S3 PutObject, file body",
            ["botocore"], "added by botocore for a file-like body", WAITER,
-           wait=1.0, wait_why="botocore's built-in 1 s", kind="s3",
-           errors={"reject": (r"^ClientError: An error occurred \(417\)|"
-                              r"^ClientError: An error occurred \(\) when calling "
-                              r"the PutObject operation",
-                              "`ClientError` with status 417")},
+           wait=1.0, wait_why="botocore's built-in 1 s", kind="s3", table="botocore",
+           errors={"reject": BOTOCORE_417},
            switch="`client.meta.events.unregister('before-call.s3', "
                   "botocore.handlers.add_expect_header)`; no setting"),
     Client("botocore-bytes", "botocore", "botocore S3 PutObject, body as bytes",
            ["botocore-bytes"], "added by botocore, which wraps the bytes in a file object",
            WAITER, wait=1.0, wait_why="botocore's built-in 1 s", kind="s3",
-           errors={"reject": (r"^ClientError: An error occurred \(417\)|"
-                              r"^ClientError: An error occurred \(\) when calling "
-                              r"the PutObject operation",
-                              "`ClientError` with status 417")}),
+           errors={"reject": BOTOCORE_417}),
     Client("ruby", "ruby", "Ruby Net::HTTP, continue_timeout 1 + Expect header",
-           ["expect:1"], APP, WAITER,
+           ["expect:1"], APP, WAITER, table="ruby",
            wait=1.0, wait_why="continue_timeout",
            switch="do not set the header (Net::HTTP never adds it); "
                   "without `continue_timeout` it sends the body at once"),
     Client("ruby-nowait", "ruby", "Ruby Net::HTTP, Expect header, no continue_timeout",
            ["expect"], APP, PUSHER),
     Client("git", "git",
-           "git push, server's 401 offers Negotiate (chunked pack)",
-           ["negotiate"], "added by git for a chunked push after Negotiate was offered",
+           "git push, server's 401 offers Negotiate, Digest and Basic (chunked pack)",
+           ["negotiate"], "added by git for a chunked push after Negotiate and Basic "
+           "were offered",
            WAITER, wait=1.0, wait_why="libcurl's default expect timeout; git sets none",
-           kind="git",
+           kind="git", table="git",
            errors={"reject": (r"RPC failed; HTTP 417",
                               "`error: RPC failed; HTTP 417`, push fails")},
            switch="`git -c http.postBuffer=BYTES` above the pack size (no "
-                  "chunked request, no Expect); git sends it only to servers "
-                  "that offer Negotiate"),
+                  "chunked request, no Expect); git sends it only when the "
+                  "server's 401 offers Basic along with Negotiate"),
+    Client("git-nobasic", "git",
+           "git push, server's 401 offers Negotiate and Digest, no Basic",
+           ["negotiate-nobasic"], "git adds none when Basic is not offered too",
+           NO_EXPECT, kind="git", sends_expect=False),
     Client("git-digest", "git", "git push, server's 401 offers Digest only",
            ["digest"], "git adds none without Negotiate", NO_EXPECT,
            kind="git", sends_expect=False),
     Client("lwp", "lwp", "libwww-perl, Expect header", ["expect"], APP,
-           {**WAITER, "ignore": _b(stall="wait", outcome="error")},
+           {**WAITER, "ignore": _b(stall="wait", outcome="error")}, table="libwww-perl",
            wait=2.0, wait_why="LWP::Protocol::http's built-in 2 s",
            errors={"ignore": (r"^LWP internal 500: Can't use an undefined value "
                               r"as a SCALAR reference",
@@ -207,6 +228,7 @@ CLIENTS = [
            switch="do not set the header (LWP never adds it)"),
     Client("wget", "wget", "wget --post-file, --header 'Expect: 100-continue'",
            ["--header=Expect: 100-continue"], APP, {**PUSHER, "reject": REJECT_RACING},
+           table="wget",
            errors={"reject": (r"^exit 8: ERROR 417", "exit 8, `ERROR 417`")},
            switch="do not pass the header (wget never adds it)"),
     # The advice, measured the same way.
@@ -246,7 +268,11 @@ def _ok(cmd, timeout=60):
 
 def missing_program(program):
     """Why `program` cannot run here (with the Debian package to install),
-    or None."""
+    or None.  EXPECT_CLIENTS_ONLY=curl,php,node treats every other program
+    as missing: what a machine without install-deps.sh --clients has."""
+    only = os.environ.get("EXPECT_CLIENTS_ONLY")
+    if only is not None and program not in only.split(","):
+        return f"{program} left out by EXPECT_CLIENTS_ONLY"
     if program == "curl":
         return None if shutil.which("curl") else "curl not installed"
     if program == "php":
@@ -595,7 +621,8 @@ def url_for(client, port, tag):
     if client.kind == "s3":
         return f"{base}/bucket/run/{tag}"
     if client.kind == "git":
-        prefix = "git" if client.args[0].startswith("negotiate") else "git-digest"
+        prefix = {"negotiate": "git", "negotiate-postbuffer": "git",
+                  "negotiate-nobasic": "git-nobasic", "digest": "git-digest"}[client.args[0]]
         return f"{base}/{prefix}/{tag}.git"
     return f"{base}/echo?run={tag}"
 
@@ -676,10 +703,87 @@ def observe(client, run):
                 pushed=pushed)
 
 
-def matches(client, policy, obs):
-    """obs is what client.behaviour[policy] says; a tuple there lists the
-    values a race may give."""
+# ------------------------------------------------------------ the client table
+
+def expectctl_path():
+    """The expectctl whose client table the runs are checked against: the
+    one the Makefile names, else the build's."""
+    return os.path.abspath(os.environ.get("EXPECTCTL") or
+                           os.path.join(HERE, "..", "..", "expectctl", "expectctl"))
+
+
+_TABLE = {}
+
+
+def table_entry(user_agent=None, key=None):
+    """The entry of expectctl's client table that user_agent resolves to,
+    with "resolved" (the facts of its version), or, for key, the entry
+    itself (its version_ranges).  None when no entry matches."""
+    arg = ("ua", user_agent) if user_agent is not None else ("key", key)
+    if arg not in _TABLE:
+        cmd = [expectctl_path(), "clients", "--json"]
+        if user_agent is not None:
+            cmd.insert(2, user_agent)
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        doc = json.loads(res.stdout)
+        if user_agent is not None:
+            _TABLE[arg] = doc["clients"][0] if doc["clients"] else None
+        else:
+            _TABLE[arg] = next((c for c in doc["clients"] if c["key"] == key), None)
+    return _TABLE[arg]
+
+
+def logged_user_agent(run):
+    """The User-Agent httpd logged for the run's upload: of its first
+    request with Expect, else of its first request; None when it sent none."""
+    lines = run.get("log") or []
+    with_expect = [ln for ln in lines if ln["expect"].lower() == "100-continue"]
+    ua = (with_expect or lines or [{"ua": "-"}])[0].get("ua", "-")
+    return None if ua in ("", "-") else ua
+
+
+def version_facts(client, run):
+    """The table's facts for this run's client at the version its
+    User-Agent names: (entry, resolved)."""
+    ua = logged_user_agent(run)
+    entry = table_entry(user_agent=ua) if ua else None
+    if entry is None:
+        return table_entry(key=client.table), None
+    return entry, entry["resolved"]
+
+
+def expected(client, policy, run=None):
+    """client.behaviour[policy], narrowed for a versioned client to what
+    the table says of the version that ran (run given)."""
     want = client.behaviour[policy]
+    if run is None or not client.versioned or policy != "reject":
+        return want
+    entry, facts = version_facts(client, run)
+    if facts is None or not facts["verified"]:
+        raise AssertionError(
+            f"client table entry {client.table}: says nothing about version "
+            f"{entry and entry.get('version')} of {logged_user_agent(run)}: add its release "
+            "line to mod_expect/expect_clients.c (what a 417 does to it, measured here)")
+    return dict(want, outcome="hangs" if facts["hangs_on_417"] else 417)
+
+
+def versioned_text(client, hangs_text, fixed_text):
+    """A versioned fact as the doc shows it, for every version: what holds
+    before and from each fix in the table, and that other lines are not
+    verified."""
+    v = table_entry(key=client.table)["version_ranges"]
+    parts = []
+    for r in v["fixed_in"]:
+        parts.append(f"before {r['release']}: {hangs_text}; from {r['release']} "
+                     f"({r['by']}): {fixed_text}")
+    return "; ".join(parts) + "; other release lines not verified"
+
+
+def matches(client, policy, obs, run=None):
+    """obs is what client.behaviour[policy] says; a tuple there lists the
+    values a race may give.  With run, a versioned client's behaviour is
+    the one the table gives its version."""
+    want = expected(client, policy, run)
     return set(obs) == set(want) and all(
         obs[k] in want[k] if isinstance(want[k], tuple) else obs[k] == want[k]
         for k in want)
@@ -723,7 +827,12 @@ def facts(client, policy, run):
         retry = "yes" if obs["retried"] else "no"
         pushed = PUSHED_TEXT[_declared(client, policy, obs, "pushed")]
     out = obs["outcome"]
-    if out == "ok":
+    if client.versioned and isinstance(client.behaviour[policy]["outcome"], tuple):
+        # The same row for every version: the table's ranges, of which the
+        # tests checked this run's.
+        ok = "no: " + versioned_text(client, f"hangs, killed after {HANG_AFTER:g} s",
+                                     "417, returned at once")
+    elif out == "ok":
         ok = _ok_text(client)
     elif out == "hangs":
         ok = f"no: hangs, killed after {HANG_AFTER:g} s"
@@ -766,6 +875,9 @@ def _table(head, rows):
 def _summary_cell(client, policy, run):
     obs = observe(client, run)
     if policy == "reject":
+        if client.versioned and isinstance(client.behaviour[policy]["outcome"], tuple):
+            return versioned_text(client, "417 arrives, the client hangs",
+                                  "417 before the body; no retry")
         if obs["outcome"] == "hangs":
             return "417 arrives, the client hangs"
         if obs["pushed"] is None:
@@ -855,11 +967,14 @@ ADVICE = {
         "`java.net.http.HttpClient` with `expectContinue(true)` (it sends "
         "`Expect: 100-Continue`) has no fallback timer: against `ignore` it "
         "waits for a 100 for ever, until httpd's `Timeout` or a request "
-        "`timeout()` the application sets ends it. Against `reject` it "
-        "receives the 417 and still never completes the request. Both are "
-        "known OpenJDK bugs (JDK-8286171 for the hang after a non-100 "
-        "answer, JDK-8324209 for the missing timer), and this JDK 17 has "
-        "both. Use `expectContinue(false)`, the default, and if you must "
+        "`timeout()` the application sets ends it (JDK-8324209, the missing "
+        "timer). Against `reject` it depends on the version: before 17.0.17 "
+        "it receives the 417 and still never completes the request "
+        "(JDK-8286171; 17.0.15 does so here); the fix was backported to "
+        "17.0.17 (JDK-8364017), from which it returns the 417 to the "
+        "application at once. `expectctl clients Java-http-client/VERSION` "
+        "says which applies to a version, and the test checks the installed "
+        "one against it. Use `expectContinue(false)`, the default, and if you must "
         "send `Expect`, set `HttpRequest.Builder.timeout()`. "
         "`HttpURLConnection` in streaming mode with the `Expect` header set "
         "waits in `getOutputStream()`: 5 s when the connection has no read "
@@ -885,6 +1000,10 @@ ADVICE = {
         "(`convert_body_to_file_like_object`). It then waits 1 s for a 100 "
         "(its `AWSConnection`). A 417 instead of the 100 is returned without "
         "sending the body and raised as `ClientError`, and not retried. "
+        "With mod_expect's 417 page the error reads `An error occurred (417) "
+        "when calling the PutObject operation: Expectation Failed`: the page "
+        "is HTML, not S3's XML error, so botocore takes the status for the "
+        "error code and the reason phrase for the message. "
         "Debian's botocore has no configuration setting for this; unregister "
         "the handler, `client.meta.events.unregister('before-call.s3', "
         "botocore.handlers.add_expect_header)`, and it uploads without "
@@ -897,19 +1016,17 @@ ADVICE = {
         "`continue_timeout` Net::HTTP sends the body right behind the head, "
         "as http.client does, and pushes all of it before it reads a 417."),
     "git": (
-        "git (2.39 here) sends `Expect: 100-continue` only for a push whose "
+        "git (2.39.5 here) sends `Expect: 100-continue` only for a push whose "
         "pack does not fit `http.postBuffer` (1 MiB by default), so that it "
-        "goes out chunked, and only when the server offered Negotiate: git "
-        "first sends a small probe POST, and only if the answer to it (with "
-        "any authentication round libcurl did inside it) listed `Negotiate` "
-        "does the real push carry `Expect` (remote-curl.c, "
-        "`needs_100_continue`). Otherwise it sends `Expect:`, which stops "
-        "libcurl from adding its own. The test server offers Negotiate next "
-        "to Digest on its 401 (mod_auth_digest, and mod_headers adds "
-        "`WWW-Authenticate: Negotiate` and `Basic`): the Basic offer makes "
-        "libcurl wait for the 401 and answer it with Digest inside the probe, "
-        "which is how a Kerberos login looks to git. Against `ignore` git "
-        "then waits libcurl's 1 s; against `reject` the push fails with "
+        "goes out chunked, and only when the server's 401 offered Basic along "
+        "with Negotiate. git decides from a small probe POST it sends first "
+        "(remote-curl.c, `needs_100_continue`); otherwise it sends `Expect:`, "
+        "which stops libcurl from adding its own. The rows show all three "
+        "servers: a 401 offering Negotiate, Digest and Basic (mod_auth_digest, "
+        "and mod_headers adds `WWW-Authenticate: Negotiate` and `Basic`) makes "
+        "git 2.39.5 send `Expect`; Negotiate and Digest without Basic, or "
+        "Digest alone, make it send none. Against `ignore` git then waits "
+        "libcurl's 1 s; against `reject` the push fails with "
         "`RPC failed; HTTP 417` and is not retried. A larger "
         "`http.postBuffer` avoids the chunked request and with it the "
         "header."),
@@ -1028,7 +1145,7 @@ HttpURLConnection), and breaks the clients that have no working fallback:
 Java's HttpClient hangs, LWP fails, and Node code that sends the body only on
 'continue' never uploads. `reject` makes every client that sent `Expect` fail
 the upload with a 417: none of those measured here retries without `Expect`,
-and Java's HttpClient hangs even after the 417. It saves bandwidth only with
+and Java's HttpClient before 17.0.17 hangs even after the 417. It saves bandwidth only with
 clients that wait for the 100: those that send the head and the body together
 (http.client, requests, Ruby without `continue_timeout`, wget, Go with
 `ExpectContinueTimeout: 0`) push most or all of the body before the 417 stops

@@ -84,8 +84,9 @@ static void check_ok(const ctl_opts_t *o, int argc, char **argv, const char *env
         FZ_ASSERT(o->format == CTL_FMT_TEXT && !o->follow);
         break;
     case CTL_VERB_PROBE:
-        /* The URL is a positional from argv; its syntax is checked later, in
-         * ctl_probe.c.  The bounds are the parser's promise to it. */
+        /* The URL is a positional from argv; its syntax is checked later,
+         * by the probe engine (probe/probe_modes.c, which ctl_probe.c
+         * calls).  The bounds are the parser's promise to it. */
         FZ_ASSERT(o->url != NULL && points_into(o->url, argv, argc));
         FZ_ASSERT(o->timeout_ms >= CTL_PROBE_TIMEOUT_MIN_MS
                   && o->timeout_ms <= CTL_PROBE_TIMEOUT_MAX_MS);

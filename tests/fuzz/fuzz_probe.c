@@ -13,7 +13,7 @@
  * 1 + byte % 64 ms per receive; byte 3: each read's deadline is
  * 50 + 4 x byte ms away.  The rest is what the server sends.
  *
- * A check is played as ctl_probe.c plays it: the read up to a final
+ * A check is played as probe/probe_h1.c plays it: the read up to a final
  * status (or a 100), after a 100 the read after the body, the body, and,
  * when the response keeps the connection, the response to a second
  * request.  Invariants, besides ASan/UBSan:
@@ -41,7 +41,7 @@
 #include <string.h>
 
 #include "fuzz_check.h"
-#include "probe.h"
+#include "probe/probe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -65,7 +65,7 @@ CORE=$(cd "$ROOT" && echo mod_expect/expect_*.c)
 CTL="expectctl/ctl_args.c expectctl/ctl_vhosts.c expectctl/ctl_stats.c expectctl/ctl_live.c expectctl/ctl_paths.c \
 expectctl/ctl_events.c expectctl/ctl_summary.c expectctl/ctl_policy.c"
 # probe's parsers and read loops: no sockets, no OpenSSL.
-PROBE="expectctl/probe_parse.c expectctl/probe_read.c"
+PROBE="expectctl/probe/probe_parse.c expectctl/probe/probe_read.c"
 srcs_for() {
     case $1 in
         fuzz_shm)    echo "$CORE $CTL" ;;

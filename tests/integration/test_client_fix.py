@@ -104,6 +104,107 @@ def test_json_names_the_java_fix(server):
     assert core["client_key"] is None
 
 
+# The same client at versions on both sides of the fix of JDK-8286171 in
+# the 17 line (17.0.17, JDK-8364017), and in a line the table does not
+# cover.
+JAVA_FIXED = ("Java-http-client/17.0.19", "Java-http-client/17.0.21")
+JAVA_OTHER_LINE = "Java-http-client/21.0.2"
+
+
+@pytest.fixture(scope="module")
+def versions_server():
+    with serving(Httpd(CONF, name="client-versions")) as h:
+        for ua in (JAVA_UA,) + JAVA_FIXED + (JAVA_OTHER_LINE,):
+            assert expect_request(h.port, ua) == 417
+        events(h, 4)
+        yield h
+
+
+def test_events_fix_follows_the_version(versions_server):
+    before, fixed1, fixed2, other = events(versions_server, 4)
+    assert before["user_agent"] == JAVA_UA
+    assert "Java HttpClient (java.net.http) 17.0.15 is known to hang and lose the upload" \
+        in before["fix"]
+    assert "as in every version before 17.0.17 (fixed by JDK-8364017" in before["fix"]
+    for e, ua in ((fixed1, JAVA_FIXED[0]), (fixed2, JAVA_FIXED[1])):
+        assert e["user_agent"] == ua
+        version = ua.split("/")[1]
+        assert f"Java HttpClient (java.net.http) {version} is known to lose the upload on " \
+            "a 417: the 417 is returned to the application" in e["fix"], e["fix"]
+        assert "hang" not in e["fix"].split(". Server:")[0], e["fix"]
+        assert "never completes" not in e["fix"]
+        assert e["client_key"] == "java-httpclient"
+    assert "21.0.2: what a 417 does to this version is not verified" in other["fix"]
+    assert "21.0.2 is known" not in other["fix"]
+    text = expectctl("events", "-n", "4", shm=versions_server.shm).stdout.splitlines()
+    assert "17.0.15 is known to hang" in text[0]
+    assert "17.0.19 is known to lose the upload" in text[1] and "hang" not in \
+        text[1].split(". Server:")[0]
+
+
+def test_summary_groups_by_version_range(versions_server):
+    res = expectctl("events", "--summary", "--json", shm=versions_server.shm)
+    assert res.returncode == 0, res.stderr
+    groups = [g for g in json.loads(res.stdout)["groups"]
+              if g["client_key"] == "java-httpclient"]
+    by = {g["client_versions"]: g for g in groups}
+    assert set(by) == {"before 17.0.17", "17.0.17 and later", "version not verified"}, groups
+    assert by["before 17.0.17"]["count"] == 1
+    assert by["17.0.17 and later"]["count"] == 2
+    assert by["version not verified"]["count"] == 1
+    assert "known to hang" in by["before 17.0.17"]["action"]
+    assert "hang and" not in by["17.0.17 and later"]["action"]
+    assert "known to lose the upload" in by["17.0.17 and later"]["action"]
+    assert by["version not verified"]["action"].startswith(
+        "what a 417 does to these versions is not verified -> ")
+    assert "known to" not in by["version not verified"]["action"]
+    text = expectctl("events", "--summary", shm=versions_server.shm).stdout
+    assert "Java HttpClient (java.net.http) before 17.0.17: 1 417s" in text
+    assert "Java HttpClient (java.net.http) 17.0.17 and later: 2 417s" in text
+    assert "Java HttpClient (java.net.http) version not verified: 1 417s" in text
+
+
+def test_clients_resolves_the_version():
+    """`expectctl clients UA`: the facts of that UA's version; the listing
+    shows both sides of the fix, and never the hang unconditionally."""
+    res, doc = clients_json("Java-http-client/17.0.19")
+    assert res.returncode == 0
+    (java,) = doc["clients"]
+    assert java["version"] == "17.0.19"
+    r = java["resolved"]
+    assert r["range"] == "17.0.17 and later" and r["verified"] is True
+    assert r["hangs_on_417"] is False and r["loses_upload_on_417"] is True
+    assert "returned to the application" in r["on_417"]
+    vr = java["version_ranges"]
+    assert vr["fixed_in"] == [{"line": "17", "release": "17.0.17",
+                               "by": "JDK-8364017, the backport of JDK-8286171"}]
+    assert vr["measured_on"] == "17.0.15" and vr["other_lines"] == "not verified"
+    _, doc = clients_json(JAVA_OTHER_LINE)
+    r = doc["clients"][0]["resolved"]
+    assert r["verified"] is False and r["on_417"] is None and r["hangs_on_417"] is None
+    _, doc = clients_json(JAVA_UA)
+    r = doc["clients"][0]["resolved"]
+    assert r["range"] == "before 17.0.17" and r["hangs_on_417"] is True
+    _, doc = clients_json("curl/8.5.0")
+    c = doc["clients"][0]
+    assert c["version_ranges"] is None and c["resolved"]["range"] == "every version"
+    text = expectctl("clients", "Java-http-client/17.0.19").stdout
+    assert "  version     17.0.19: 17.0.17 and later" in text
+    assert "hang" not in text.split("  on 417")[1].split("\n")[0]
+    text = expectctl("clients", JAVA_OTHER_LINE).stdout
+    assert "  version     21.0.2: version not verified" in text
+    assert "other release lines: not verified" in text
+    listing = expectctl("clients").stdout
+    java_block = listing.split("[java-httpclient]")[1].split("\n\n")[0]
+    assert "17.x before 17.0.17 (measured on 17.0.15):" in java_block
+    assert "17.0.17 and later (JDK-8364017" in java_block
+    assert "other release lines: not verified" in java_block
+    # no line of the listing says it hangs without naming versions
+    for line in java_block.splitlines():
+        if "never completes" in line or "known to hang" in line:
+            assert "before 17.0.17" in line, line
+
+
 def test_text_names_the_java_fix(server):
     res = expectctl("events", "-n", "3", shm=server.shm)
     assert res.returncode == 0, res.stderr
@@ -204,32 +305,38 @@ def test_recommended_policy_works():
 
 
 # The table's measured entries and the real-client matrix's way of
-# uploading that each stands for (tests/clients/client_matrix.py, whose
-# expectations test_clients.py checks against the real clients).
-MEASURED = {
-    "curl": "curl", "php-curl": "php", "node-http": "node", "go": "go",
-    "java-httpclient": "java-httpclient", "java-urlconnection": "java-urlconnection",
-    "python-http-client": "python-httpclient", "python-requests": "requests-expect",
-    "botocore": "botocore", "ruby": "ruby", "libwww-perl": "lwp", "git": "git",
-    "wget": "wget",
-}
-
-
+# uploading that each stands for (Client.table in
+# tests/clients/client_matrix.py, whose expectations test_clients.py checks
+# against the real clients, and the table against the installed versions).
 def test_measured_entries_agree_with_the_matrix():
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                     "..", "clients"))
     import client_matrix as cm
+    runs = {c.table: c for c in cm.CLIENTS if c.table}
     _, doc = clients_json()
     measured = {c["key"]: c for c in doc["clients"] if c["measured"]}
-    assert set(measured) == set(MEASURED)
+    assert set(measured) == set(runs)
     for key, entry in measured.items():
-        under_reject = cm.BY_KEY[MEASURED[key]].behaviour["reject"]
+        client = runs[key]
+        under_reject = client.behaviour["reject"]
         pushed = under_reject["pushed"]
         pushed = pushed if isinstance(pushed, tuple) else (pushed,)
-        assert entry["hangs_on_417"] == (under_reject["outcome"] == "hangs"), key
+        outcome = under_reject["outcome"]
+        # A versioned client declares the outcome of each side of its fix:
+        # the entry's own facts (before it) and its fixed ones.
+        sides = [(entry["hangs_on_417"], entry["loses_upload_on_417"])]
+        if client.versioned:
+            assert entry["version_ranges"] is not None, key
+            fixed = entry["version_ranges"]["fixed"]
+            sides.append((fixed["hangs_on_417"], fixed["loses_upload_on_417"]))
+            assert isinstance(outcome, tuple) and len(outcome) == 2, key
+        outcomes = outcome if isinstance(outcome, tuple) else (outcome,)
+        assert len(sides) == len(outcomes), key
+        for (hangs, loses), out in zip(sides, outcomes):
+            assert hangs == (out == "hangs"), key
+            assert loses == (out != "ok"), key
         # no client retries: each one that gets a 417 loses the upload
         assert not under_reject["retried"], key
-        assert entry["loses_upload_on_417"] == (under_reject["outcome"] != "ok"), key
         assert entry["sends_body_before_417"] == ("all" in pushed and "none" not in pushed), key
 
 

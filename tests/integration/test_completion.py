@@ -51,7 +51,7 @@ VERBS = ["stats", "events", "policy", "set", "reset", "probe", "clients"]
     ("expectctl -", ["-s", "-i", "--help", "--version"]),
     ("expectctl -s /tmp/seg ", VERBS),           # -s takes its PATH, then the verb
     ("expectctl stats --", ["--json", "--prometheus"]),
-    ("expectctl events -", ["-s", "-n", "--follow", "--json"]),
+    ("expectctl events -", ["-s", "-n", "--follow", "--summary", "--json"]),
     ("expectctl events -n ", []),                # a number: nothing to offer
     ("expectctl probe --", ["--timeout", "--json", "--method", "--size",
                             "--insecure", "--connect", "--connect-to", "--proxy",
@@ -87,7 +87,7 @@ def fake_ctl(tmp_path):
         echo "uploads.example:443 effective=reject configured=continue override=reject strict=off"
         echo "uploads.example:80 effective=continue configured=continue override=- strict=off"
         echo "legacy.example:80 effective=reject configured=reject override=- strict=on"
-        echo 'x$(touch${{IFS}}{tmp_path}/pwned1)\`touch${{IFS}}{tmp_path}/pwned2\`.example:80 effective=continue configured=continue override=- strict=off'
+        echo 'x$(touch${{IFS}}{tmp_path}/pwned1)\\`touch${{IFS}}{tmp_path}/pwned2\\`.example:80 effective=continue configured=continue override=- strict=off'
         """))
     stub.chmod(0o755)
     return str(bindir), log
@@ -131,3 +131,55 @@ def test_vhost_names_from_live_segment():
         assert f"alpha.test:{h.port}" in words and f"beta.test:{h.port}" in words
         assert complete(f"{ctl} -s {h.shm} stats be") == [f"beta.test:{h.port}"]
         assert complete(f"{ctl} -s {h.shm} set beta.test:") == [str(h.port)]
+
+
+def test_events_summary_and_instances(tmp_path):
+    assert complete("expectctl events --s") == ["--summary"]
+    run = tmp_path / "apache2"
+    for name, seg in (("two", True), ("three", True), ("empty", False), (".hidden", True)):
+        d = tmp_path / f"apache2-{name}"
+        d.mkdir()
+        if seg:
+            (d / "mod_expect.shm").write_bytes(b"")
+    env = dict(os.environ, SCRIPT=SCRIPT, EXPECTCTL_RUNDIR=str(run))
+    res = subprocess.run(["bash", "--norc", "--noprofile", "-c", DRIVER, "complete",
+                          "expectctl -i "], capture_output=True, text=True, env=env,
+                         timeout=30)
+    assert res.returncode == 0, res.stderr
+    # Only the instances with a segment, as expectctl -i lists them.
+    assert res.stdout.split() == ["three", "two"]
+    res = subprocess.run(["bash", "--norc", "--noprofile", "-c", DRIVER, "complete",
+                          "expectctl -i tw"], capture_output=True, text=True, env=env,
+                         timeout=30)
+    assert res.stdout.split() == ["two"]
+
+
+def test_offered_names_work_with_set():
+    """A ServerName starting with '-' is offered behind --, a non-ASCII one
+    in the escaped form policy prints: what completion inserts, run by the
+    shell, is a set that reaches that vhost."""
+    names = ("-dash.test", "caf\u00e9.test")
+    conf = "".join(f"<VirtualHost 127.0.0.1:@PORT@>\nServerName {n}\n</VirtualHost>\n"
+                   for n in names)
+    h = Httpd(conf, name="completion-names")
+    with serving(h):
+        ctl = expectctl_path()
+        dash = complete(f"{ctl} -s {h.shm} set -")
+        assert f"-- -dash.test:{h.port}" in dash, dash
+        cafe = complete(f"{ctl} -s {h.shm} set caf")
+        assert cafe == [f"caf\\\\xc3\\\\xa9.test:{h.port}"], cafe
+        for word in (dash[-1], cafe[0]):
+            # The line as the user accepts it, through the shell.
+            res = subprocess.run(["bash", "--norc", "--noprofile", "-c",
+                                  f"{ctl} -s {h.shm} set {word} reject"],
+                                 capture_output=True, text=True, timeout=30)
+            assert res.returncode == 0, (word, res.stderr)
+        res = subprocess.run([ctl, "-s", h.shm, "policy"], capture_output=True,
+                             text=True, timeout=30)
+        lines = {ln.split()[0]: ln for ln in res.stdout.splitlines()}
+        assert "override=reject" in lines[f"-dash.test:{h.port}"], res.stdout
+        assert "override=reject" in lines[f"caf\\xc3\\xa9.test:{h.port}"], res.stdout
+        # Without --, the name is taken for an option.
+        res = subprocess.run([ctl, "-s", h.shm, "set", f"-dash.test:{h.port}", "default"],
+                             capture_output=True, text=True, timeout=30)
+        assert res.returncode == 2 and "unknown option" in res.stderr, res

@@ -2,7 +2,8 @@
 """Scoping a policy by client: docs/mod_expect.md, "Exempting one client".
 
 A virtual host rejects Expect: 100-continue, except for Java's HttpClient,
-which (without the fix for JDK-8286171) waits forever after a 417.  The
+which before 17.0.17 (without the fix for JDK-8286171) waits forever after
+a 417.  The
 exemption is the documentation's own example, taken from the page, inside
 a virtual host.  <If> is a per-directory section: judged in fixups (by
 default, or by the vhost's own ExpectJudge fixups while the rest of the

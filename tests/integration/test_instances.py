@@ -89,3 +89,16 @@ def test_startup_line(two_instances):
         assert re.search(r"EXP0003: mod_expect \d+\.\d+\.\d+ \([^()\s]+\) serving: segment "
                          + re.escape(f"{rundir}/mod_expect.shm") + r", layout \d+, 2 vhosts, "
                          r"judging in fixups for all 2 servers", lines[-1]), lines[-1]
+
+
+def test_unknown_instance_names_those_that_exist(two_instances):
+    one, two, base, env = two_instances
+    for verb in ("stats", "policy", "events"):
+        res = expectctl("-i", "nosuch", verb, env=env)
+        assert res.returncode == 3, res
+        assert "no instance 'nosuch' exists" in res.stderr, res.stderr
+        assert f"{base}-two/mod_expect.shm  (expectctl -i two)" in res.stderr, res.stderr
+        assert res.stdout == ""
+    two.stop()
+    res = expectctl("-i", "nosuch", "stats", env=env)
+    assert res.returncode == 3 and "no instance has a segment" in res.stderr, res.stderr

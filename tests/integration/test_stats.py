@@ -84,7 +84,7 @@ def make_front(mpm, backend_port, name):
         path = os.path.join(cgi, fname)
         with open(path, "w") as f:
             f.write(text.replace("@SHM@", h.shm)
-                    .replace("@EXPECTCTL@", os.environ.get("EXPECTCTL", "")))
+                    .replace("@EXPECTCTL@", expectctl_path()))
         os.chmod(path, 0o755)
     return h
 

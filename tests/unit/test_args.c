@@ -185,7 +185,7 @@ static void probe_forms(void **state)
 }
 
 /* Issue 15: HTTP/2 and the route options; their meaning is checked by
- * probe_route.c (tests/unit/test_probe.c and the integration tests). */
+ * probe/probe_route.c (tests/unit/test_probe.c and the integration tests). */
 static void probe_hop_options(void **state)
 {
     ctl_opts_t o;
@@ -305,6 +305,33 @@ static void time_format(void **state)
     assert_string_equal(buf, "2023-11-14T22:13:20.123Z");
 }
 
+static void vhost_after_dashdash_and_escaped(void **state)
+{
+    ctl_opts_t o;
+    char err[256];
+    (void)state;
+    /* A ServerName may start with '-': after --, it is a VHOST. */
+    assert_int_equal(parse_args(&o, err, NULL, "set", "-dash.test:80", "reject", NULL), -1);
+    assert_non_null(strstr(err, "unknown option"));
+    assert_int_equal(parse_args(&o, err, NULL, "set", "--", "-dash.test:80", "reject", NULL), 0);
+    assert_string_equal(o.vhost, "-dash.test:80");
+    assert_int_equal(parse_args(&o, err, NULL, "-s", "/x.shm", "stats", "--", "-d", NULL), 0);
+    assert_string_equal(o.vhost, "-d");
+    assert_int_equal(parse_args(&o, err, NULL, "policy", "--", "a", "b", NULL), -1);
+    /* The escaped form stats and policy print is taken back. */
+    assert_int_equal(parse_args(&o, err, NULL, "set", "caf\\xc3\\xa9.test:80", "reject",
+                                NULL), 0);
+    assert_string_equal(o.vhost, "caf\xc3\xa9.test:80");
+    assert_int_equal(parse_args(&o, err, NULL, "stats", "a\\\\b:80", NULL), 0);
+    assert_string_equal(o.vhost, "a\\b:80");
+    /* Raw bytes as typed stay as typed. */
+    assert_int_equal(parse_args(&o, err, NULL, "stats", "caf\xc3\xa9.test", NULL), 0);
+    assert_string_equal(o.vhost, "caf\xc3\xa9.test");
+    assert_int_equal(parse_args(&o, err, NULL, "stats", "bad\\q", NULL), -1);
+    assert_non_null(strstr(err, "escapes"));
+    assert_int_equal(parse_args(&o, err, NULL, "stats", "nul\\x00", NULL), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +346,7 @@ int main(void)
         cmocka_unit_test(probe_hop_options),
         cmocka_unit_test(clients_forms),
         cmocka_unit_test(time_format),
+        cmocka_unit_test(vhost_after_dashdash_and_escaped),
     };
     return cmocka_run_group_tests_name("expectctl_args", tests, NULL, NULL);
 }

@@ -309,12 +309,15 @@ static void test_condition(void **state)
 static void test_fix_text(void **state)
 {
     char buf[2048], small[16];
-    const expect_client_t *java = expect_client_match("Java-http-client/17.0.15");
-    const expect_client_t *curl = expect_client_match("curl/7.88.1");
+    expect_client_facts_t java_f, curl_f, f;
+    const expect_client_facts_t *java = &java_f, *curl = &curl_f;
     const expect_client_t *c;
     size_t i, n;
 
     (void)state;
+    expect_client_resolve(expect_client_match("Java-http-client/17.0.15"),
+                          "Java-http-client/17.0.15", &java_f);
+    expect_client_resolve(expect_client_match("curl/7.88.1"), "curl/7.88.1", &curl_f);
     n = expect_client_fix(buf, sizeof(buf), java, EXPECT_REASON_POLICY);
     assert_int_equal(n, strlen(buf));
     assert_true(n < sizeof(buf));
@@ -323,6 +326,8 @@ static void test_fix_text(void **state)
     assert_non_null(strstr(buf, "known to hang"));
     assert_non_null(strstr(buf, "expectContinue(false)"));
     assert_non_null(strstr(buf, "JDK-8286171"));
+    assert_non_null(strstr(buf, "Java HttpClient (java.net.http) 17.0.15 is known to hang"));
+    assert_non_null(strstr(buf, "as in every version before 17.0.17 (fixed by JDK-8364017"));
     assert_non_null(strstr(buf, "ExpectPolicy continue for it, in <If '%{HTTP_USER_AGENT} =~ "
                                 "m#^Java-http-client/#i'>"));
 
@@ -349,12 +354,19 @@ static void test_fix_text(void **state)
         uint32_t r;
 
         for (r = 0; r < EXPECT_REASON_COUNT + 1; r++) {
-            n = expect_client_fix(buf, sizeof(buf), c, r);
+            /* with no version, which is UNVERIFIED for an entry with
+             * ranges, and with its example's */
+            expect_client_resolve(c, NULL, &f);
+            n = expect_client_fix(buf, sizeof(buf), &f, r);
             assert_true(n > 0 && n < sizeof(buf));
             assert_int_equal(n, strlen(buf));
-            assert_int_equal(expect_client_fix(NULL, 0, c, r), n);
+            assert_int_equal(expect_client_fix(NULL, 0, &f, r), n);
             assert_false(has_bad_char(buf));
             assert_non_null(strstr(buf, c->client_fix));
+            expect_client_resolve(c, c->example_ua, &f);
+            n = expect_client_fix(buf, sizeof(buf), &f, r);
+            assert_true(n > 0 && n < sizeof(buf));
+            assert_false(has_bad_char(buf));
         }
     }
     /* truncation */
@@ -363,6 +375,172 @@ static void test_fix_text(void **state)
     assert_int_equal(strlen(small), sizeof(small) - 1);
     assert_int_equal(expect_client_fix(buf, sizeof(buf), NULL, EXPECT_REASON_POLICY), 0);
     assert_string_equal(buf, "");
+}
+
+static void test_version_cmp(void **state)
+{
+    (void)state;
+    /* numerically, not as text */
+    assert_true(expect_client_version_cmp("17.0.9", "17.0.17") < 0);
+    assert_true(expect_client_version_cmp("17.0.17", "17.0.9") > 0);
+    assert_int_equal(expect_client_version_cmp("17.0.17", "17.0.17"), 0);
+    assert_true(expect_client_version_cmp("17.0.16", "17.0.17") < 0);
+    assert_true(expect_client_version_cmp("17.1", "17.0.17") > 0);
+    /* a missing component is 0 */
+    assert_int_equal(expect_client_version_cmp("17", "17.0.0"), 0);
+    assert_true(expect_client_version_cmp("17", "17.0.1") < 0);
+    /* what follows the digits and dots is ignored */
+    assert_int_equal(expect_client_version_cmp("17.0.17+10", "17.0.17"), 0);
+    assert_int_equal(expect_client_version_cmp("1.8.0_392", "1.8.0"), 0);
+    assert_true(expect_client_version_cmp("17.0.15-ea", "17.0.17") < 0);
+    /* no version sorts first, and huge components saturate */
+    assert_true(expect_client_version_cmp("", "1") < 0);
+    assert_int_equal(expect_client_version_cmp("", "x"), 0);
+    assert_true(expect_client_version_cmp("99999999999999999999", "17") > 0);
+
+    assert_true(expect_client_version_in_line("17.0.15", "17"));
+    assert_true(expect_client_version_in_line("17", "17"));
+    assert_false(expect_client_version_in_line("170.0.1", "17"));
+    assert_false(expect_client_version_in_line("1.7", "17"));
+    assert_false(expect_client_version_in_line("21.0.2", "17"));
+    assert_true(expect_client_version_in_line("11.0.22", "11.0"));
+    assert_false(expect_client_version_in_line("11.1", "11.0"));
+    assert_false(expect_client_version_in_line("", "17"));
+    assert_false(expect_client_version_in_line("x17", "17"));
+    assert_false(expect_client_version_in_line(NULL, "17"));
+}
+
+/* The version a User-Agent names decides which facts hold. */
+static void test_resolve(void **state)
+{
+    static const struct {
+        const char *ua;
+        expect_client_range_t range;
+        const char *version;
+        int hangs;
+    } cases[] = {
+        {"Java-http-client/17.0.15", EXPECT_CLIENT_RANGE_BEFORE, "17.0.15", 1},
+        {"Java-http-client/17.0.9", EXPECT_CLIENT_RANGE_BEFORE, "17.0.9", 1},
+        {"Java-http-client/17.0.16", EXPECT_CLIENT_RANGE_BEFORE, "17.0.16", 1},
+        {"Java-http-client/17.0.17", EXPECT_CLIENT_RANGE_FIXED, "17.0.17", 0},
+        {"java-http-client/17.0.19", EXPECT_CLIENT_RANGE_FIXED, "17.0.19", 0},
+        {"Java-http-client/17.0.21+7-Debian", EXPECT_CLIENT_RANGE_FIXED,
+         "17.0.21+7-Debian", 0},
+        {"Java-http-client/17.1", EXPECT_CLIENT_RANGE_FIXED, "17.1", 0},
+        /* lines the entry says nothing about: never claimed */
+        {"Java-http-client/21.0.2", EXPECT_CLIENT_RANGE_UNVERIFIED, "21.0.2", 0},
+        {"Java-http-client/11.0.22", EXPECT_CLIENT_RANGE_UNVERIFIED, "11.0.22", 0},
+        {"Java-http-client/", EXPECT_CLIENT_RANGE_UNVERIFIED, "", 0},
+        {"Java-http-client/beta", EXPECT_CLIENT_RANGE_UNVERIFIED, "beta", 0},
+    };
+    expect_client_facts_t f;
+    char buf[2048];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const expect_client_t *c = expect_client_match(cases[i].ua);
+
+        assert_non_null(c);
+        assert_string_equal(c->key, "java-httpclient");
+        expect_client_resolve(c, cases[i].ua, &f);
+        if (f.range != cases[i].range) {
+            fail_msg("%s: range %d, not %d", cases[i].ua, (int)f.range, (int)cases[i].range);
+        }
+        assert_string_equal(f.version, cases[i].version);
+        assert_int_equal(!!(f.flags & EXPECT_CLIENT_HANGS), cases[i].hangs);
+        expect_client_fix(buf, sizeof(buf), &f, EXPECT_REASON_POLICY);
+        if (cases[i].range == EXPECT_CLIENT_RANGE_UNVERIFIED) {
+            assert_null(f.on_417);
+            assert_int_equal(f.flags, 0);
+            assert_non_null(strstr(buf, ": what a 417 does to this version is not verified "
+                                        "(known for 17.x only: before 17.0.17 it is known to "
+                                        "hang"));
+            /* nothing is claimed for this version itself */
+            assert_null(strstr(buf, ") is known"));
+            if (cases[i].version[0] != '\0') {
+                char want[96];
+
+                snprintf(want, sizeof(want), "%s: what a 417 does", cases[i].version);
+                assert_non_null(strstr(buf, want));
+            }
+            else {
+                assert_non_null(strstr(buf, "(no version in its User-Agent): what a 417"));
+            }
+        }
+        else {
+            assert_non_null(f.release);
+            assert_string_equal(f.release->fixed_in, "17.0.17");
+            assert_true((f.flags & EXPECT_CLIENT_LOSES_UPLOAD) != 0);
+            assert_int_equal(strstr(buf, "known to hang") != NULL, cases[i].hangs);
+            assert_null(strstr(buf, "not verified"));
+        }
+    }
+    /* the labels */
+    expect_client_resolve(expect_client_match("Java-http-client/17.0.15"),
+                          "Java-http-client/17.0.15", &f);
+    expect_client_range_label(buf, sizeof(buf), &f);
+    assert_string_equal(buf, "before 17.0.17");
+    expect_client_resolve(expect_client_match("Java-http-client/17.0.19"),
+                          "Java-http-client/17.0.19", &f);
+    expect_client_range_label(buf, sizeof(buf), &f);
+    assert_string_equal(buf, "17.0.17 and later");
+    expect_client_fix(buf, sizeof(buf), &f, EXPECT_REASON_POLICY);
+    assert_non_null(strstr(buf, "17.0.19 is known to lose the upload on a 417: the 417 is "
+                                "returned"));
+    assert_null(strstr(buf, "never completes"));
+    expect_client_resolve(expect_client_match("Java-http-client/21"), "Java-http-client/21", &f);
+    expect_client_range_label(buf, sizeof(buf), &f);
+    assert_string_equal(buf, "version not verified");
+    /* an entry without ranges: its facts for every version, no label */
+    expect_client_resolve(expect_client_match("curl/8.5.0"), "curl/8.5.0", &f);
+    assert_int_equal(f.range, EXPECT_CLIENT_RANGE_ALL);
+    assert_null(expect_client_versions(f.client));
+    assert_int_equal(expect_client_range_label(buf, sizeof(buf), &f), 0);
+    assert_string_equal(f.version, "");
+    assert_ptr_equal(f.on_417, f.client->on_417);
+    /* NULL */
+    expect_client_resolve(NULL, "curl/8", &f);
+    assert_null(f.client);
+    assert_int_equal(expect_client_range_label(buf, sizeof(buf), &f), 0);
+}
+
+/* Every entry with ranges belongs to an entry, and each of its lines has a
+ * fix. */
+static void test_versions_complete(void **state)
+{
+    const expect_client_t *c;
+    const expect_client_versions_t *v;
+    const expect_client_release_t *r;
+    size_t i, with = 0;
+
+    (void)state;
+    for (i = 0; (c = expect_client_at(i)) != NULL; i++) {
+        v = expect_client_versions(c);
+        if (v == NULL) {
+            continue;
+        }
+        with++;
+        assert_non_null(v->version_after);
+        assert_non_null(v->fixed);
+        assert_non_null(v->fixed->line);
+        for (r = v->fixed; r->line != NULL; r++) {
+            assert_true(expect_client_version_in_line(r->fixed_in, r->line));
+            assert_true(strlen(r->by) > 0);
+        }
+        assert_true(strlen(v->fixed_on_417) > 0 && strlen(v->measured) > 0);
+        assert_true(strlen(v->fixed_policy_note) > 0 && strlen(v->unverified_note) > 0);
+        /* the measured version is one the entry's own facts hold for */
+        {
+            char ua[96];
+            expect_client_facts_t f;
+
+            snprintf(ua, sizeof(ua), "%s%s", v->version_after, v->measured);
+            expect_client_resolve(c, ua, &f);
+            assert_int_equal(f.range, EXPECT_CLIENT_RANGE_BEFORE);
+        }
+    }
+    assert_true(with >= 1);
 }
 
 int main(void)
@@ -377,6 +555,9 @@ int main(void)
         cmocka_unit_test(test_for_event),
         cmocka_unit_test(test_condition),
         cmocka_unit_test(test_fix_text),
+        cmocka_unit_test(test_version_cmp),
+        cmocka_unit_test(test_resolve),
+        cmocka_unit_test(test_versions_complete),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

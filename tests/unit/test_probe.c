@@ -14,7 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "probe.h"
+#include "probe/probe.h"
 
 /* ---- URL ---- */
 
@@ -721,6 +721,12 @@ static void diag_table(void **state)
             assert_string_not_equal(d->key, probe_diag((probe_diag_id_t)j)->key);
         }
     }
+    /* A baseline of 405 is no success: the text claims only what it saw. */
+    assert_null(strstr(probe_diag(PROBE_D_REJECTS)->summary, "succeeds"));
+    assert_non_null(strstr(probe_diag(PROBE_D_REJECTS)->summary, "baseline"));
+    /* httpd 2.4 with mod_expect can change it now: the note says how. */
+    assert_non_null(strstr(probe_diag(PROBE_D_UNKNOWN_417_LATE)->server_fix,
+                           "ExpectUnknown ignore"));
     assert_string_equal(probe_check_name(PROBE_CHECK_CONTINUE), "expect-100-continue");
     assert_string_equal(probe_check_name(PROBE_CHECK_COUNT), "unknown");
     assert_string_equal(probe_severity_name(PROBE_SEV_NOTE), "note");

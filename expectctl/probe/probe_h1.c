@@ -3,7 +3,7 @@
  * probe_h1.c - the checks of `expectctl probe` over HTTP/1.x: each on a
  * new connection, the request head, the wait for a 100 or a final status,
  * the body, the final status, and a second request on every connection the
- * response kept (ctl_probe.c says which checks, probe_route.c where to).
+ * response kept (probe_run.c says which checks, probe_route.c where to).
  *
  * Every interim response is counted, at most PROBE_INTERIM_MAX per
  * request (probe_read.c); every wait ends by a deadline within the run's

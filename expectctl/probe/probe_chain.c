@@ -24,11 +24,11 @@
 
 typedef struct {
     int n;
-    char hop[CTL_PROBE_CHAIN_MAX][PROBE_HOST_MAX + 16];
-    probe_run_t run[CTL_PROBE_CHAIN_MAX];
-    int ok[CTL_PROBE_CHAIN_MAX];
-    int change[CTL_PROBE_CHAIN_MAX];    /* hop i's verdict differs from the one behind it */
-    int behind[CTL_PROBE_CHAIN_MAX];    /* the probed hop behind hop i; -1: none */
+    char hop[PROBE_CHAIN_MAX][PROBE_HOST_MAX + 16];
+    probe_run_t run[PROBE_CHAIN_MAX];
+    int ok[PROBE_CHAIN_MAX];
+    int change[PROBE_CHAIN_MAX];    /* hop i's verdict differs from the one behind it */
+    int behind[PROBE_CHAIN_MAX];    /* the probed hop behind hop i; -1: none */
     int first;                          /* the change nearest the back; -1: none */
 } chain_t;
 
@@ -38,7 +38,7 @@ static void split_hops(chain_t *c, const char *list)
     const char *p = list;
 
     c->n = 0;
-    while (c->n < CTL_PROBE_CHAIN_MAX) {
+    while (c->n < PROBE_CHAIN_MAX) {
         size_t len = strcspn(p, ",");
         snprintf(c->hop[c->n], sizeof(c->hop[0]), "%.*s", (int)len, p);
         c->n++;
@@ -80,12 +80,12 @@ static int chain_exit(const chain_t *c)
     int i, all = 1;
 
     for (i = 0; i < c->n; i++) {
-        if (c->ok[i] && probe_run_exit(&c->run[i]) != CTL_EXIT_OK) {
+        if (c->ok[i] && probe_run_exit(&c->run[i]) != PROBE_EXIT_OK) {
             return probe_run_exit(&c->run[i]);
         }
         all = all && c->ok[i];
     }
-    return all ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+    return all ? PROBE_EXIT_OK : PROBE_EXIT_FAIL;
 }
 
 /* The last probed hop: what the origin side says. */
@@ -151,7 +151,7 @@ static void json_hop(const chain_t *c, int i)
                probe_run_exit(&c->run[i]));
     }
     else {
-        printf(", \"verdict\": null, \"exit_code\": %d", CTL_EXIT_FAIL);
+        printf(", \"verdict\": null, \"exit_code\": %d", PROBE_EXIT_FAIL);
     }
     printf(", \"behind\": ");
     if (c->behind[i] >= 0) {
@@ -193,14 +193,15 @@ static void print_json(const chain_t *c, probe_proto_t proto, const char *url, i
     printf(", \"exit_code\": %d}\n", rc);
 }
 
-int probe_chain(const ctl_opts_t *o, probe_proto_t proto)
+int probe_chain(const probe_opts_t *o)
 {
     chain_t *c = calloc(1, sizeof(*c));
+    probe_proto_t proto = o->proto;
     int i, rc;
 
     if (c == NULL) {
         fprintf(stderr, "expectctl: probe: out of memory\n");
-        return CTL_EXIT_FAIL;
+        return PROBE_EXIT_FAIL;
     }
     split_hops(c, o->chain);
     for (i = 0; i < c->n; i++) {
@@ -209,7 +210,7 @@ int probe_chain(const ctl_opts_t *o, probe_proto_t proto)
     }
     find_changes(c);
     rc = chain_exit(c);
-    if (o->format == CTL_FMT_JSON) {
+    if (o->json) {
         print_json(c, proto, o->url, rc);
     }
     else {

@@ -70,8 +70,8 @@ static int check_chain(const char *chain, unsigned port, int *n, char *err, size
             snprintf(err, errlen, "--chain: %s: %s", why, hop);
             return -1;
         }
-        if (++*n > CTL_PROBE_CHAIN_MAX) {
-            snprintf(err, errlen, "--chain takes at most %d hops", CTL_PROBE_CHAIN_MAX);
+        if (++*n > PROBE_CHAIN_MAX) {
+            snprintf(err, errlen, "--chain takes at most %d hops", PROBE_CHAIN_MAX);
             return -1;
         }
         if (p[len] == '\0') {
@@ -81,7 +81,7 @@ static int check_chain(const char *chain, unsigned port, int *n, char *err, size
     }
 }
 
-int probe_route_check(const ctl_opts_t *o, const probe_url_t *u, char *err, size_t errlen)
+int probe_route_check(const probe_opts_t *o, const probe_url_t *u, char *err, size_t errlen)
 {
     char host[PROBE_HOST_MAX], why[256];
     probe_url_t px;
@@ -93,17 +93,17 @@ int probe_route_check(const ctl_opts_t *o, const probe_url_t *u, char *err, size
         snprintf(err, errlen, "choose one of --connect, --connect-to, --proxy and --chain");
         return -1;
     }
-    if (o->http2 == CTL_PROBE_H2 && !u->tls) {
+    if (o->proto == PROBE_PROTO_H2 && !u->tls) {
         snprintf(err, errlen, "--http2 is h2 over TLS: give an https:// URL, "
                  "or use --h2c for http://");
         return -1;
     }
-    if (o->http2 == CTL_PROBE_H2C && u->tls) {
+    if (o->proto == PROBE_PROTO_H2C && u->tls) {
         snprintf(err, errlen, "--h2c is h2 over cleartext: give an http:// URL, "
                  "or use --http2 for https://");
         return -1;
     }
-    if (o->compare && o->http2 == 0) {
+    if (o->compare && o->proto == PROBE_PROTO_H1) {
         snprintf(err, errlen, "--compare compares h2 with HTTP/1.1: add --http2 or --h2c");
         return -1;
     }
@@ -129,7 +129,7 @@ int probe_route_check(const ctl_opts_t *o, const probe_url_t *u, char *err, size
 
 int probe_route_init(probe_run_t *x)
 {
-    const ctl_opts_t *o = x->o;
+    const probe_opts_t *o = x->o;
     const char *host;
     unsigned port;
     int fd;

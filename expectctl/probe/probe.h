@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * probe.h - `expectctl probe`: what its files share.
+ * probe.h - the probe engine's parts that need no run (expectctl/probe/;
+ * probe_engine.h has the whole engine's list), and what its files share.
  *
  *   probe_parse.c    URL, hop and response-head parsing, chunked decoding (pure)
  *   probe_verdict.c  the documented diagnoses, the verdict, and the lines
@@ -10,7 +11,8 @@
  *   probe_net.c      connect, TLS, bounded writes, and the socket transport
  *
  * One run of the checks (HTTP/1.x or HTTP/2, the route, the output, the
- * modes) is probe_run.h's.
+ * modes) is probe_run.h's.  Outside the engine, ctl_args.c includes this
+ * header for the inline probe_method_ok alone.
  *
  * The pure parts take no clock and do no I/O, so tests/unit/test_probe.c
  * can drive every diagnosis from hand-made results; the read loops take

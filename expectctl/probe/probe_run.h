@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * probe_run.h - one run of `expectctl probe`: the state its files share.
+ * probe_run.h - one run of `expectctl probe`: the state the engine's files
+ * share.  This header is theirs alone; the verb sees probe_engine.h.
+ * Calls go one way, top to bottom (make check-arch refuses a cycle):
  *
- *   ctl_probe.c    the modes: one probe, --compare (h2 and HTTP/1.1),
- *                  --chain (one probe per hop), and the exit status
- *   probe_route.c  where a check connects: the URL's host, --connect,
- *                  --connect-to, or a forward proxy (--proxy), with a
- *                  CONNECT tunnel where one is needed, then TLS
+ *   probe_modes.c  the entry: options check, one probe, --compare
+ *   probe_chain.c  --chain, one run per hop
+ *   probe_run.c    one run: the checks in order and its bounds
  *   probe_h1.c     the checks over HTTP/1.x
  *   probe_h2.c     the same checks over HTTP/2 (libnghttp2 frames them)
  *   probe_out.c    the text and the --json document of one run
+ *   probe_route.c  where a check connects: the URL's host, --connect,
+ *                  --connect-to, or a forward proxy (--proxy), with a
+ *                  CONNECT tunnel where one is needed, then TLS
+ *   probe_state.c  what they all read: the checks' table, the run's
+ *                  deadline, the protocols' names
  *
  * probe.h has the parts that need no run: parsers, read loops, verdicts,
  * sockets.
@@ -17,19 +22,10 @@
 #ifndef EXPECTCTL_PROBE_RUN_H
 #define EXPECTCTL_PROBE_RUN_H
 
-#include "ctl.h"
 #include "probe.h"
+#include "probe_engine.h"
 
-/* What the checks speak. */
-typedef enum {
-    PROBE_PROTO_H1 = 0,         /* HTTP/1.1 (http/1.1 by ALPN over TLS) */
-    PROBE_PROTO_H2,             /* h2 over TLS, chosen by ALPN */
-    PROBE_PROTO_H2C             /* h2 over cleartext, with prior knowledge */
-} probe_proto_t;
-
-const char *probe_proto_name(probe_proto_t p);
-
-/* How each check's request is shaped; the table is in ctl_probe.c. */
+/* How each check's request is shaped; the table is in probe_state.c. */
 typedef struct {
     int minor;                  /* HTTP/1.minor; HTTP/2 skips the HTTP/1.0 check */
     const char *expect;         /* NULL: no Expect header */
@@ -40,7 +36,7 @@ typedef struct {
 extern const probe_spec_t probe_specs[PROBE_CHECK_COUNT];
 
 typedef struct {
-    const ctl_opts_t *o;
+    const probe_opts_t *o;
     probe_proto_t proto;
     const char *hop;            /* HOST:PORT of --connect-to or of a --chain hop; NULL */
     probe_url_t url;
@@ -69,23 +65,25 @@ typedef struct {
 } probe_run_t;
 
 /*
- * ctl_probe.c: one probe of the URL over proto, to hop (NULL: the route
+ * probe_run.c: one probe of the URL over proto, to hop (NULL: the route
  * the options give); 0 with x->f and x->nf filled, or -1 with x->err when
  * it could not probe.  Needs probe_route_free afterwards either way.
  */
-int probe_run(probe_run_t *x, const ctl_opts_t *o, probe_proto_t proto, const char *hop);
+int probe_run(probe_run_t *x, const probe_opts_t *o, probe_proto_t proto, const char *hop);
 /* The exit status of a run's verdict. */
 int probe_run_exit(const probe_run_t *x);
 /* probe_chain.c: --chain, printed; returns the exit status. */
-int probe_chain(const ctl_opts_t *o, probe_proto_t proto);
+int probe_chain(const probe_opts_t *o);
 
-/* A deadline ms from now, never past the run's end. */
+/* probe_state.c: a deadline ms from now, never past the run's end. */
 int64_t probe_run_deadline(const probe_run_t *x, long ms);
 long probe_since_ms(int64_t t0);
+/* "http/1.1", "h2" or "h2c". */
+const char *probe_proto_name(probe_proto_t p);
 
 /* probe_route.c: whether the route options fit together and with the
  * URL (before anything is sent); 0, or -1 with a usage error. */
-int probe_route_check(const ctl_opts_t *o, const probe_url_t *u, char *err, size_t errlen);
+int probe_route_check(const probe_opts_t *o, const probe_url_t *u, char *err, size_t errlen);
 /* Resolve and connect once (x->first_fd); 0, or -1 with x->err. */
 int probe_route_init(probe_run_t *x);
 /* A connection ready for the first request (tunnel and TLS done); NULL with x->err. */

@@ -35,8 +35,9 @@ static const probe_diag_t diags[PROBE_D_COUNT] = {
      "answer 100 when the body is wanted, or a final status at once "
      "(mod_expect: ExpectPolicy continue); probe each hop to find the one that swallows the 100"},
     [PROBE_D_REJECTS] = {PROBE_D_REJECTS, "rejects-100-continue", PROBE_SEV_PROBLEM, 11,
-     "answers 417 to Expect: 100-continue although the same request without it succeeds: "
-     "clients that do not retry without the header lose the upload",
+     "answers 417 to Expect: 100-continue although the same request without it gets no 417 "
+     "(the baseline check shows its status): clients that do not retry without the header "
+     "lose the upload",
      "retry without Expect (RFC 9110 15.5.18): curl -H 'Expect:'; "
      ".NET Expect100Continue = false; or make the client retry after 417",
      "honour it (mod_expect: ExpectPolicy continue, or expectctl set VHOST continue); "
@@ -89,8 +90,9 @@ static const probe_diag_t diags[PROBE_D_COUNT] = {
      "answers 417 to an unknown expectation, but only after reading the body (httpd core does): "
      "a client that waits for a 100 first stalls",
      "send only Expect: 100-continue, in one header (two are merged into a list, which is unknown)",
-     "nothing to change in httpd 2.4: core answers before any module runs; "
-     "expectctl stats counts these as 417-CORE"},
+     "with mod_expect, ExpectUnknown ignore on that vhost drops the unknown expectation "
+     "and serves the request (without it, httpd 2.4's core answers this 417 before any "
+     "module runs); expectctl stats counts these as 417-CORE"},
     [PROBE_D_UNKNOWN_417] = {PROBE_D_UNKNOWN_417, "unknown-expectation-417", PROBE_SEV_NOTE, 0,
      "answers 417 at once to an unknown expectation, as RFC 9110 allows",
      "send only Expect: 100-continue, in one header",
@@ -250,7 +252,7 @@ size_t probe_diagnose(const probe_result_t *r, probe_finding_t *out, size_t max)
         }
     }
     if (n == 0 && max > 0) {
-        /* Unreachable with results from ctl_probe.c: a check that ran ended
+        /* Unreachable with results from probe_run.c: a check that ran ended
          * in a response or in one of the faults above.  Never claim health
          * without evidence. */
         out[0].id = PROBE_D_CLOSES;
