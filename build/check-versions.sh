@@ -52,6 +52,14 @@ copy_tree() {
 }
 [ -x "$top/configure" ] || (cd "$top" && build/bootstrap.sh >/dev/null 2>&1)
 
+# The files side by side, as make check-integration runs them (each file
+# in one worker: its module-scoped servers start once); PYTEST_JOBS=0 runs
+# one process.
+jobs=""
+if [ "${PYTEST_JOBS:-4}" != 0 ] && /usr/bin/python3 -c 'import xdist' 2>/dev/null; then
+    jobs="-n ${PYTEST_JOBS:-4} --dist loadfile"
+fi
+
 results="$scratch/results"
 : >"$results"
 failed=""
@@ -104,7 +112,7 @@ EOF
     if (cd "$tree" && EXPECT_HTTPD="$httpd" EXPECT_HTTPD_MODDIR="$moddir" \
           EXPECT_HTTPD_MIME_TYPES="$mime" \
           MOD_EXPECT_SO="$tree/mod_expect/mod_expect.so" EXPECTCTL="$tree/expectctl/expectctl" \
-          /usr/bin/python3 -m pytest -q -p no:cacheprovider -rs $CORE -k "$CORE_K") >"$log" 2>&1; then
+          /usr/bin/python3 -m pytest -q -p no:cacheprovider -rs $jobs $CORE -k "$CORE_K") >"$log" 2>&1; then
         ok=yes
     else
         ok=no
