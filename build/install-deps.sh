@@ -15,7 +15,7 @@
 set -e
 
 BASE="apache2 apache2-dev autoconf make gcc pkg-config libcmocka-dev libssl-dev libnghttp2-dev openssl \
-python3 python3-pytest curl prometheus util-linux valgrind man-db \
+python3 python3-pytest python3-pytest-xdist curl prometheus util-linux valgrind man-db \
 nghttp2-client php-cli php-curl nodejs"
 PACKAGES=""
 base=yes

@@ -452,6 +452,9 @@ def test_full_table_evicts_oldest():
         assert all(out[p] == "pending" for p in paths[2:]), out
         table = ctl(h, "stats").stdout
         assert "2 not followed, the retry table was full (ExpectRetrySlots 8)" in table
+        # The metric ExpectRetryEvictions alerts on (tests/prometheus).
+        prom = ctl(h, "stats", "--prometheus").stdout
+        assert "\nmod_expect_retry_evicted_total 2\n" in prom, prom
         # The newest still resolve.
         assert send(h, paths[9], CURL, expect=False) == 200
         wait_for(lambda: row(h)["retry"]["retried"] == 1, what="retried")
@@ -554,10 +557,11 @@ def raw_post(h, path, headers, host=R):
     return resp.status
 
 
-def test_behind_remoteip_core_417_is_matched():
+@pytest.mark.parametrize("mpm", MPMS)
+def test_behind_remoteip_core_417_is_matched(mpm):
     """Core's 417 (an unknown expectation) comes before mod_remoteip's hook,
     so it is keyed by the proxy's address; the resend, by the client's."""
-    h = Httpd(REMOTEIP, modules=["remoteip"], name="retry-remoteip")
+    h = Httpd(REMOTEIP, mpm=mpm, modules=["remoteip"], name=f"retry-remoteip-{mpm}")
     with serving(h):
         path = uniq("rip")
         xff = "X-Forwarded-For: 192.0.2.7\r\n"
@@ -568,14 +572,15 @@ def test_behind_remoteip_core_417_is_matched():
         assert (r["retried"], r["pending"]) == (1, 0), r
 
 
-def test_behind_remoteip_what_is_matched():
+@pytest.mark.parametrize("mpm", MPMS)
+def test_behind_remoteip_what_is_matched(mpm):
     """What docs/mod_expect.md (ExpectRetryWindow) says is matched behind
     mod_remoteip.  mod_expect's own 417 comes after mod_remoteip: keyed by
     the real client, so another client behind the same proxy is not its
     retry.  Core's 417 comes before: keyed by the proxy, so the same upload
     (User-Agent products, method, target) from any client behind that proxy
     counts as its retry."""
-    h = Httpd(REMOTEIP, modules=["remoteip"], name="retry-remoteip-who")
+    h = Httpd(REMOTEIP, mpm=mpm, modules=["remoteip"], name=f"retry-remoteip-who-{mpm}")
     with serving(h):
         a, b = "X-Forwarded-For: 192.0.2.7\r\n", "X-Forwarded-For: 192.0.2.8\r\n"
         path = uniq("rip-policy")
