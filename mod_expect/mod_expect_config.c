@@ -227,7 +227,9 @@ const char *expect_config_row_names(apr_pool_t *p, apr_pool_t *ptemp, server_rec
     /* httpd puts each vhost it reads in front of the earlier ones: from
      * the end is configuration order, the order duplicates are routed in. */
     for (i = servers->nelts - 1; i >= 0; i--) {
-        v = APR_ARRAY_IDX(servers, i, server_rec *);
+        /* elts is a char *: through void *, as APR_ARRAY_IDX would cast it
+         * (clang's -Wcast-align). */
+        v = ((server_rec **)(void *)servers->elts)[i];
         name = row_name(p, ptemp, s, v, dups);
         other = apr_hash_get(taken, name, APR_HASH_KEY_STRING);
         if (other != NULL) {
@@ -237,7 +239,7 @@ const char *expect_config_row_names(apr_pool_t *p, apr_pool_t *ptemp, server_rec
                                 expect_server_label(ptemp, v), name);
         }
         apr_hash_set(taken, name, APR_HASH_KEY_STRING, v);
-        APR_ARRAY_IDX(names, i, const char *) = name;
+        ((const char **)(void *)names->elts)[i] = name;
     }
     *out = names;
     return NULL;
@@ -255,6 +257,6 @@ void expect_config_name_vhosts(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s)
         return;
     }
     for (v = s; v != NULL; v = v->next, i++) {
-        expect_srv_config(v)->name = APR_ARRAY_IDX(names, i, const char *);
+        expect_srv_config(v)->name = ((const char **)(void *)names->elts)[i];
     }
 }

@@ -8,6 +8,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from httpd_harness import Httpd, MPMS, serving  # noqa: E402
+from testlib import location, vhost  # noqa: E402
 
 BACKEND_CONF = """
 <Location /echo>
@@ -19,75 +20,24 @@ BACKEND_CONF = """
 # the lenient one, a denied <Location> in two of them, ErrorDocument 417s
 # (a page, a text, and "default" undoing the page), and two proxied vhosts
 # in front of the backend.
-POLICY_CONF = """
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName continue.test
-    DocumentRoot @ROOT@/htdocs
-    ExpectPolicy continue
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-    <Location /upload>
-        SetHandler reflector
-        ExpectPolicy reject
-    </Location>
-    <Location /strict>
-        SetHandler reflector
-        ExpectStrict On
-    </Location>
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName reject.test
-    DocumentRoot @ROOT@/htdocs
-    ExpectPolicy reject
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-    <Location /denied>
-        Require all denied
-    </Location>
-    <Location /errdoc>
-        SetHandler reflector
-        ErrorDocument 417 /errdocs/417.html
-    </Location>
-    <Location /errdoc/default>
-        ErrorDocument 417 default
-    </Location>
-    <Location /errtext>
-        SetHandler reflector
-        ErrorDocument 417 "a custom 417 text"
-    </Location>
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName ignore.test
-    DocumentRoot @ROOT@/htdocs
-    ExpectPolicy ignore
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-    <Location /denied>
-        Require all denied
-    </Location>
-    <Location /gone>
-        Redirect gone
-    </Location>
-    <Location /denied-doc>
-        Require all denied
-        ErrorDocument 403 /noread
-    </Location>
-    LuaMapHandler ^/noread$ @ROOT@/noread.lua
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName proxy-continue.test
-    ExpectPolicy continue
-    ProxyPass /echo http://127.0.0.1:@BACKEND@/echo
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName proxy-reject.test
-    ExpectPolicy reject
-    ProxyPass /echo http://127.0.0.1:@BACKEND@/echo
-</VirtualHost>
-"""
+POLICY_CONF = "\n" + "".join((
+    vhost("continue.test", "ExpectPolicy continue",
+          location("/upload", "SetHandler reflector", "ExpectPolicy reject"),
+          location("/strict", "SetHandler reflector", "ExpectStrict On")),
+    vhost("reject.test", "ExpectPolicy reject",
+          location("/denied", "Require all denied"),
+          location("/errdoc", "SetHandler reflector", "ErrorDocument 417 /errdocs/417.html"),
+          location("/errdoc/default", "ErrorDocument 417 default"),
+          location("/errtext", "SetHandler reflector", 'ErrorDocument 417 "a custom 417 text"')),
+    vhost("ignore.test", "ExpectPolicy ignore",
+          location("/denied", "Require all denied"),
+          location("/gone", "Redirect gone"),
+          location("/denied-doc", "Require all denied", "ErrorDocument 403 /noread"),
+          "LuaMapHandler ^/noread$ @ROOT@/noread.lua"),
+    vhost("proxy-continue.test", "ExpectPolicy continue",
+          "ProxyPass /echo http://127.0.0.1:@BACKEND@/echo", docroot=False, echo=False),
+    vhost("proxy-reject.test", "ExpectPolicy reject",
+          "ProxyPass /echo http://127.0.0.1:@BACKEND@/echo", docroot=False, echo=False)))
 
 
 # The same servers judged early (ExpectJudge early: in translate_name),
@@ -104,16 +54,8 @@ POLICY_CONF_TRANSLATE = (
         ExpectStrict On
 """, """        SetHandler reflector
 """)
-    + """
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName strict.test
-    DocumentRoot @ROOT@/htdocs
-    ExpectStrict On
-    <Location /strict>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-"""
+    + "\n" + vhost("strict.test", "ExpectStrict On", location("/strict", "SetHandler reflector"),
+                    echo=False)
 )
 # One ExpectJudge more, one section policy less.
 assert POLICY_CONF_TRANSLATE.count("Expect") == POLICY_CONF.count("Expect")

@@ -33,6 +33,16 @@ def check(tree, *args):
     return r.returncode, r.stdout + r.stderr
 
 
+def refused(tree, path=None, text=None):
+    """The checker's output, once it has failed (exit status 1) on tree,
+    after text is appended to path when given."""
+    if path:
+        append(tree, path, text)
+    rc, out = check(tree)
+    assert rc == 1, out
+    return out
+
+
 def append(tree, path, text):
     with open(str(tree / path), "a") as f:
         f.write(text)
@@ -52,10 +62,8 @@ def test_copy_as_is_passes(tree):
 def test_call_cycle_among_expectctl_files_fails(tree):
     # probe_run.c calls probe_state.c (probe_run_deadline...); a call back
     # closes a circle.
-    append(tree, "expectctl/probe/probe_state.c",
-           "\nint probe_zz_back(const probe_run_t *x)\n{\n    return probe_run_exit(x);\n}\n")
-    rc, out = check(tree)
-    assert rc == 1
+    out = refused(tree, "expectctl/probe/probe_state.c",
+                      "\nint probe_zz_back(const probe_run_t *x)\n{\n    return probe_run_exit(x);\n}\n")
     assert "call cycle among expectctl's files" in out
     cycle = [line for line in out.splitlines() if "call cycle" in line][0]
     assert "expectctl/probe/probe_state.c" in cycle and "expectctl/probe/probe_run.c" in cycle
@@ -64,30 +72,24 @@ def test_call_cycle_among_expectctl_files_fails(tree):
 
 def test_cycle_between_verb_files_fails(tree):
     # Not only the engine: two verb files calling each other.
-    append(tree, "expectctl/ctl_vhosts.c",
-           "\nint ctl_zz_policy_back(void)\n{\n    return ctl_policy(0, 0);\n}\n")
-    rc, out = check(tree)
-    assert rc == 1
+    out = refused(tree, "expectctl/ctl_vhosts.c",
+                      "\nint ctl_zz_policy_back(void)\n{\n    return ctl_policy(0, 0);\n}\n")
     assert "call cycle among expectctl's files" in out
     assert "expectctl/ctl_policy.c" in out and "(ctl_policy)" in out
 
 
 def test_a_function_pointer_in_a_table_counts_as_a_call(tree):
     # A use that is no call expression still ties the files together.
-    append(tree, "expectctl/probe/probe_state.c",
-           "\nstatic int (*const zz_table[])(const probe_run_t *) = {probe_run_exit};\n")
-    rc, out = check(tree)
-    assert rc == 1
+    out = refused(tree, "expectctl/probe/probe_state.c",
+                      "\nstatic int (*const zz_table[])(const probe_run_t *) = {probe_run_exit};\n")
     assert "call cycle among expectctl's files" in out
 
 
 def test_engine_calling_a_verb_file_fails(tree):
     # ctl_vhosts.c calls nothing back, so this is no cycle: the rule of its
     # own catches it.
-    append(tree, "expectctl/probe/probe_out.c",
-           "\nvoid probe_zz_now(void)\n{\n    (void)ctl_now_usec();\n}\n")
-    rc, out = check(tree)
-    assert rc == 1
+    out = refused(tree, "expectctl/probe/probe_out.c",
+                      "\nvoid probe_zz_now(void)\n{\n    (void)ctl_now_usec();\n}\n")
     assert ("expectctl/probe/probe_out.c calls ctl_now_usec of expectctl/ctl_vhosts.c: "
             "the probe engine never calls a verb file") in out
     assert "call cycle" not in out
@@ -108,16 +110,14 @@ def test_names_in_comments_strings_and_members_are_no_calls(tree):
 def test_engine_including_a_verb_header_fails(tree):
     prepend(tree, "expectctl/probe/probe_h1.c", '/* SPDX-License-Identifier: Apache-2.0 */\n'
             '#include "ctl.h"\n')
-    rc, out = check(tree)
-    assert rc == 1
+    out = refused(tree)
     assert "expectctl/probe/probe_h1.c includes ctl.h: the probe engine includes only" in out
 
 
 def test_verb_including_the_engines_own_header_fails(tree):
     prepend(tree, "expectctl/ctl_probe.c", '/* SPDX-License-Identifier: Apache-2.0 */\n'
             '#include "probe/probe_run.h"\n')
-    rc, out = check(tree)
-    assert rc == 1
+    out = refused(tree)
     assert "expectctl/ctl_probe.c includes probe/probe_run.h, the engine's own header" in out
 
 
@@ -126,8 +126,7 @@ def test_function_defined_twice_across_the_new_folder_fails(tree):
     append(tree, "expectctl/ctl_stats.c",
            "\nint probe_run_exit(const void *x);\nint probe_run_exit(const void *x)\n"
            "{\n    return x != 0;\n}\n")
-    rc, out = check(tree)
-    assert rc == 1
+    out = refused(tree)
     assert ("function probe_run_exit defined in 2 places: expectctl/ctl_stats.c, "
             "expectctl/probe/probe_run.c") in out
 
@@ -153,8 +152,7 @@ def test_walk_going_back_fails(tree):
     judging hook asks expect_policy.c again after recording."""
     edit(tree, "mod_expect/mod_expect.c", "    expect_stats_record(r, &f, &out);\n",
          "    expect_stats_record(r, &f, &out);\n    (void)expect_decision_name(out.decision);\n")
-    rc, out = check(tree)
-    assert rc == 1
+    out = refused(tree)
     assert ("expect_judge goes back to expect_policy (expect_decision_name) after leaving it"
             in out), out
 
@@ -165,6 +163,5 @@ def test_third_call_into_the_statistics_unit_fails(tree):
     edit(tree, "mod_expect/mod_expect.c", "    expect_stats_record(r, &f, &out);\n",
          "    expect_stats_record(r, &f, &out);\n    expect_stats_record(r, &f, &out);\n"
          "    expect_stats_record(r, &f, &out);\n")
-    rc, out = check(tree)
-    assert rc == 1
+    out = refused(tree)
     assert "expect_judge calls into mod_expect_stats 3 times (at most 2)" in out, out

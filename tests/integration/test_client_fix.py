@@ -14,6 +14,7 @@ import pytest
 
 from httpd_harness import Httpd, expectctl, serving
 from rawhttp import Conn
+from testlib import vhost
 
 IS_ROOT = os.geteuid() == 0
 JAVA_UA = "Java-http-client/17.0.15"
@@ -24,15 +25,7 @@ GENERIC_POLICY_FIX = ("ExpectPolicy reject on this vhost/location; the client sh
 GENERIC_CORE_FIX = ("only 100-continue is defined; httpd rejects other expectations "
                     "before modules run; fix the client, or set ExpectUnknown ignore to drop them")
 
-CONF = """
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName rej.test
-    ExpectPolicy reject
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-"""
+CONF = "\n" + vhost("rej.test", "ExpectPolicy reject", docroot=False)
 
 
 def expect_request(port, ua, expect="100-continue", path="/echo"):

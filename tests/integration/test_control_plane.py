@@ -19,41 +19,14 @@ import time
 import pytest
 
 from httpd_harness import MPMS, Httpd, expectctl, expectctl_path, module_path, serving
-from rawhttp import Conn
+from testlib import upload, vhost
 
-CONF = """
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName up.test
-    DocumentRoot @ROOT@/htdocs
-    ExpectPolicy continue
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName rej.test
-    DocumentRoot @ROOT@/htdocs
-    ExpectPolicy reject
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-"""
+CONF = "\n" + vhost("up.test", "ExpectPolicy continue") + vhost("rej.test", "ExpectPolicy reject")
 
 
 def upload_status(h, host="up.test"):
     """Status of an upload with Expect: 100-continue (417 before the body)."""
-    conn = Conn(h.port)
-    try:
-        conn.send(f"POST /echo HTTP/1.1\r\nHost: {host}\r\nExpect: 100-continue\r\n"
-                  "Content-Length: 4\r\nConnection: close\r\n\r\n")
-        before, final = conn.wait_interim_or_final(2.0)
-        if final is not None:
-            return final[1].status
-        conn.send("abcd")
-        return conn.read_response()[1].status
-    finally:
-        conn.close()
+    return upload(h.port, host)
 
 
 def without_module(h):
@@ -283,30 +256,11 @@ def test_damaged_statistics_file_leaves_the_control_plane(damage):
 
 LONG_A = "a" * 120 + "-one.test"
 LONG_B = "a" * 120 + "-two.test"
-NAMES_CONF = f"""
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName same.test
-    ExpectPolicy reject
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName same.test
-    ExpectPolicy ignore
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName {LONG_A}
-    ExpectPolicy reject
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName {LONG_B}
-    ExpectPolicy continue
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-"""
+NAMES_CONF = "\n" + "".join((
+    vhost("same.test", "ExpectPolicy reject", docroot=False, echo=False),
+    vhost("same.test", "ExpectPolicy ignore", docroot=False, echo=False),
+    vhost(LONG_A, "ExpectPolicy reject", docroot=False),
+    vhost(LONG_B, "ExpectPolicy continue", docroot=False)))
 
 
 def test_every_vhost_gets_its_own_row():

@@ -7,23 +7,10 @@ import subprocess
 import pytest
 
 from httpd_harness import Httpd, MPMS, serving
+from testlib import vhost
 
-CONF = """
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName continue.test
-    ExpectPolicy continue
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName reject.test
-    ExpectPolicy reject
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-"""
+CONF = "\n" + vhost("continue.test", "ExpectPolicy continue", docroot=False) + vhost(
+    "reject.test", "ExpectPolicy reject", docroot=False)
 SIZE = 2 * 1024 * 1024
 
 

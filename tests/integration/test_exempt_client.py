@@ -18,6 +18,7 @@ import pytest
 
 from httpd_harness import MPMS, Httpd, serving
 from test_policy_raw import Row, run_row
+from testlib import vhost
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 JAVA_UA = "User-Agent: Java-http-client/17.0.15"
@@ -40,24 +41,16 @@ EXAMPLE = doc_example()
 assert "ExpectPolicy reject" in EXAMPLE and "Java-http-client" in EXAMPLE, EXAMPLE
 
 
-def vhost(judge=""):
-    return f"""
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName {U}
-    DocumentRoot @ROOT@/htdocs
-    {judge}
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-{EXAMPLE}</VirtualHost>
-"""
+def exempting_vhost(judge=""):
+    """U with the documentation's example in it, judged as judge says."""
+    return "\n" + vhost(U, judge, EXAMPLE)
 
 
 # Where the exempting vhost is judged: fixups for every server, or fixups
 # for this vhost (ExpectJudge fixups) while the main server judges early.
 PLACES = {
-    "fixups": (vhost(), "in fixups for all 2 servers"),
-    "mixed": ("ExpectJudge early\n" + vhost("ExpectJudge fixups"),
+    "fixups": (exempting_vhost(), "in fixups for all 2 servers"),
+    "mixed": ("ExpectJudge early\n" + exempting_vhost("ExpectJudge fixups"),
               "in fixups for 1 servers and in translate_name for 1"),
 }
 
@@ -106,8 +99,8 @@ def test_other_clients_are_rejected(exempting_server, ua):
 def test_exemption_refused_when_judged_early(where):
     """ExpectJudge early cannot know an <If> policy: apache2 -t refuses the
     combination with EXP0016, naming the <If> and what to do."""
-    conf = vhost("ExpectJudge early") if where == "vhost" else \
-        "ExpectJudge early\n" + vhost()
+    conf = exempting_vhost("ExpectJudge early") if where == "vhost" else \
+        "ExpectJudge early\n" + exempting_vhost()
     h = Httpd(conf, name=f"exempt-early-{where}")
     try:
         res = h.configtest()

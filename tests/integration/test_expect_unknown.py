@@ -22,35 +22,21 @@ import pytest
 
 from httpd_harness import MPMS, Httpd, expectctl, has_module, httpd_version, serving
 from rawhttp import Conn
+from testlib import vhost
 
 IGN = "ign.test"
 REJ = "rej.test"
 SIZE = 256 * 1024
 
-CONF = f"""
+CONF = """
 ErrorDocument 400 /errdocs/400.html
-LogFormat "%v \\"%r\\" %>s expect=\\"%{{Expect}}i\\" original=\\"%{{expect-original}}n\\" decision=%{{expect-decision}}n" unknown
+LogFormat "%v \\"%r\\" %>s expect=\\"%{Expect}i\\" original=\\"%{expect-original}n\\" decision=%{expect-decision}n" unknown
 CustomLog @ROOT@/logs/unknown_log unknown
 ExtendedStatus On
 <Location /server-status>
     SetHandler server-status
 </Location>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName {IGN}
-    DocumentRoot @ROOT@/htdocs
-    ExpectUnknown ignore
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName {REJ}
-    DocumentRoot @ROOT@/htdocs
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-"""
+""" + vhost(IGN, "ExpectUnknown ignore") + vhost(REJ)
 
 
 @pytest.fixture(scope="module", params=MPMS)

@@ -15,6 +15,7 @@ import pytest
 
 from httpd_harness import Httpd, free_port, serving
 from probehelp import install_echo_cgi, make_cert
+from testlib import CGI, TLS_LINES, vhost
 
 NGHTTP = shutil.which("nghttp")
 SIZE = 2 * 1024 * 1024
@@ -23,33 +24,10 @@ CONF = """
 Protocols h2 h2c http/1.1
 ScriptSock @ROOT@/logs/cgid.sock
 Listen 127.0.0.1:@TLSPORT@
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName cont.test
-    ExpectPolicy continue
-    ScriptAlias /cgi/ @ROOT@/cgi/
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName rej.test
-    ExpectPolicy reject
-    ScriptAlias /cgi/ @ROOT@/cgi/
-</VirtualHost>
-<VirtualHost 127.0.0.1:@TLSPORT@>
-    ServerName cont.test
-    ExpectPolicy continue
-    ScriptAlias /cgi/ @ROOT@/cgi/
-    SSLEngine on
-    SSLCertificateFile @ROOT@/tls/cert.pem
-    SSLCertificateKeyFile @ROOT@/tls/key.pem
-</VirtualHost>
-<VirtualHost 127.0.0.1:@TLSPORT@>
-    ServerName rej.test
-    ExpectPolicy reject
-    ScriptAlias /cgi/ @ROOT@/cgi/
-    SSLEngine on
-    SSLCertificateFile @ROOT@/tls/cert.pem
-    SSLCertificateKeyFile @ROOT@/tls/key.pem
-</VirtualHost>
-"""
+""" + "".join(
+    vhost(name, f"ExpectPolicy {policy}", CGI, *tls, docroot=False, echo=False, port=port)
+    for port, tls in (("@PORT@", ()), ("@TLSPORT@", TLS_LINES))
+    for name, policy in (("cont.test", "continue"), ("rej.test", "reject")))
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tls_port = free_port()
@@ -141,21 +119,22 @@ def test_curl_h2_forced_expect_reject_known_curl_bug(server, mode):
 # ---- nghttp: waits for the 100 as the protocol intends -------------------
 
 def nghttp(server, host, tls=False):
+    """nghttp's exit status, its -v trace, and the :status values in it."""
     port = server.tls_port if tls else server.port
     scheme = "https" if tls else "http"
     res = subprocess.run([NGHTTP, "-v", "--expect-continue", "-H", f":authority: {host}",
                           "-d", server.small, f"{scheme}://127.0.0.1:{port}/cgi/echo.cgi"],
                          capture_output=True, text=True, timeout=60, errors="replace")
-    return res.returncode, res.stdout
+    statuses = [line.split(":status:")[1].strip() for line in res.stdout.splitlines()
+                if ":status:" in line]
+    return res.returncode, res.stdout, statuses
 
 
 @pytest.mark.skipif(not NGHTTP, reason="nghttp missing: build/install-deps.sh")
 @pytest.mark.parametrize("tls", [False, True], ids=["h2c", "h2-tls"])
 def test_nghttp_continue(server, tls):
-    rc, out = nghttp(server, "cont.test", tls)
+    rc, out, statuses = nghttp(server, "cont.test", tls)
     assert rc == 0
-    statuses = [line.split(":status:")[1].strip() for line in out.splitlines()
-                if ":status:" in line]
     assert statuses == ["100", "200"], statuses
     assert "RST_STREAM" not in out
     assert "read 14 bytes" in out
@@ -164,10 +143,8 @@ def test_nghttp_continue(server, tls):
 @pytest.mark.skipif(not NGHTTP, reason="nghttp missing: build/install-deps.sh")
 @pytest.mark.parametrize("tls", [False, True], ids=["h2c", "h2-tls"])
 def test_nghttp_reject(server, tls):
-    rc, out = nghttp(server, "rej.test", tls)
+    rc, out, statuses = nghttp(server, "rej.test", tls)
     assert rc == 0
-    statuses = [line.split(":status:")[1].strip() for line in out.splitlines()
-                if ":status:" in line]
     assert statuses == ["417"], statuses
     # A complete response, then the server asks the client to stop sending
     # without error: RFC 9113 s8.1.

@@ -27,30 +27,16 @@ import pytest
 
 from httpd_harness import MPMS, Httpd, serving
 from rawhttp import Closed, Conn
+from testlib import vhost
 
 IGN = "ign.test"
 REJ = "rej.test"
 CURL = shutil.which("curl")
 
-CONF = f"""
+CONF = """
 HttpProtocolOptions @OPTIONS@
 ErrorDocument 400 /errdocs/400.html
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName {IGN}
-    DocumentRoot @ROOT@/htdocs
-    ExpectUnknown ignore
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName {REJ}
-    DocumentRoot @ROOT@/htdocs
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-"""
+""" + vhost(IGN, "ExpectUnknown ignore") + vhost(REJ)
 
 H2_MPMS = ("event", "worker")
 

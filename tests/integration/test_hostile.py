@@ -17,42 +17,14 @@ import pytest
 
 from httpd_harness import Httpd, MPMS, httpd_version, serving
 from rawhttp import Closed, Conn
+from testlib import location, vhost
 
-HOSTILE_CONF = """
-LimitRequestFields 50
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName c.test
-    DocumentRoot @ROOT@/htdocs
-    ExpectPolicy continue
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-    <Location /small>
-        SetHandler reflector
-        LimitRequestBody 10
-    </Location>
-    <Location /strict>
-        SetHandler reflector
-        ExpectStrict On
-    </Location>
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName r.test
-    DocumentRoot @ROOT@/htdocs
-    ExpectPolicy reject
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName i.test
-    DocumentRoot @ROOT@/htdocs
-    ExpectPolicy ignore
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-"""
+HOSTILE_CONF = "\nLimitRequestFields 50\n" + "".join((
+    vhost("c.test", "ExpectPolicy continue",
+          location("/small", "SetHandler reflector", "LimitRequestBody 10"),
+          location("/strict", "SetHandler reflector", "ExpectStrict On")),
+    vhost("r.test", "ExpectPolicy reject"),
+    vhost("i.test", "ExpectPolicy ignore")))
 
 # The same judged early (ExpectJudge early: in translate_name), which needs
 # every Expect* directive out of its section: ExpectStrict moves to a vhost
@@ -60,16 +32,8 @@ LimitRequestFields 50
 HOSTILE_CONF_TRANSLATE = "ExpectJudge early\n" + HOSTILE_CONF.replace("""        SetHandler reflector
         ExpectStrict On
 """, """        SetHandler reflector
-""") + """
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName s.test
-    DocumentRoot @ROOT@/htdocs
-    ExpectStrict On
-    <Location /strict>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-"""
+""") + "\n" + vhost("s.test", "ExpectStrict On", location("/strict", "SetHandler reflector"),
+                 echo=False)
 assert HOSTILE_CONF_TRANSLATE.count("Expect") == HOSTILE_CONF.count("Expect") + 1
 # And both with ExpectUnknown ignore, which puts an input filter on every
 # request's head: the rows whose expectation it changes say what to expect

@@ -10,33 +10,13 @@ import pytest
 
 from httpd_harness import Httpd, MPMS, serving
 from rawhttp import Conn, expect_post
+from testlib import location, vhost
 
-CONF = """
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName obs-a.test
-    DocumentRoot @ROOT@/htdocs
-    ExpectPolicy reject
-    <Location /server-status>
-        SetHandler server-status
-    </Location>
-    <Location /metrics>
-        SetHandler expect-metrics
-        Require ip 127.0.0.1
-    </Location>
-    <Location /metrics-closed>
-        SetHandler expect-metrics
-        Require all denied
-    </Location>
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName obs-b.test
-    DocumentRoot @ROOT@/htdocs
-    ExpectPolicy continue
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-"""
+CONF = "\n" + vhost("obs-a.test", "ExpectPolicy reject",
+                 location("/server-status", "SetHandler server-status"),
+                 location("/metrics", "SetHandler expect-metrics", "Require ip 127.0.0.1"),
+                 location("/metrics-closed", "SetHandler expect-metrics", "Require all denied"),
+                 echo=False) + vhost("obs-b.test", "ExpectPolicy continue")
 
 
 def get(port, path, host="obs-a.test", method="GET"):

@@ -33,6 +33,7 @@ from loopback import LoopbackServer
 from httpd_harness import Httpd, expectctl, expectctl_path, free_port, serving
 from probehelp import (EXIT, TIMEOUT, assert_verdict, check, closed_port, findings,
                        install_echo_cgi, make_cert, probe)
+from testlib import CGI, TLS_LINES, vhost
 
 VALGRIND = shutil.which("valgrind")
 POLICIES = ("continue", "reject", "ignore")
@@ -40,6 +41,11 @@ VERDICT = {"continue": "honours-100-continue", "reject": "rejects-100-continue",
            "ignore": "ignores-100-continue"}
 # What the expect-100-continue check sees before the body, by policy.
 BEFORE = {"continue": ("100", 1), "reject": ("final", 0), "ignore": ("nothing", 0)}
+
+# ExpectPolicy ignore where %{HTTP2} is "on" or "off" (a vhost line).
+IGNORE_IF = """<If "%{{HTTP2}} == '{}'">
+    ExpectPolicy ignore
+</If>"""
 
 # One cleartext port per policy (h2c and HTTP/1.1 on each), one TLS port
 # with a name-based vhost per policy; "mixed.test" ignores 100-continue
@@ -51,48 +57,16 @@ SSLSessionCache none
 Listen 127.0.0.1:@REJECT@
 Listen 127.0.0.1:@IGNORE@
 Listen 127.0.0.1:@TLSPORT@
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName continue.test
-    ExpectPolicy continue
-    ScriptAlias /cgi/ @ROOT@/cgi/
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName mixed.test
-    ExpectPolicy continue
-    <If "%{HTTP2} == 'on'">
-        ExpectPolicy ignore
-    </If>
-    ScriptAlias /cgi/ @ROOT@/cgi/
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName h1ignore.test
-    ExpectPolicy continue
-    <If "%{HTTP2} == 'off'">
-        ExpectPolicy ignore
-    </If>
-    ScriptAlias /cgi/ @ROOT@/cgi/
-</VirtualHost>
-<VirtualHost 127.0.0.1:@REJECT@>
-    ServerName reject.test
-    ExpectPolicy reject
-    ScriptAlias /cgi/ @ROOT@/cgi/
-</VirtualHost>
-<VirtualHost 127.0.0.1:@IGNORE@>
-    ServerName ignore.test
-    ExpectPolicy ignore
-    ScriptAlias /cgi/ @ROOT@/cgi/
-</VirtualHost>
-"""
-TLS_VHOST = """
-<VirtualHost 127.0.0.1:@TLSPORT@>
-    ServerName {policy}.test
-    ExpectPolicy {policy}
-    ScriptAlias /cgi/ @ROOT@/cgi/
-    SSLEngine on
-    SSLCertificateFile @ROOT@/tls/cert.pem
-    SSLCertificateKeyFile @ROOT@/tls/key.pem
-</VirtualHost>
-"""
+""" + "".join((
+    vhost("continue.test", "ExpectPolicy continue", CGI, docroot=False, echo=False),
+    vhost("mixed.test", "ExpectPolicy continue", IGNORE_IF.format("on"), CGI, docroot=False,
+          echo=False),
+    vhost("h1ignore.test", "ExpectPolicy continue", IGNORE_IF.format("off"), CGI, docroot=False,
+          echo=False),
+    vhost("reject.test", "ExpectPolicy reject", CGI, docroot=False, echo=False, port="@REJECT@"),
+    vhost("ignore.test", "ExpectPolicy ignore", CGI, docroot=False, echo=False, port="@IGNORE@")))
+TLS_VHOST = "\n" + vhost("{policy}.test", "ExpectPolicy {policy}", CGI, *TLS_LINES,
+                         docroot=False, echo=False, port="@TLSPORT@")
 PATH = "/cgi/echo.cgi"
 
 

@@ -21,24 +21,12 @@ import pytest
 
 from httpd_harness import MPMS, Httpd, expectctl, serving
 from rawhttp import Conn
+from testlib import vhost, wait_for
 
 R = "retry.test"
 O = "other.test"
 T = "third.test"
 WINDOW = 2
-
-def vhost(name, policy=""):
-    return f"""
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName {name}
-    DocumentRoot @ROOT@/htdocs
-    {policy}
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-"""
-
 
 CONF = f"""
 ExpectRetryWindow {WINDOW}
@@ -99,23 +87,18 @@ def outcomes(h, path, host=R):
             if e["uri"] == path and e["vhost"].startswith(host + ":")]
 
 
+def retry_row_when(h, key, n, host=R, **kw):
+    """host's retry counters once counter key is n (see wait_for)."""
+    return wait_for(lambda: (lambda r: r if r[key] == n else None)(row(h, host)["retry"]),
+                    what=f"{n} {key} on {host}", **kw)
+
+
 def retried_by(h, host, n):
-    return wait_for(lambda: (lambda r: r if r["retried"] == n else None)(row(h, host)["retry"]),
-                    what=f"{n} retried on {host}")
+    return retry_row_when(h, "retried", n, host)
 
 
 def events(h):
     return h.ctl_json("events", "-n", "1000")["events"]
-
-
-def wait_for(pred, timeout=20.0, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def settle():
@@ -129,17 +112,22 @@ def uniq(tag):
     return f"/echo/{tag}-{time.monotonic_ns()}"
 
 
+def first_417(h, tag, ua):
+    """The retry counters before, and a new path that ua just had a 417 on."""
+    before = row(h)["retry"]
+    path = uniq(tag)
+    assert send(h, path, ua) == 417
+    settle()
+    return before, path
+
+
 def test_retry_counted(server):
     h = server
-    before = row(h)["retry"]
-    path = uniq("retry")
-    assert send(h, path, JAVA) == 417
-    settle()
+    before, path = first_417(h, "retry", JAVA)
     assert row(h)["retry"]["pending"] == before["pending"] + 1
     # The same client, without Expect, on a new connection: retried.
     assert send(h, path, JAVA, expect=False) == 200
-    after = wait_for(lambda: (lambda r: r if r["retried"] == before["retried"] + 1 else None)(
-        row(h)["retry"]), what="retried")
+    after = retry_row_when(h, "retried", before["retried"] + 1)
     assert after["abandoned"] == before["abandoned"]
     assert after["pending"] == before["pending"]
     ev = [e for e in events(h) if e["uri"] == path]
@@ -164,8 +152,7 @@ def test_abandoned_after_window(server):
     assert ev[0]["retry_after_ms"] is None
     # Settled by the parent's monitor hook, which httpd runs about every
     # ten seconds: abandoned only after the window.
-    after = wait_for(lambda: (lambda r: r if r["abandoned"] == before["abandoned"] + 1 else None)(
-        row(h)["retry"]), timeout=WINDOW + 25, what="abandoned")
+    after = retry_row_when(h, "abandoned", before["abandoned"] + 1, timeout=WINDOW + 25)
     assert time.monotonic() - t0 >= WINDOW
     assert after["retried"] == before["retried"]
     ev = [e for e in events(h) if e["uri"] == path]
@@ -178,10 +165,7 @@ def test_abandoned_after_window(server):
 
 def test_other_requests_are_not_retries(server):
     h = server
-    before = row(h)["retry"]
-    path = uniq("other")
-    assert send(h, path, JAVA) == 417
-    settle()
+    before, path = first_417(h, "other", JAVA)
     # Another User-Agent, method, target or vhost: not this client coming back.
     assert send(h, path, CURL, expect=False) == 200
     assert send(h, path, JAVA, expect=False, method="PUT") == 405
@@ -198,10 +182,7 @@ def test_other_requests_are_not_retries(server):
 
 def test_repeated_is_one_upload(server):
     h = server
-    before = row(h)["retry"]
-    path = uniq("again")
-    assert send(h, path, JAVA) == 417
-    settle()
+    before, path = first_417(h, "again", JAVA)
     assert send(h, path, JAVA) == 417
     settle()
     ev = [e for e in events(h) if e["uri"] == path]

@@ -22,6 +22,7 @@ import pytest
 
 from httpd_harness import MPMS, Httpd, expectctl, serving
 from rawhttp import expect_post
+from testlib import rows
 
 SITE = """<VirtualHost *:@PORT@>
     ExpectPolicy reject
@@ -46,10 +47,6 @@ def write_sites(h, files):
     for f, text in files.items():
         with open(os.path.join(d, f), "w") as fh:
             fh.write(text.replace("@PORT@", str(h.port)))
-
-
-def rows(h):
-    return {v["name"]: v for v in h.ctl_json("stats")["vhosts"]}
 
 
 def policy_lines(h):

@@ -14,6 +14,7 @@ import pytest
 from httpd_harness import Httpd, expectctl, expectctl_path, serving
 from rawhttp import Conn, expect_post
 from test_policy_raw import Row, run_row
+from testlib import location, vhost
 
 IS_ROOT = os.geteuid() == 0
 CGI_417 = """#!/bin/sh
@@ -33,38 +34,12 @@ RewriteEngine On
 RewriteRule ^/bounce - [R=417]
 """
 
-FRONT_CONF = """
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName cont.test
-    DocumentRoot @ROOT@/htdocs
-    ExpectPolicy continue
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName rej.test
-    DocumentRoot @ROOT@/htdocs
-    ExpectPolicy reject
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName ign.test
-    DocumentRoot @ROOT@/htdocs
-    ExpectPolicy ignore
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName app.test
-    DocumentRoot @ROOT@/htdocs
-    ScriptAlias /cgi/ @ROOT@/cgi/
-    ProxyPass /bounce http://127.0.0.1:@BACKEND@/bounce
-</VirtualHost>
-"""
+FRONT_CONF = "\n" + "".join((
+    vhost("cont.test", "ExpectPolicy continue"),
+    vhost("rej.test", "ExpectPolicy reject"),
+    vhost("ign.test", "ExpectPolicy ignore"),
+    vhost("app.test", "ScriptAlias /cgi/ @ROOT@/cgi/",
+          "ProxyPass /bounce http://127.0.0.1:@BACKEND@/bounce", echo=False)))
 
 
 def cgi_modules(mpm):
@@ -220,26 +195,9 @@ def test_prometheus_output_passes_promtool(bouncer):
         assert f'mod_expect_policy{{vhost="rej.test:{h.port}",policy="reject"}} 1' in out.stdout
 
 
-TOGGLE_CONF = """
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName one.test
-    ExpectPolicy continue
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-    <Location /strict-upload>
-        SetHandler reflector
-        ExpectPolicy ignore
-    </Location>
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName two.test
-    ExpectPolicy continue
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-"""
+TOGGLE_CONF = "\n" + vhost("one.test", "ExpectPolicy continue", location(
+    "/strict-upload", "SetHandler reflector", "ExpectPolicy ignore"), docroot=False) + vhost(
+    "two.test", "ExpectPolicy continue", docroot=False)
 
 
 @pytest.mark.parametrize("mpm", ["prefork", "event"])
@@ -409,15 +367,7 @@ def test_events_cannot_inject_escapes(small_server):
     assert js["events"][-1]["user_agent"].startswith("evil\x1b]0;pwned")
 
 
-BIDI_CONF = """
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName bidi.test
-    ExpectPolicy reject
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-"""
+BIDI_CONF = "\n" + vhost("bidi.test", "ExpectPolicy reject", docroot=False)
 
 # U+202A-U+202E and U+2066-U+2069: the bidirectional embeddings,
 # overrides and isolates.  Valid JSON raw, but they reorder what a viewer

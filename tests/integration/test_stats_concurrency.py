@@ -22,6 +22,7 @@ import pytest
 
 from httpd_harness import Httpd, expectctl, serving
 from rawhttp import Closed, Conn
+from testlib import vhost
 
 THREADS = 8
 PER_THREAD = 2000
@@ -40,21 +41,8 @@ CONF = """
     StartServers 3
 </IfModule>
 MaxKeepAliveRequests 0
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName rej.test
-    ExpectPolicy reject
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName cont.test
-    ExpectPolicy continue
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-"""
+""" + vhost("rej.test", "ExpectPolicy reject", docroot=False) + vhost(
+    "cont.test", "ExpectPolicy continue", docroot=False)
 
 
 class Tally:

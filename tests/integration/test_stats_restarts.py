@@ -25,24 +25,15 @@ import pytest
 
 from httpd_harness import Httpd, expectctl
 from rawhttp import Closed, Conn
+from testlib import rows, vhost
 
 BODY = b"restart-body-0123456789"
 CONT, REJ = "cont.test", "rej.test"
 MPMS = ("prefork", "event")
 
-VHOST = """
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName {name}
-    ExpectPolicy {policy}
-    <Location /echo>
-        SetHandler reflector
-    </Location>
-</VirtualHost>
-"""
-
-
 def vhosts(*pairs):
-    return "".join(VHOST.format(name=n, policy=p) for n, p in pairs)
+    """A vhost (no DocumentRoot) with the reflector per (name, policy)."""
+    return "".join("\n" + vhost(n, f"ExpectPolicy {p}", docroot=False) for n, p in pairs)
 
 
 CONF = vhosts((CONT, "continue"), (REJ, "reject"))
@@ -106,10 +97,6 @@ def get_bodyless(port, host, uri):
         assert interims == [] and resp.status == 200, resp
     finally:
         c.close()
-
-
-def rows(h):
-    return {v["name"]: v for v in h.ctl_json("stats")["vhosts"]}
 
 
 def counters(row):
