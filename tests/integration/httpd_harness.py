@@ -171,15 +171,9 @@ class Httpd:
                     .replace("@ROOT@", self.root))
 
     def ctl(self, *args, check=True):
-        env = None
-        preload = os.environ.get("MOD_EXPECT_PRELOAD")
-        if preload:
-            # A sanitizer build of the module inside Debian's httpd: the
-            # runtime must be loaded first (build/sanitize.sh sets this).
-            env = dict(os.environ, LD_PRELOAD=preload)
         return subprocess.run([APACHE2, "-d", self.root, "-f", self.conf, *args],
                               capture_output=True, text=True, check=check,
-                              timeout=60, env=env)
+                              timeout=60, env=httpd_env())
 
     def configtest(self):
         return self.ctl("-t", check=False)
@@ -329,3 +323,11 @@ def serving(httpd, allowed_errors=()):
         httpd.assert_clean_error_log(allowed_errors)
     finally:
         httpd.cleanup()
+
+
+def httpd_env():
+    """The environment for an httpd a test starts itself: with a sanitizer
+    build of the module, its runtime preloaded (build/sanitize.sh sets
+    MOD_EXPECT_PRELOAD), as Httpd.ctl does."""
+    preload = os.environ.get("MOD_EXPECT_PRELOAD")
+    return dict(os.environ, LD_PRELOAD=preload) if preload else None

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from httpd_harness import APACHE2, MPMS, Httpd, expectctl
+from httpd_harness import APACHE2, MPMS, Httpd, expectctl, httpd_env
 
 CONF = """
 <VirtualHost 127.0.0.1:@PORT@>
@@ -31,7 +31,11 @@ NO_REAP = """
 import os, sys, time
 pid = os.fork()
 if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
+    # httpd's environment (a sanitizer runtime to preload), not this one's.
+    env = dict(os.environ)
+    if env.get("NO_REAP_LD_PRELOAD"):
+        env["LD_PRELOAD"] = env.pop("NO_REAP_LD_PRELOAD")
+    os.execve(sys.argv[1], sys.argv[1:], env)
 print(pid, flush=True)
 while True:
     time.sleep(3600)
@@ -64,9 +68,10 @@ def children_of(pid):
 
 def start_unreaped(h, timeout=20):
     """httpd in the foreground under a parent that never waits for it."""
+    env = dict(os.environ, NO_REAP_LD_PRELOAD=(httpd_env() or {}).get("LD_PRELOAD", ""))
     wrapper = subprocess.Popen(
         [sys.executable, "-c", NO_REAP, APACHE2, "-d", h.root, "-f", h.conf,
-         "-DFOREGROUND"], stdout=subprocess.PIPE, text=True)
+         "-DFOREGROUND"], stdout=subprocess.PIPE, text=True, env=env)
     httpd_pid = int(wrapper.stdout.readline())
     deadline = time.time() + timeout
     while "resuming normal operations" not in h.read_error_log():

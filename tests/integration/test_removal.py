@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from httpd_harness import APACHE2, Httpd, expectctl
+from httpd_harness import APACHE2, Httpd, expectctl, httpd_env
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CHECK = os.path.join(REPO, "build", "expect-config-check.sh")
@@ -233,7 +233,8 @@ def test_postrm_deletes_the_segment_of_a_dead_parent_even_a_zombie(tmp_path):
     serves nothing."""
     h = Httpd(SERVER, name="zombie")
     proc = subprocess.Popen([APACHE2, "-d", h.root, "-f", h.conf, "-DFOREGROUND"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=httpd_env())
     try:
         deadline = time.time() + 20
         while not os.path.exists(h.shm + ".ctl") or expectctl("policy", shm=h.shm).returncode:
