@@ -287,6 +287,7 @@ static int ref_matches(const expect_client_t *c, const char *ua)
 static void check_clients(const char *ua, uint32_t code)
 {
     const expect_client_t *got = expect_client_match(ua), *c, *want = NULL;
+    expect_client_facts_t facts;
     char fix[2048], small[24];
     size_t i, n;
 
@@ -304,10 +305,12 @@ static void check_clients(const char *ua, uint32_t code)
     c = expect_client_for_event(code & 3, code >> 8 & 7, ua, "curl/7.88.1");
     FZ_ASSERT(c == NULL || c == expect_client_match("curl/7.88.1"));
     c = got != NULL ? got : expect_client_at(code % expect_client_count());
-    n = expect_client_fix(fix, sizeof(fix), c, code & 7);
+    /* the facts of the client at the fuzzed User-Agent's version */
+    expect_client_resolve(c, ua, &facts);
+    n = expect_client_fix(fix, sizeof(fix), &facts, code & 7);
     FZ_ASSERT(n > 0 && n < sizeof(fix) && strlen(fix) == n);
     FZ_ASSERT(fz_text_clean(fix, n, 0) && strchr(fix, '"') == NULL);
-    FZ_ASSERT(expect_client_fix(small, sizeof(small), c, code & 7) == n);
+    FZ_ASSERT(expect_client_fix(small, sizeof(small), &facts, code & 7) == n);
     FZ_ASSERT(strlen(small) == sizeof(small) - 1 && memcmp(small, fix, sizeof(small) - 1) == 0);
 }
 
