@@ -422,7 +422,8 @@ typedef struct {
 expect_shm_err_t expect_shm_carry_read(const char *path, expect_shm_carry_t *out,
                                        char *why, size_t whylen);
 void expect_shm_carry_free(expect_shm_carry_t *c);
-/* Put every row read into dst; *rows and *overrides count what was put. */
+/* Put every row read that was active (configured) into dst; *rows and
+ * *overrides count what was put. */
 apr_status_t expect_shm_carry_into(expect_shm_t *dst, const expect_shm_carry_t *c,
                                    uint32_t *rows, uint32_t *overrides);
 

@@ -143,8 +143,10 @@ expect_shm_err_t expect_shm_carry_read(const char *path, expect_shm_carry_t *out
     fd = open_file(path, &st);
     cfd = fd < 0 ? -1 : open_file(cpath, &cst);
     if (fd < 0 || cfd < 0) {
-        expect_shm_set_why(why, whylen, "%s: %s", fd < 0 ? path : cpath, strerror(errno));
-        rc = errno == ENOENT ? EXPECT_SHM_ENOENT : EXPECT_SHM_EACCES;
+        int err = errno;   /* before anything can change it */
+
+        expect_shm_set_why(why, whylen, "%s: %s", fd < 0 ? path : cpath, strerror(err));
+        rc = err == ENOENT ? EXPECT_SHM_ENOENT : EXPECT_SHM_EACCES;
         goto done;
     }
     /* Only the server's own control file says who served the pair. */
@@ -227,6 +229,12 @@ apr_status_t expect_shm_carry_into(expect_shm_t *dst, const expect_shm_carry_t *
 
     *rows = *overrides = 0;
     for (i = 0; i < c->nrows; i++) {
+        /* As a rebuild of the same layout does: rows of vhosts the old
+         * configuration no longer had are not carried, so they never pile
+         * up from one upgrade to the next. */
+        if (!(c->rows[i].flags & EXPECT_VHOST_ACTIVE)) {
+            continue;
+        }
         orv = expect_shm_put_snapshot(dst, &c->rows[i], &slot);
         if (orv != APR_SUCCESS) {
             rv = orv;

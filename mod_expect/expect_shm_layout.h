@@ -134,7 +134,7 @@ typedef struct {
     uint64_t server_start;      /* server_pid's start time (/proc/PID/stat
                                    field 22, clock ticks since boot; 0 if
                                    unknown): a reused pid has another */
-    /* The secret key of retry tracking's hash (SipHash-2-4), drawn at
+    /* The secret key of retry tracking's hash (SipHash-1-3), drawn at
      * creation: here, where no child can write it, so that nobody who can
      * send requests can choose which pending entries share a bucket. */
     uint64_t retry_key[2];

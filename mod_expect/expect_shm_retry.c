@@ -227,6 +227,15 @@ static void end_entry(expect_shm_t *h, const expect_shm_pending_t *e, uint32_t s
     gauges_add(h, e->vhost_slot, -1);
 }
 
+/* Is an owned entry's window over at now_usec?  The same edge everywhere:
+ * at time + window it is over (expect_retry_overdue, the sweep, resolve). */
+static int overdue(const expect_shm_t *h, const expect_shm_pending_t *e, uint64_t now_usec)
+{
+    uint64_t window = (uint64_t)__atomic_load_n(&h->hdr->retry_window_ms, __ATOMIC_RELAXED) * 1000u;
+
+    return window != 0 && e->time_usec + window <= now_usec;
+}
+
 static int tracking(const expect_shm_t *h)
 {
     return h != NULL && h->hdr != NULL && h->pending != NULL && h->pending_slots != 0
@@ -277,13 +286,17 @@ int expect_retry_remember(expect_shm_t *h, uint64_t key, uint64_t when_usec,
             continue;
         }
         if (seen != EXPECT_PENDING_FREE) {
-            state = seen == key ? EXPECT_OUTCOME_REPEATED : EXPECT_OUTCOME_EVICTED;
+            /* One whose window is over was abandoned, whatever comes now:
+             * readers already show it so (expect_retry_overdue), and the
+             * count they show must never go down. */
+            state = overdue(h, victim, when_usec) ? EXPECT_OUTCOME_ABANDONED
+                    : seen == key ? EXPECT_OUTCOME_REPEATED : EXPECT_OUTCOME_EVICTED;
             end_entry(h, victim, state, when_usec);
         }
         __atomic_store_n(&victim->time_usec, when_usec, __ATOMIC_RELAXED);
         victim->claim = claim_plus1;
         victim->vhost_slot = slot;
-        victim->length_tag = length_tag;
+        __atomic_store_n(&victim->length_tag, length_tag, __ATOMIC_RELAXED);
         /* Counted before the key is visible: a gauge never goes below 0. */
         gauges_add(h, slot, 1);
         __atomic_store_n(&victim->key, key, __ATOMIC_RELEASE);
@@ -328,7 +341,7 @@ int expect_retry_resolve(expect_shm_t *h, uint64_t key, uint64_t now_usec,
                 continue;
             }
             /* Back, but later than the window: the sweep was just slow. */
-            end_entry(h, &b[i], b[i].time_usec + window_usec >= now_usec
+            end_entry(h, &b[i], b[i].time_usec + window_usec > now_usec
                                     ? EXPECT_OUTCOME_RETRIED : EXPECT_OUTCOME_ABANDONED,
                       now_usec);
             __atomic_store_n(&b[i].key, EXPECT_PENDING_FREE, __ATOMIC_RELEASE);

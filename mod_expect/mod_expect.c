@@ -363,7 +363,7 @@ static const char *set_strict(cmd_parms *cmd, void *dconf, int flag)
  * and never back to a file it left (make check-arch checks it).
  */
 static int expect_judge(request_rec *r, int phase) __attribute__((noinline));
-static int expect_came_back(request_rec *r) __attribute__((noinline));
+static int expect_came_back(request_rec *r, int phase) __attribute__((noinline));
 static void explain_rejection(request_rec *r, expect_why_t why) __attribute__((noinline));
 
 /* What retry tracking needs of an initial upload while 417s are pending
@@ -406,11 +406,17 @@ static void gather(request_rec *r, expect_facts_t *f)
 
 /* A request without Expect while 417s are pending in its vhost: if it is
  * an upload whose client was 417'd, that 417 is retried. */
-static int expect_came_back(request_rec *r)
+static int expect_came_back(request_rec *r, int phase)
 {
     expect_facts_t f;
 
     f.sc = expect_srv_config(r->server);
+    /* With both hooks in use, only the server's own place looks, once:
+     * a second look would miss its own key and could take another
+     * client's behind the same proxy (retry_key_peer). */
+    if (both_hooked && f.sc->judge != phase) {
+        return DECLINED;
+    }
     f.in.initial = r->main == NULL && r->prev == NULL;
     f.content_length = apr_table_get(r->headers_in, "Content-Length");
     f.in.has_content = expect_content_given(r, f.content_length);
@@ -432,7 +438,8 @@ static int expect_came_back(request_rec *r)
 static int expect_fixups(request_rec *r)
 {
     if (!r->expecting_100) {
-        return expect_maybe_retry(expect_srv_config(r->server)) ? expect_came_back(r) : DECLINED;
+        return expect_maybe_retry(expect_srv_config(r->server))
+                   ? expect_came_back(r, EXPECT_JUDGE_FIXUPS) : DECLINED;
     }
     return expect_judge(r, EXPECT_JUDGE_FIXUPS);
 }
@@ -440,7 +447,8 @@ static int expect_fixups(request_rec *r)
 static int expect_translate(request_rec *r)
 {
     if (!r->expecting_100) {
-        return expect_maybe_retry(expect_srv_config(r->server)) ? expect_came_back(r) : DECLINED;
+        return expect_maybe_retry(expect_srv_config(r->server))
+                   ? expect_came_back(r, EXPECT_JUDGE_EARLY) : DECLINED;
     }
     return expect_judge(r, EXPECT_JUDGE_EARLY);
 }

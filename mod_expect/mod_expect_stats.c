@@ -195,7 +195,8 @@ static void adopt_carry(expect_state *st, expect_shm_carry_t *c, server_rec *s)
     ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, EXPLOGNO(0040)
                  "statistics segment %s was written by a build of layout %u (this build: "
                  "layout %u, mod_expect " EXPECT_BUILD_STRING "): carried over %u of %u rows "
-                 "with %s and %u runtime overrides; dropped %" APR_UINT64_T_FMT " events and %"
+                 "with %s and %u runtime overrides (a row not carried was of a vhost no longer "
+                 "configured); dropped %" APR_UINT64_T_FMT " events and %"
                  APR_UINT64_T_FMT " pending "
                  "retries, whose format changes with the layout", st->path, c->layout_version,
                  (unsigned)EXPECT_SHM_LAYOUT_VERSION, rows, c->nrows,
@@ -380,6 +381,10 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
                         + (carried ? carry.nrows : 0));
         if (capacity < MIN_VHOST_CAPACITY) {
             capacity = MIN_VHOST_CAPACITY;
+        }
+        if (capacity > EXPECT_SHM_MAX_VHOSTS) {
+            /* What fits is carried; the rest is said (APR_ENOSPC). */
+            capacity = EXPECT_SHM_MAX_VHOSTS;
         }
         st = apr_pcalloc(proc, sizeof(*st));
         st->path = apr_pstrdup(proc, path);

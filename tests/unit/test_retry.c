@@ -406,6 +406,61 @@ static void test_concurrent(void **state)
     assert_true(total + fx->h.hdr->pending_evicted <= (uint64_t)KIDS * EACH);
 }
 
+/* What readers show as abandoned never goes down: an entry they already
+ * show abandoned (its window over, the sweep not yet run) that a new 417
+ * pushes out of a full bucket, or that the same client's new 417
+ * replaces, is ended abandoned, not evicted or repeated. */
+static void shown_abandoned(const fixture_t *fx, uint64_t now, uint64_t *abandoned,
+                            uint64_t *pending)
+{
+    expect_shm_vhost_snap_t v;
+    uint32_t overdue[8] = {0};
+
+    assert_int_equal(expect_shm_snapshot(&fx->h, 0, &v), 0);
+    expect_retry_overdue(&fx->h, now, overdue, 8);
+    expect_retry_settle_view(&v, overdue[0]);
+    *abandoned = v.ctr[EXPECT_CTR_ABANDONED];
+    *pending = v.pending;
+}
+
+static void test_overdue_victim_is_abandoned(void **state)
+{
+    fixture_t *fx = *state;
+    uint64_t keys[EXPECT_PENDING_WAYS], a0, p0, a1, p1, ms, c_first;
+    char uri[16];
+    uint32_t i;
+
+    __atomic_store_n(&fx->h.hdr->retry_window_ms, 1000u, __ATOMIC_RELAXED);
+    for (i = 0; i < EXPECT_PENDING_WAYS; i++) {
+        snprintf(uri, sizeof(uri), "/%u", i);
+        keys[i] = expect_retry_key(&fx->h, 0, "192.0.2.1", "ua", "PUT", uri);
+        c_first = add_417(fx, keys[i], T0 + i, 0);
+        (void)c_first;
+    }
+    shown_abandoned(fx, T0 + 5 * SEC, &a0, &p0);
+    assert_int_equal(a0, EXPECT_PENDING_WAYS);
+    assert_int_equal(p0, 0);
+    /* A stranger's 417 needs a slot: the oldest gives way, abandoned. */
+    add_417(fx, expect_retry_key(&fx->h, 0, "192.0.2.9", "ua", "PUT", "/x"), T0 + 5 * SEC, 0);
+    shown_abandoned(fx, T0 + 5 * SEC, &a1, &p1);
+    assert_int_equal(a1, EXPECT_PENDING_WAYS);
+    assert_int_equal(p1, 1);
+    assert_int_equal(__atomic_load_n(&fx->h.hdr->pending_evicted, __ATOMIC_RELAXED), 0);
+    /* The same client again, its earlier 417 overdue: abandoned, not repeated. */
+    add_417(fx, keys[3], T0 + 5 * SEC, 0);
+    shown_abandoned(fx, T0 + 5 * SEC, &a1, &p1);
+    assert_int_equal(a1, EXPECT_PENDING_WAYS);
+    assert_int_equal(p1, 2);
+    /* At window's end exactly, a resend is too late everywhere: the
+     * resent one and the stranger's are abandoned too now. */
+    assert_int_equal(expect_retry_resolve(&fx->h, keys[3], T0 + 6 * SEC, 1 * SEC, 0), 1);
+    assert_int_equal(fx->h.vhosts[0].ctr[EXPECT_CTR_RETRIED], 0);
+    shown_abandoned(fx, T0 + 6 * SEC, &a1, &p1);
+    assert_int_equal(a1, EXPECT_PENDING_WAYS + 2);
+    assert_int_equal(p1, 0);
+    (void)ms;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +471,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retried, retry_setup, retry_teardown),
         cmocka_unit_test_setup_teardown(test_abandoned, retry_setup, retry_teardown),
         cmocka_unit_test_setup_teardown(test_repeated, retry_setup, retry_teardown),
+        cmocka_unit_test_setup_teardown(test_overdue_victim_is_abandoned, setup_one_bucket,
+                                        retry_teardown),
         cmocka_unit_test_setup_teardown(test_full_bucket_evicts_oldest, setup_one_bucket,
                                         retry_teardown),
         cmocka_unit_test_setup_teardown(test_no_table, retry_setup, retry_teardown),
