@@ -10,12 +10,7 @@
 
 #include "ctl.h"
 
-#ifndef EXPECT_VERSION
-#define EXPECT_VERSION "0.0.0"
-#endif
-#ifndef EXPECT_BUILD
-#define EXPECT_BUILD "unknown build"
-#endif
+#include "expect_version.h"
 
 static void usage(FILE *f)
 {

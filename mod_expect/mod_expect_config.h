@@ -16,20 +16,11 @@
 
 #include "expect_policy.h"
 #include "expect_shm.h"
+#include "expect_version.h"
 
 /* The build hides every symbol (-fvisibility=hidden, so calls inside the
  * module skip the PLT); mod_so must still find this one with dlsym(). */
 extern module AP_MODULE_DECLARE_DATA __attribute__((visibility("default"))) expect_module;
-
-/* The version and the build (package version or git commit), which the
- * Makefile passes: EXP0003 names both, so a log says which build ran. */
-#ifndef EXPECT_VERSION
-#define EXPECT_VERSION "0.0.0"
-#endif
-#ifndef EXPECT_BUILD
-#define EXPECT_BUILD "unknown build"
-#endif
-#define EXPECT_BUILD_STRING EXPECT_VERSION " (" EXPECT_BUILD ")"
 
 /* Stable log message IDs: tests and operators grep for these. */
 #define EXPLOGNO(n) "EXP" #n ": "
@@ -199,11 +190,6 @@ static inline int expect_content_given(const request_rec *r, const char *cl)
 {
     return (cl != NULL && cl[0] >= '1' && cl[0] <= '9')
            || expect_has_content(apr_table_get(r->headers_in, "Transfer-Encoding"), cl);
-}
-
-static inline int expect_request_has_content(const request_rec *r)
-{
-    return expect_content_given(r, apr_table_get(r->headers_in, "Content-Length"));
 }
 
 /*

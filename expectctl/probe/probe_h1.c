@@ -14,9 +14,7 @@
 
 #include "probe_run.h"
 
-#ifndef EXPECT_VERSION
-#define EXPECT_VERSION "0.0.0"
-#endif
+#include "expect_version.h"
 
 static size_t request_head(char *buf, size_t len, const probe_run_t *x, int minor,
                            const char *expect, long length, int last)

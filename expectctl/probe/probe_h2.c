@@ -28,9 +28,7 @@
 
 #include "probe_run.h"
 
-#ifndef EXPECT_VERSION
-#define EXPECT_VERSION "0.0.0"
-#endif
+#include "expect_version.h"
 
 #define H2_RECV_BUF 16384
 /* HPACK's own accounting of a field: name, value and 32 bytes (RFC 7541 4.1). */

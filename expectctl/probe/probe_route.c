@@ -24,9 +24,7 @@
 
 #include "probe_run.h"
 
-#ifndef EXPECT_VERSION
-#define EXPECT_VERSION "0.0.0"
-#endif
+#include "expect_version.h"
 
 /* The proxy URL: http:// and nothing after the authority. */
 static int parse_proxy(const char *s, probe_url_t *p, char *err, size_t errlen)
