@@ -10,7 +10,10 @@
 set -e
 cd "$(dirname "$0")/.."
 build/install-deps.sh
-[ -x configure ] || build/bootstrap.sh
+# An older configure than configure.ac (a checkout that pulled) is made anew.
+if [ ! -x configure ] || [ configure.ac -nt configure ]; then
+    build/bootstrap.sh
+fi
 [ -f Makefile ] || ./configure --enable-werror
 make
 make check
