@@ -16,9 +16,9 @@
 # only then.
 set -e
 
-BASE="apache2 apache2-dev autoconf make gcc pkg-config libcmocka-dev libssl-dev libnghttp2-dev openssl \
+BASE="apache2 apache2-dev autoconf make gcc pkg-config libcmocka-dev libssl-dev libnghttp2-dev libjansson-dev zlib1g-dev libncurses-dev openssl \
 python3 python3-pytest python3-pytest-xdist curl prometheus util-linux valgrind man-db \
-nghttp2-client php-cli php-curl nodejs"
+nghttp2-client php-cli php-curl nodejs tmux apache2-utils"
 PACKAGES=""
 base=yes
 builddeps=no
