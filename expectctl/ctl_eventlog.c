@@ -260,6 +260,9 @@ int ctl_eventlog_parse(const char *line, size_t n, ctl_line_t *out, char *why, s
     if (n >= CTL_EVENTLOG_LINE_MAX) {
         return refuse(why, len, "%s", "longer than a line of the event log can be");
     }
+    if (memchr(line, '\0', n) != NULL) {
+        return refuse(why, len, "%s", "a NUL byte in the line");
+    }
     root = json_loadb(line, n, JSON_REJECT_DUPLICATES, &err);
     if (root == NULL) {
         /* jansson's text names no input bytes beyond a short token, which

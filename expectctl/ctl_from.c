@@ -288,6 +288,10 @@ static void read_lines(from_t *f, gzFile gz, file_report_t *r)
         }
     }
     msg = gzerror(gz, &errnum);
+    /* zlib names the file "<fd:N>: " first; the report names it better. */
+    if (msg != NULL && strncmp(msg, "<fd:", 4) == 0 && strstr(msg, ">: ") != NULL) {
+        msg = strstr(msg, ">: ") + 3;
+    }
     if (got < 0 || (errnum != Z_OK && errnum != Z_STREAM_END)) {
         r->damaged = 1;
         snprintf(r->damage, sizeof(r->damage), "%s",
