@@ -389,7 +389,9 @@ static void print_list(from_t *f)
     int first = 1;
     size_t i;
 
-    qsort(f->heap, f->nheap, sizeof(*f->heap), by_time);
+    if (f->nheap > 1) {
+        qsort(f->heap, f->nheap, sizeof(*f->heap), by_time);
+    }
     ctl_events_begin(f->o);
     for (i = 0; i < f->nheap; i++) {
         ctl_events_print(NULL, &f->heap[i].ev, f->heap[i].server, f->o, &first);
