@@ -44,6 +44,7 @@ typedef struct {
     char gap_server[256];
     uint64_t cut;                  /* lines the writer cut to fit ("truncated") */
     int damaged;                   /* the compressed data ended or broke mid-way */
+    uint64_t damaged_after;        /* the last whole line before it */
     char damage[256];
 } file_report_t;
 
@@ -294,6 +295,7 @@ static void read_lines(from_t *f, gzFile gz, file_report_t *r)
     }
     if (got < 0 || (errnum != Z_OK && errnum != Z_STREAM_END)) {
         r->damaged = 1;
+        r->damaged_after = r->line;
         snprintf(r->damage, sizeof(r->damage), "%s",
                  errnum == Z_ERRNO ? strerror(errno) : msg != NULL ? msg : "read error");
     }
@@ -347,7 +349,7 @@ static int report(const char *name, const file_report_t *r)
         fputs(")\n", stderr);
     }
     if (r->damaged) {
-        say(name, "damaged after line %" PRIu64 ": ", r->line);
+        say(name, "damaged after line %" PRIu64 ": ", r->damaged_after);
         expect_fput_text(stderr, r->damage);
         fputs("; the rest of the file is not read\n", stderr);
     }
