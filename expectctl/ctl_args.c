@@ -168,7 +168,9 @@ static int parse_since(const char *s, ctl_opts_t *o)
     }
     s += 10;
     if (*s == 'T' || *s == ' ') {
-        if (s[3] != ':' || (hh = digits(s + 1, 2)) < 0 || hh > 23
+        /* Left to right: each test reads only bytes the one before it
+         * found inside the string. */
+        if ((hh = digits(s + 1, 2)) < 0 || hh > 23 || s[3] != ':'
             || (mm = digits(s + 4, 2)) < 0 || mm > 59) {
             return -1;
         }
