@@ -311,6 +311,22 @@ static void read_lines(from_t *f, gzFile gz, file_report_t *r)
     }
 }
 
+/* A report's text on stderr: a byte outside printable ASCII as \xHH, so
+ * that nothing from a file reaches the terminal raw; quotes are kept (the
+ * reasons quote field names), unlike expect_fput_text. */
+static void put_clean(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c >= 0x7f) {
+            fprintf(stderr, "\\x%02x", c);
+        }
+        else {
+            fputc(c, stderr);
+        }
+    }
+}
+
 static void say(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* One line on stderr: "expectctl: NAME: ..." with the name escaped. */
@@ -319,7 +335,7 @@ static void say(const char *name, const char *fmt, ...)
     va_list ap;
 
     fputs("expectctl: ", stderr);
-    expect_fput_text(stderr, name);
+    put_clean(name);
     fputs(": ", stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -332,25 +348,25 @@ static int report(const char *name, const file_report_t *r)
     if (r->bad != 0) {
         say(name, "%" PRIu64 " malformed line%s skipped; the first, line %" PRIu64 ": ",
             r->bad, r->bad == 1 ? "" : "s", r->first_bad);
-        expect_fput_text(stderr, r->bad_why);
+        put_clean(r->bad_why);
         fputc('\n', stderr);
     }
     if (r->dups != 0) {
         say(name, "%" PRIu64 " duplicate line%s counted once; the first, line %" PRIu64 ": ",
             r->dups, r->dups == 1 ? "" : "s", r->first_dup);
-        expect_fput_text(stderr, r->dup_what);
+        put_clean(r->dup_what);
         fputc('\n', stderr);
     }
     if (r->gaps != 0) {
         say(name, "the writer lost %" PRIu64 " event%s (%" PRIu64 " gap line%s; the first, "
             "line %" PRIu64 ", of server ", r->lost, r->lost == 1 ? "" : "s", r->gaps,
             r->gaps == 1 ? "" : "s", r->first_gap);
-        expect_fput_text(stderr, r->gap_server);
+        put_clean(r->gap_server);
         fputs(")\n", stderr);
     }
     if (r->damaged) {
         say(name, "damaged after line %" PRIu64 ": ", r->damaged_after);
-        expect_fput_text(stderr, r->damage);
+        put_clean(r->damage);
         fputs("; the rest of the file is not read\n", stderr);
     }
     if (r->cut != 0) {
