@@ -103,6 +103,8 @@ int ctl_each_vhost(const expect_shm_t *h, const ctl_opts_t *o,
                    void (*fn)(const expect_shm_vhost_snap_t *, void *), void *arg);
 uint32_t ctl_effective_policy(const expect_shm_vhost_snap_t *v);
 void ctl_format_time(char *buf, size_t len, uint64_t usec);
+/* An expect_emit_fn that writes to standard output (ctx unused). */
+void ctl_emit_stdout(void *ctx, const char *s, size_t len);
 /* Wall clock, microseconds since the epoch, as the segment keeps time. */
 uint64_t ctl_now_usec(void);
 
