@@ -191,9 +191,8 @@ static size_t put_line(sink_t *k, const char *server, uint64_t pid,
     snprintf(num, sizeof(num), "%d, \"server\": ", EXPECT_EVENT_LINE_VERSION);
     put(sink_emit, k, num);
     put_str(sink_emit, k, server, c, CUT_SERVER);
-    /* seq is published as 2n+2 for claim n. */
     snprintf(num, sizeof(num), ", \"pid\": %" PRIu64 ", \"seq\": %" PRIu64 ", ", pid,
-             e->seq >= 2 ? e->seq / 2 - 1 : 0);
+             expect_event_claim(e));
     put(sink_emit, k, num);
     put_fields(sink_emit, k, e, state, c);
     for (i = 0; i < CUT_COUNT; i++) {
