@@ -274,20 +274,87 @@ int expect_eventlog_monitor(apr_pool_t *p, server_rec *s)
     return DECLINED;
 }
 
-/* Wait for a piped logger to read what is in the pipe (see DRAIN_*). */
-static void drain(eventlog_gen *g)
+/* Wait until nothing is left in the pipe of fd, or DRAIN_MAX_USEC; returns
+ * the bytes still in it.  Linux answers FIONREAD on either end of a pipe. */
+static int wait_read(apr_file_t *f)
 {
     apr_os_file_t fd;
     apr_time_t waited = 0;
     int queued = 0;
 
-    if (g->pl == NULL || apr_os_file_get(&fd, g->fd) != APR_SUCCESS) {
-        return;
+    if (apr_os_file_get(&fd, f) != APR_SUCCESS) {
+        return 0;
     }
-    /* Linux answers FIONREAD on either end of a pipe: the bytes in it. */
     while (ioctl(fd, FIONREAD, &queued) == 0 && queued > 0 && waited < DRAIN_MAX_USEC) {
         apr_sleep(DRAIN_POLL_USEC);
         waited += DRAIN_POLL_USEC;
+    }
+    return queued > 0 ? queued : 0;
+}
+
+/*
+ * The lines nobody read out of the pipe, handed to a logger of their own:
+ * at a stop or a plain restart httpd has already stopped the piped loggers
+ * (when it reclaimed its children) before pconf's cleanups run.  The
+ * parent holds the pipe's read end too, so they are still there.
+ */
+static void relay(eventlog_gen *g, int queued)
+{
+    apr_pool_t *tp;
+    apr_file_t *rd = ap_piped_log_read_fd(g->pl), *wr;
+    piped_log *pl;
+    char *buf, *line, *end;
+    apr_size_t got = 0, n;
+
+    if (apr_pool_create(&tp, NULL) != APR_SUCCESS) {
+        return;
+    }
+    buf = apr_palloc(tp, (apr_size_t)queued + 1);
+    apr_file_pipe_timeout_set(rd, 0);
+    while (got < (apr_size_t)queued) {
+        n = (apr_size_t)queued - got;
+        if (apr_file_read(rd, buf + got, &n) != APR_SUCCESS || n == 0) {
+            break;
+        }
+        got += n;
+    }
+    pl = ap_open_piped_log(tp, g->target + 1);
+    if (pl == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, g->s, EXPLOGNO(0054)
+                     "ExpectEventLog %s: its program had stopped, and could not be started "
+                     "again for the last %" APR_SIZE_T_FMT " bytes; they are lost",
+                     g->target, got);
+        apr_pool_destroy(tp);
+        return;
+    }
+    wr = ap_piped_log_write_fd(pl);
+    /* Line by line, each one write, as they were written the first time. */
+    for (line = buf; line < buf + got; line = end) {
+        end = memchr(line, '\n', (size_t)(buf + got - line));
+        end = end != NULL ? end + 1 : buf + got;
+        n = (apr_size_t)(end - line);
+        apr_file_write(wr, line, &n);
+    }
+    wait_read(wr);
+    apr_sleep(DRAIN_SETTLE_USEC);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, g->s, EXPLOGNO(0058)
+                 "ExpectEventLog %s: its program had stopped; the last %" APR_SIZE_T_FMT
+                 " bytes went to a new one", g->target, got);
+    apr_pool_destroy(tp);     /* stops that logger, now that it has read all */
+}
+
+/* Make sure a piped logger has what was written (see DRAIN_*). */
+static void drain(eventlog_gen *g)
+{
+    int queued;
+
+    if (g->pl == NULL) {
+        return;
+    }
+    queued = wait_read(g->fd);
+    if (queued > 0) {
+        relay(g, queued);
+        return;
     }
     apr_sleep(DRAIN_SETTLE_USEC);
 }
