@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "expect_event_json.h"
 #include "expect_shm.h"
 
 /* Exit codes; documented in expectctl.8 and product.md. */
@@ -112,6 +113,8 @@ int ctl_each_vhost(const expect_shm_t *h, const ctl_opts_t *o,
                    void (*fn)(const expect_shm_vhost_snap_t *, void *), void *arg);
 uint32_t ctl_effective_policy(const expect_shm_vhost_snap_t *v);
 void ctl_format_time(char *buf, size_t len, uint64_t usec);
+/* An expect_emit_fn that writes to standard output (ctx unused). */
+void ctl_emit_stdout(void *ctx, const char *s, size_t len);
 /* Wall clock, microseconds since the epoch, as the segment keeps time. */
 uint64_t ctl_now_usec(void);
 
@@ -148,7 +151,7 @@ int ctl_events_summary(const expect_shm_t *h, const ctl_opts_t *o);
 /* ctl_eventlog.c: one line of the event log (the schema is in
  * docs/MANY-SERVERS.md).  A line with its newline is shorter than
  * PIPE_BUF, so its text is at most this long minus one. */
-#define CTL_EVENTLOG_LINE_MAX 4095
+#define CTL_EVENTLOG_LINE_MAX (EXPECT_EVENT_LINE_MAX - 1)
 enum { CTL_LINE_BAD = -1, CTL_LINE_EVENT = 1, CTL_LINE_GAP = 2 };
 typedef struct {
     expect_shm_event_t ev;   /* event: as a segment's published record */

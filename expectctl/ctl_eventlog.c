@@ -24,7 +24,8 @@
 
 #define EVENT_FORMAT "mod_expect.event"
 #define GAP_FORMAT "mod_expect.event.gap"
-#define LOG_VERSION 1
+/* The writer's (expect_event_json.c): one schema for both sides. */
+#define LOG_VERSION EXPECT_EVENT_LINE_VERSION
 
 static int refuse(char *why, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -12,6 +12,7 @@
 
 #include "ctl.h"
 #include "expect_clients.h"
+#include "expect_event_json.h"
 #include "expect_format.h"
 
 #define BATCH 256
@@ -30,28 +31,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop_following = 1;
-}
-
-/*
- * The fix of an event: the client's own (its switch, whether it hangs or
- * loses the upload, the policy for it) when its User-Agent is known and it
- * sent 100-continue, else the reason's generic one.  The table's strings
- * are ASCII without quotes or controls, so they need no escaping beyond
- * what the writers do anyway.
- */
-static const char *event_fix(const expect_shm_event_t *e, const expect_client_t **client,
-                             char *buf, size_t len)
-{
-    expect_client_facts_t facts;
-
-    *client = expect_client_for_event(e->producer, e->reason, e->expect, e->user_agent);
-    if (*client == NULL) {
-        return expect_reason_text(e->reason);
-    }
-    /* The facts of the version this User-Agent names. */
-    expect_client_resolve(*client, e->user_agent, &facts);
-    expect_client_fix(buf, len, &facts, e->reason);
-    return buf;
 }
 
 /* The event's claim number, which its outcome word is tagged with. */
@@ -112,71 +91,48 @@ static void print_event_text(const expect_shm_t *h, const expect_shm_event_t *e,
     expect_fput_text(stdout, e->user_agent);
     outcome_text(h, outcome, sizeof(outcome), e);
     printf("\" outcome=\"%s\" by=%s: ", outcome, expect_producer_name(e->producer));
-    expect_fput_text(stdout, event_fix(e, &client, fix, sizeof(fix)));
+    expect_fput_text(stdout, expect_event_fix(e, &client, fix, sizeof(fix)));
     putchar('\n');
 }
 
+/* expect_event_json's output with "server" first, for an event of a log
+ * line (events --from): the formatter's opening brace, then the field. */
+typedef struct {
+    const char *server;
+    int opened;
+} with_server_t;
+
+static void emit_with_server(void *ctx, const char *s, size_t len)
+{
+    with_server_t *w = ctx;
+
+    if (!w->opened && len > 0 && s[0] == '{') {
+        w->opened = 1;
+        fputs("{\"server\": ", stdout);
+        expect_fput_json_string(stdout, w->server);
+        fputs(", ", stdout);
+        s++;
+        len--;
+    }
+    ctl_emit_stdout(NULL, s, len);
+}
+
+/* The same formatter as ExpectEventLog's lines (expect_event_json.c);
+ * added with --from: the ServerName of the log line, first. */
 static void print_event_json(const expect_shm_t *h, const expect_shm_event_t *e,
                              const char *server)
 {
-    uint32_t st;
-    char fix[2048];
-    const expect_client_t *client;
-    char when[40];
+    uint32_t state = expect_outcome_state_at(h, e->outcome, claim_of(e), e->time_usec,
+                                             ctl_now_usec());
+    with_server_t w;
 
-    ctl_format_time(when, sizeof(when), e->time_usec);
-    printf("{\"time\": \"%s\", \"time_usec\": %" PRIu64 ", \"vhost\": ", when, e->time_usec);
-    expect_fput_json_string(stdout, e->vhost);
-    printf(", \"client\": ");
-    expect_fput_json_string(stdout, e->client);
-    printf(", \"method\": ");
-    expect_fput_json_string(stdout, e->method);
-    printf(", \"uri\": ");
-    expect_fput_json_string(stdout, e->uri);
-    printf(", \"protocol\": ");
-    expect_fput_json_string(stdout, e->protocol);
-    printf(", \"expect\": ");
-    expect_fput_json_string(stdout, e->expect);
-    printf(", \"content_length\": ");
-    if (e->content_length < 0) {
-        printf("null");
+    if (server == NULL) {
+        expect_event_json(ctl_emit_stdout, NULL, e, state);
+        return;
     }
-    else {
-        printf("%" PRId64, e->content_length);
-    }
-    printf(", \"user_agent\": ");
-    expect_fput_json_string(stdout, e->user_agent);
-    printf(", \"status\": %u, \"producer\": \"%s\", \"reason\": \"%s\", \"fix\": ",
-           (unsigned)e->status, expect_producer_name(e->producer),
-           expect_reason_key(e->reason));
-    expect_fput_json_string(stdout, event_fix(e, &client, fix, sizeof(fix)));
-    /* Fields added for the client table ("client" is the address). */
-    printf(", \"client_key\": ");
-    if (client != NULL) {
-        expect_fput_json_string(stdout, client->key);
-        printf(", \"client_family\": ");
-        expect_fput_json_string(stdout, client->family);
-        printf(", \"client_fix\": ");
-        expect_fput_json_string(stdout, client->client_fix);
-    }
-    else {
-        printf("null, \"client_family\": null, \"client_fix\": null");
-    }
-    /* Added for retry tracking. */
-    st = expect_outcome_state_at(h, e->outcome, claim_of(e), e->time_usec, ctl_now_usec());
-    printf(", \"outcome\": \"%s\", \"retry_after_ms\": ", expect_outcome_name(st));
-    if (st == EXPECT_OUTCOME_RETRIED) {
-        printf("%" PRIu64, expect_outcome_ms(e->outcome));
-    }
-    else {
-        printf("null");
-    }
-    /* Added with --from: the ServerName of the log line. */
-    if (server != NULL) {
-        printf(", \"server\": ");
-        expect_fput_json_string(stdout, server);
-    }
-    printf("}");
+    w.server = server;
+    w.opened = 0;
+    expect_event_json(emit_with_server, &w, e, state);
 }
 
 void ctl_events_begin(const ctl_opts_t *o)
