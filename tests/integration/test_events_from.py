@@ -345,12 +345,14 @@ def test_from_two_servers_is_the_sum_of_each(mpm, tmp_path):
                      what=f"{n} lines in {path}")
         own = [summary_of_segment(h) for h in (a, b)]
         lines = [log_lines(p) for p in logs]
+        # Read while the servers run: their directories go with them.
+        merged, err = summary("--from", *logs)
+        by, _ = summary("--by", "server", "--from", *logs)
     assert [len(x) for x in lines] == sent
     assert {x["server"] for x in lines[0]} == {"a.fleet.test"}
     assert {x["server"] for x in lines[1]} == {"b.fleet.test"}
     assert {x["outcome"] for x in lines[0] + lines[1]} == {"retried", "abandoned"}
 
-    merged, err = summary("--from", *logs)
     assert err == ""
     want = {}
     for groups in own:
@@ -365,7 +367,6 @@ def test_from_two_servers_is_the_sum_of_each(mpm, tmp_path):
     assert got == want, (got, want)
     assert totals(merged)["retried"] == 4 and totals(merged)["abandoned"] == 6
     # --by server gives each server's own summary back.
-    by, _ = summary("--by", "server", "--from", *logs)
     for name, groups in (("a.fleet.test", own[0]), ("b.fleet.test", own[1])):
         mine = [{k: v for k, v in g.items() if k != "server"} for g in by if g["server"] == name]
         assert sorted(mine, key=json.dumps) == sorted(groups, key=json.dumps), (name, mine)
