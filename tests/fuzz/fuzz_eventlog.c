@@ -28,57 +28,15 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char *out_buf;
-static size_t out_size;
-
 /* stdout becomes a memory file, emptied before each run.  The reader's
  * reports go to a memory stream put in place of stderr for the call only:
  * libFuzzer's own messages keep file descriptor 2. */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    int fd = memfd_create("fuzz_eventlog_stdout", MFD_CLOEXEC);
-
     (void)argc;
     (void)argv;
-    fflush(stdout);
-    if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0) {
-        fz_fail("cannot redirect stdout: %s", strerror(errno));
-    }
-    close(fd);
+    fz_stdout_to_memory();
     return 0;
-}
-
-static void stream_rewind(FILE *f, int fd)
-{
-    fflush(f);
-    if (ftruncate(fd, 0) != 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fz_fail("cannot rewind: %s", strerror(errno));
-    }
-    clearerr(f);
-}
-
-/* What was written to fd since its rewind, NUL-terminated in out_buf. */
-static size_t stream_read(FILE *f, int fd)
-{
-    off_t end;
-    size_t got = 0;
-    ssize_t r;
-
-    FZ_ASSERT(fflush(f) == 0 && !ferror(f));
-    end = lseek(fd, 0, SEEK_END);
-    FZ_ASSERT(end >= 0);
-    if ((size_t)end + 1 > out_size) {
-        out_size = (size_t)end + 1;
-        out_buf = realloc(out_buf, out_size);
-        FZ_ASSERT(out_buf != NULL);
-    }
-    while (got < (size_t)end) {
-        r = pread(fd, out_buf + got, (size_t)end - got, (off_t)got);
-        FZ_ASSERT(r > 0);
-        got += (size_t)r;
-    }
-    out_buf[got] = '\0';
-    return got;
 }
 
 /* The identity a duplicate shares: kind, server, pid, claim, time. */
@@ -174,6 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int fd, rc, partial;
     size_t got, err_len = 0;
     char *err_buf = NULL;
+    const char *out;
     FILE *saved;
 
     if (size < 1) {
@@ -195,7 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.from = from;
     o.nfrom = 1;
 
-    stream_rewind(stdout, STDOUT_FILENO);
+    fz_stdout_rewind();
     saved = stderr;
     stderr = open_memstream(&err_buf, &err_len);
     FZ_ASSERT(stderr != NULL);
@@ -210,12 +169,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FZ_ASSERT(rc == (partial ? CTL_EXIT_PARTIAL : CTL_EXIT_OK));
         }
     }
-    got = stream_read(stdout, STDOUT_FILENO);
+    out = fz_stdout_take(&got);
     if (o.format == CTL_FMT_JSON) {
-        FZ_ASSERT(fz_json_valid(out_buf, got));
+        FZ_ASSERT(fz_json_valid(out, got));
     }
     else {
-        FZ_ASSERT(fz_text_clean(out_buf, got, 1));
+        FZ_ASSERT(fz_text_clean(out, got, 1));
     }
     FZ_ASSERT(fz_text_clean(err_buf, err_len, 1));
     FZ_ASSERT((rc == CTL_EXIT_PARTIAL) == (strstr(err_buf, "partial data") != NULL));

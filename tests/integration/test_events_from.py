@@ -19,13 +19,14 @@ the sum of what each server's own `events --summary` shows.
 import gzip
 import json
 import os
-import socket
 import subprocess
 import time
 
 import pytest
 
 from httpd_harness import MPMS, Httpd, expectctl_path, serving
+# One POST of 10 bytes on its own connection, as the writer's tests send it.
+from test_event_log import request
 from testlib import wait_for
 
 PARTIAL = 6
@@ -293,21 +294,6 @@ WINDOW = 1
 TICK_WAIT = 45   # the parent writes from its monitor hook, about every 10 s
 
 
-def request(port, path, ua, expect=True):
-    """One POST of 10 bytes on its own connection; the status line."""
-    head = (f"POST {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: {ua}\r\n"
-            "Content-Length: 10\r\n").encode()
-    with socket.create_connection(("127.0.0.1", port), 5) as s:
-        s.sendall(head + (b"Expect: 100-continue\r\n\r\n" if expect else b"\r\n0123456789"))
-        data = b""
-        while b"\r\n" not in data:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    return data.split(b"\r\n", 1)[0]
-
-
 def traffic(h, tag, retried, abandoned):
     """417s: `retried` come back without Expect within the window, the
     others never do; two client families."""
@@ -315,10 +301,11 @@ def traffic(h, tag, retried, abandoned):
     for i in range(retried + abandoned):
         ua = CURL if i % 2 else JAVA
         path = f"/echo/{tag}-{i}"
-        assert request(h.port, path, ua).startswith(b"HTTP/1.1 417")
+        assert request(h, path.encode(), ua.encode()).startswith(b"HTTP/1.1 417")
         n += 1
         if i < retried:
-            assert request(h.port, path, ua, expect=False).startswith(b"HTTP/1.1 200")
+            assert request(h, path.encode(), ua.encode(), expect=False).startswith(
+                b"HTTP/1.1 200")
     return n
 
 
