@@ -364,3 +364,23 @@ def summary_of_segment(h):
                          capture_output=True, text=True, timeout=30)
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout)["groups"]
+
+
+def test_since_filters_a_segment_too():
+    """--since on a live server's segment: the list and the summary keep
+    the events from then on (not per request: one MPM is enough)."""
+    h = Httpd("ExpectPolicy reject\n<Location /echo>\n    SetHandler reflector\n</Location>\n",
+              name="from-since")
+    with serving(h):
+        for i in range(3):
+            assert request(h, f"/echo/s{i}".encode()).startswith(b"HTTP/1.1 417")
+        wait_for(lambda: len(h.ctl_json("events")["events"]) == 3, what="3 events")
+        recent = h.ctl_json("events", "--since", "1h")["events"]
+        assert len(recent) == 3
+        assert h.ctl_json("events", "--since", "2099-01-01")["events"] == []
+        res = subprocess.run([expectctl_path(), "-s", h.shm, "events", "--summary",
+                              "--since", "2099-01-01T00:00:00Z"], capture_output=True,
+                             text=True, timeout=30)
+        assert res.returncode == 0 and res.stdout == "no 417s recorded\n", res
+        groups = summary_of_segment(h)
+        assert totals(groups)["count"] == 3
