@@ -25,8 +25,9 @@ another program is cut off (expectctl's own exit code is checked).
 `--follow` runs for a second and must stop cleanly on SIGINT.  A
 `--from` command reads sample event logs instead of a segment: each path
 with `expect-events.log` in it is taken below a private root, where the
-test writes a plain, a rotated and a gzip-compressed log for it (a `*`
-directory stands for two servers' directories), and the output must show
+test writes the logs it names (a `*` in the file name stands for two
+plain days and a gzip-compressed one, a `*` directory for two servers'
+directories), and the output must show
 their 417s; a line `zcat ... | expectctl ...` runs whole, in bash, on
 those files.  The docs'
 `expectctl probe` lines run in test_probe_hops.py, against a chain, and
@@ -180,7 +181,10 @@ def doc_commands():
 # `zcat FILES | expectctl ...`: run whole, on the sample logs.
 ZCAT_PIPE = re.compile(r"^zcat \S.* \| expectctl ")
 # A path of an event log in a command: written below a private root.
-EVENT_LOG = re.compile(r"^/\S*expect-events\.log\S*$")
+EVENT_LOG = re.compile(r"^/\S*expect-events\S*$")
+# What a `*` in a log's file name stands for: two days, the older one
+# compressed (a name ending in .gz is written compressed).
+LOG_NAMES = ("2026-05-02", "2026-05-01", "2026-04-30.gz")
 
 
 def event_line(server, pid, seq, usec, outcome):
@@ -213,7 +217,10 @@ def sample_logs(root, cmd):
             full = os.path.join(root, d)
             os.makedirs(full, exist_ok=True)
             server = os.path.basename(d) if "." in os.path.basename(d) else "www1.example"
-            for name in ("expect-events.log", "expect-events.log.1", "expect-events.log.2.gz"):
+            base = os.path.basename(tok)
+            names = [base.replace("*", n, 1).replace(".gz.gz", ".gz") for n in LOG_NAMES] \
+                if "*" in base else [base]
+            for name in names:
                 lines = ""
                 for outcome in ("retried", "abandoned"):
                     seq += 1
