@@ -29,7 +29,9 @@ test writes the logs it names (a `*` in the file name stands for two
 plain days and a gzip-compressed one, a `*` directory for two servers'
 directories), and the output must show
 their 417s; a line `zcat ... | expectctl ...` runs whole, in bash, on
-those files.  The docs'
+those files, and a line `journalctl ... | expectctl ...` on a journald of
+the test's own (a journal namespace) that got sample lines through
+`logger`, as the docs ship them.  The docs'
 `expectctl probe` lines run in test_probe_hops.py, against a chain, and
 so do expectctl.8's EXAMPLES with a hop or HTTP/2 option; its other
 EXAMPLES run here.  Each NAME:PORT the commands
@@ -51,6 +53,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from httpd_harness import Httpd, expectctl, expectctl_path, serving
+from testlib import private_journald, wait_for
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MAX_FRAGMENTS = 2
@@ -164,7 +167,7 @@ def doc_commands():
         name = os.path.relpath(path, REPO)
         for line, text, _ in code_blocks(path, "sh"):
             for k, cmd in enumerate(text.split("\n")):
-                if ZCAT_PIPE.match(cmd):
+                if ZCAT_PIPE.match(cmd) or JOURNAL_PIPE.match(cmd):
                     out.append((f"{name}:{line + 1 + k}", cmd.strip(), 0))
                     continue
                 if not cmd.startswith("expectctl ") or (
@@ -178,8 +181,11 @@ def doc_commands():
     return out
 
 
-# `zcat FILES | expectctl ...`: run whole, on the sample logs.
+# `zcat FILES | expectctl ...`: run whole, on the sample logs;
+# `journalctl ... | expectctl ...`: run whole, on a private journald that
+# got sample lines through logger, as the docs ship them.
 ZCAT_PIPE = re.compile(r"^zcat \S.* \| expectctl ")
+JOURNAL_PIPE = re.compile(r"^journalctl \S.* \| expectctl ")
 # A path of an event log in a command: written below a private root.
 EVENT_LOG = re.compile(r"^/\S*expect-events\S*$")
 # What a `*` in a log's file name stands for: two days, the older one
@@ -235,8 +241,31 @@ def sample_logs(root, cmd):
     return " ".join(root + t if EVENT_LOG.match(t) else t for t in cmd.split(" "))
 
 
+def run_journal(cmd):
+    """`journalctl ... | expectctl ...` on a journald of its own, which got
+    sample lines through `logger --size 4096 -t mod_expect` first."""
+    now = int(time.time()) * 1000000
+    text = "".join(event_line(s, 4000, k, now - k * 60000000, o) for k, (s, o) in
+                   enumerate([("www1.example", "retried"), ("www2.example", "abandoned")]))
+    with private_journald() as (ns, sock):
+        subprocess.run(["logger", "--socket", sock, "--size", "4096", "-t", "mod_expect"],
+                       input=text, text=True, check=True, timeout=30)
+        line = cmd.replace("journalctl ", f"journalctl --namespace={ns} ", 1).replace(
+            "| expectctl ", "| " + shlex.quote(expectctl_path()) + " ", 1)
+
+        def run():
+            res = subprocess.run(["bash", "-o", "pipefail", "-c", line], capture_output=True,
+                                 text=True, timeout=60)
+            return res if "no 417s recorded" not in res.stdout else None
+        # journald files the lines a moment after logger returns.
+        return wait_for(run, timeout=15, what="the lines back from journald")
+
+
 def run_from(cmd, root):
-    """A --from command (or a zcat pipeline into one) on sample logs."""
+    """A --from command (or a zcat or journalctl pipeline into one) on
+    sample logs."""
+    if JOURNAL_PIPE.match(cmd):
+        return run_journal(cmd)
     rooted = sample_logs(root, cmd)
     if ZCAT_PIPE.match(cmd):
         line = rooted.replace("| expectctl ", "| " + shlex.quote(expectctl_path()) + " ", 1)

@@ -27,7 +27,7 @@ import pytest
 from httpd_harness import MPMS, Httpd, expectctl_path, serving
 # One POST of 10 bytes on its own connection, as the writer's tests send it.
 from test_event_log import request
-from testlib import wait_for
+from testlib import private_journald, wait_for
 
 PARTIAL = 6
 NOW = int(time.time()) * 1000000
@@ -384,3 +384,27 @@ def test_since_filters_a_segment_too():
         assert res.returncode == 0 and res.stdout == "no 417s recorded\n", res
         groups = summary_of_segment(h)
         assert totals(groups)["count"] == 3
+
+
+def test_journald_round_trip(tmp_path):
+    """The lines shipped with the docs' logger line (util-linux's logger
+    --size 4096 -t mod_expect) to journald, read back with `journalctl -t
+    mod_expect -o cat` (systemd 252 on Debian 12) into `--from -`: the
+    same summary as the file, long lines whole."""
+    text = "".join(event(seq=i, uri="/u/" + "x" * 1500, ua=JAVA if i % 2 else CURL,
+                         outcome="abandoned" if i % 3 else "retried")
+                   for i in range(12)) + gap(lost=2)
+    f = write(tmp_path / "e.log", text)
+    want, _ = summary("--from", f, want=PARTIAL)
+    with private_journald() as (ns, sock):
+        subprocess.run(["logger", "--socket", sock, "--size", "4096", "-t", "mod_expect"],
+                       input=text, text=True, check=True, timeout=30)
+
+        def read_back():
+            res = subprocess.run(["journalctl", f"--namespace={ns}", "-t", "mod_expect",
+                                  "-o", "cat"], capture_output=True, text=True, timeout=30)
+            return res.stdout if res.stdout.count("\n") >= 13 else None
+        out = wait_for(read_back, timeout=15, what="13 lines in the private journal")
+    assert out == text
+    got, err = summary("--from", "-", stdin=out, want=PARTIAL)
+    assert got == want and "standard input: the writer lost 2 events" in err, err
