@@ -304,3 +304,50 @@ def test_logger_gets_whole_lines(mpm, tmp_path):
         assert len(got) <= 1024 < len(whole) and whole.startswith(got), (len(got), len(whole))
     finally:
         sock.close()
+
+
+def test_rebuilt_segment_no_line_twice(mpm):
+    """A graceful restart that rebuilds the segment (ExpectEventSlots
+    changed) carries the newest events into the new ring under new numbers:
+    they were written already and are not written again."""
+    body = conf("ExpectEventLog logs/events.log", "ExpectRetryWindow 0")
+    h = Httpd(body + "ExpectEventSlots 64\n", mpm=mpm, name=f"eventlog-rebuild-{mpm}")
+    log = os.path.join(h.logs, "events.log")
+    with serving(h):
+        sent = [uniq(f"a{i}") for i in range(3)]
+        for t in sent:
+            reject(h, t)
+        time.sleep(0.2)
+        h.write_config(body + "ExpectEventSlots 128\n")
+        h.reload("graceful")
+        assert "EXP0012" in h.read_error_log() and "128 event slots" in h.read_error_log()
+        more = [uniq(f"b{i}") for i in range(2)]
+        for t in more:
+            reject(h, t)
+        time.sleep(0.2)
+        # The carried events are in the new ring, and shown once.
+        uris = [e["uri"] for e in events_json(h)]
+        assert sorted(uris) == sorted(t.decode() for t in sent + more), uris
+        h.stop()
+        lines = lines_of([log])
+        assert sorted(ln["uri"] for ln in lines) == sorted(t.decode() for t in sent + more)
+
+
+def test_ring_overflow_gap_line(mpm):
+    """More 417s between two ticks than the ring holds: a gap line counts
+    the lost ones, the error log says EXP0051, and lines + lost = 417s."""
+    h = Httpd(conf("ExpectEventLog logs/events.log", "ExpectRetryWindow 0",
+                   "ExpectEventSlots 2"), mpm=mpm, name=f"eventlog-gap-{mpm}")
+    log = os.path.join(h.logs, "events.log")
+    with serving(h):
+        for i in range(12):
+            reject(h, uniq(f"g{i}"))
+        time.sleep(0.2)
+        h.stop()
+        lines = lines_of([log])
+        gaps = [ln for ln in lines if ln["format"] == "mod_expect.event.gap"]
+        events = [ln for ln in lines if ln["format"] == "mod_expect.event"]
+        assert gaps and all(g["lost"] > 0 and g["pid"] == events[0]["pid"] for g in gaps)
+        assert len(events) + sum(g["lost"] for g in gaps) == 12, lines
+        assert len({ln["seq"] for ln in events}) == len(events)
+        assert "EXP0051" in h.read_error_log()
