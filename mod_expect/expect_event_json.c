@@ -103,6 +103,16 @@ static void put_str(expect_emit_fn emit, void *ctx, const char *s, cuts_t *c, in
     }
 }
 
+/* , "key": and the string, as put_str. */
+static void put_named(expect_emit_fn emit, void *ctx, const char *key, const char *s,
+                      cuts_t *c, int which)
+{
+    put(emit, ctx, ", \"");
+    put(emit, ctx, key);
+    put(emit, ctx, "\": ");
+    put_str(emit, ctx, s, c, which);
+}
+
 /* The fields of events --json, "time" to "retry_after_ms", no braces. */
 static void put_fields(expect_emit_fn emit, void *ctx, const expect_shm_event_t *e,
                        uint32_t state, cuts_t *c)
@@ -116,16 +126,11 @@ static void put_fields(expect_emit_fn emit, void *ctx, const expect_shm_event_t 
              when, e->time_usec);
     put(emit, ctx, num);
     put_str(emit, ctx, e->vhost, c, CUT_VHOST);
-    put(emit, ctx, ", \"client\": ");
-    put_str(emit, ctx, e->client, c, CUT_CLIENT);
-    put(emit, ctx, ", \"method\": ");
-    put_str(emit, ctx, e->method, c, CUT_METHOD);
-    put(emit, ctx, ", \"uri\": ");
-    put_str(emit, ctx, e->uri, c, CUT_URI);
-    put(emit, ctx, ", \"protocol\": ");
-    put_str(emit, ctx, e->protocol, c, CUT_PROTOCOL);
-    put(emit, ctx, ", \"expect\": ");
-    put_str(emit, ctx, e->expect, c, CUT_EXPECT);
+    put_named(emit, ctx, "client", e->client, c, CUT_CLIENT);
+    put_named(emit, ctx, "method", e->method, c, CUT_METHOD);
+    put_named(emit, ctx, "uri", e->uri, c, CUT_URI);
+    put_named(emit, ctx, "protocol", e->protocol, c, CUT_PROTOCOL);
+    put_named(emit, ctx, "expect", e->expect, c, CUT_EXPECT);
     put(emit, ctx, ", \"content_length\": ");
     if (e->content_length < 0) {
         put(emit, ctx, "null");
@@ -134,8 +139,7 @@ static void put_fields(expect_emit_fn emit, void *ctx, const expect_shm_event_t 
         snprintf(num, sizeof(num), "%" PRId64, e->content_length);
         put(emit, ctx, num);
     }
-    put(emit, ctx, ", \"user_agent\": ");
-    put_str(emit, ctx, e->user_agent, c, CUT_USER_AGENT);
+    put_named(emit, ctx, "user_agent", e->user_agent, c, CUT_USER_AGENT);
     fixtext = expect_event_fix(e, &client, fix, sizeof(fix));
     snprintf(num, sizeof(num), ", \"status\": %u, \"producer\": \"%s\", \"reason\": \"%s\", "
              "\"fix\": ", (unsigned)e->status, expect_producer_name(e->producer),
@@ -143,16 +147,14 @@ static void put_fields(expect_emit_fn emit, void *ctx, const expect_shm_event_t 
     put(emit, ctx, num);
     put_str(emit, ctx, fixtext, c, -1);
     /* Fields added for the client table ("client" is the address). */
-    put(emit, ctx, ", \"client_key\": ");
     if (client != NULL) {
-        put_str(emit, ctx, client->key, c, -1);
-        put(emit, ctx, ", \"client_family\": ");
-        put_str(emit, ctx, client->family, c, -1);
-        put(emit, ctx, ", \"client_fix\": ");
-        put_str(emit, ctx, client->client_fix, c, -1);
+        put_named(emit, ctx, "client_key", client->key, c, -1);
+        put_named(emit, ctx, "client_family", client->family, c, -1);
+        put_named(emit, ctx, "client_fix", client->client_fix, c, -1);
     }
     else {
-        put(emit, ctx, "null, \"client_family\": null, \"client_fix\": null");
+        put(emit, ctx, ", \"client_key\": null, \"client_family\": null, "
+            "\"client_fix\": null");
     }
     /* Added for retry tracking. */
     snprintf(num, sizeof(num), ", \"outcome\": \"%s\", \"retry_after_ms\": ",

@@ -93,6 +93,14 @@ void expect_config_set_segment(const expect_shm_t *shm)
     expect_pending_now = shm != NULL && shm->hdr != NULL ? &shm->hdr->pending_now : &no_pending;
 }
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+const char *expect_config_state_key(apr_pool_t *p, const char *what, size_t size)
+{
+    return apr_psprintf(p, "mod_expect.%s.v" STR(EXPECT_SHM_LAYOUT_VERSION) ".%lu", what,
+                        (unsigned long)size);
+}
+
 static const expect_carried_t *carried_now;
 
 void expect_config_set_carried(const expect_carried_t *c)

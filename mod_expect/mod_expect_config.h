@@ -113,6 +113,12 @@ const char *expect_config_row_names(apr_pool_t *p, apr_pool_t *ptemp, server_rec
 /* Set every server's name from expect_config_row_names (post_config). */
 void expect_config_name_vhosts(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s);
 
+/* The process pool's userdata key for state of `what` that outlives the
+ * DSO's unload at a restart: it names the layout and the struct's size,
+ * so a build with another layout never takes the previous one's struct
+ * for its own. */
+const char *expect_config_state_key(apr_pool_t *p, const char *what, size_t size);
+
 /* "the main server", or "virtual host NAME (file:line)", for messages. */
 const char *expect_server_label(apr_pool_t *p, const server_rec *s);
 

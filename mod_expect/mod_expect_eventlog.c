@@ -63,12 +63,9 @@ typedef struct {
     expect_shm_event_t *batch;/* malloc()ed: BATCH of them */
 } eventlog_state;
 
-#define STR_(x) #x
-#define STR(x) STR_(x)
 static const char *eventlog_key(apr_pool_t *p)
 {
-    return apr_psprintf(p, "mod_expect.eventlog.v" STR(EXPECT_SHM_LAYOUT_VERSION) ".%lu",
-                        (unsigned long)sizeof(eventlog_state));
+    return expect_config_state_key(p, "eventlog", sizeof(eventlog_state));
 }
 
 /* One generation's log, in pconf. */

@@ -43,12 +43,9 @@ typedef struct {
  * previous build's struct for its own (and the mapping is validated before
  * reuse anyway).
  */
-#define STR_(x) #x
-#define STR(x) STR_(x)
 static const char *state_key(apr_pool_t *p)
 {
-    return apr_psprintf(p, "mod_expect.segment.v" STR(EXPECT_SHM_LAYOUT_VERSION) ".%lu",
-                        (unsigned long)sizeof(expect_state));
+    return expect_config_state_key(p, "segment", sizeof(expect_state));
 }
 
 /* This generation's segment; children inherit it with the address space. */

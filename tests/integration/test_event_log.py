@@ -27,11 +27,13 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import time
 
 import pytest
 
 from httpd_harness import MPMS, Httpd, serving
+from rawhttp import Conn
 from testlib import wait_for
 
 ROTATELOGS = "/usr/bin/rotatelogs"
@@ -54,26 +56,23 @@ def conf(*lines):
 
 
 def request(h, target, ua=b"curl/7.88.1", expect=True):
-    """One POST of 10 bytes on its own connection; the status line."""
+    """One POST of 10 bytes on its own connection; the final status."""
     head = (b"POST " + target + b" HTTP/1.1\r\nHost: localhost\r\nUser-Agent: " + ua
             + b"\r\nContent-Length: 10\r\n")
-    with socket.create_connection(("127.0.0.1", h.port), 5) as s:
+    c = Conn(h.port)
+    try:
         if expect:
-            s.sendall(head + b"Expect: 100-continue\r\n\r\n")
+            c.send(head + b"Expect: 100-continue\r\n\r\n")
         else:
-            s.sendall(head + b"\r\n0123456789")
-        data = b""
-        while b"\r\n" not in data:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    return data.split(b"\r\n", 1)[0]
+            c.send(head + b"\r\n0123456789")
+        return c.read_head()[0]
+    finally:
+        c.close()
 
 
 def reject(h, target, ua=b"curl/7.88.1"):
     status = request(h, target, ua)
-    assert status.startswith(b"HTTP/1.1 417"), status
+    assert status == 417, status
 
 
 def raw_lines(paths):
@@ -180,7 +179,7 @@ def test_final_outcomes_only(mpm):
         reject(h, back)
         reject(h, gone)
         time.sleep(0.2)   # the 417 is remembered after its response is sent
-        assert request(h, back, expect=False).startswith(b"HTTP/1.1 200")
+        assert request(h, back, expect=False) == 200
         lines = wait_lines(log, 2, timeout=TICK_WAIT + 15)
         by_uri = {ln["uri"]: ln for ln in lines}
         assert len(lines) == 2 and len(by_uri) == 2, lines
@@ -204,7 +203,7 @@ def test_restart_and_stop_write_pending_once(mpm):
         lines = wait_lines(log, 1, timeout=10)
         assert [(ln["uri"], ln["outcome"]) for ln in lines] == [(first.decode(), "pending")]
         # Its client comes back: retried in the segment, but already written.
-        assert request(h, first, expect=False).startswith(b"HTTP/1.1 200")
+        assert request(h, first, expect=False) == 200
         second = uniq("second")
         reject(h, second)
         time.sleep(0.2)
@@ -271,3 +270,82 @@ def test_vhost_refused():
         assert res.returncode == 0, res.stderr
     finally:
         h.cleanup()
+
+
+def test_logger_gets_whole_lines(mpm, tmp_path):
+    """The docs' logger line, pointed at a socket of the test's own instead
+    of the system's syslog: each line arrives as one message, whole (logger
+    cuts messages at 1024 bytes unless --size says more)."""
+    logger = shutil.which("logger")
+    if logger is None:
+        pytest.skip("logger missing (Debian package bsdutils)")
+    sock_path = str(tmp_path / "syslog.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(sock_path)
+    sock.settimeout(TICK_WAIT)
+    h = Httpd(conf(f'ExpectEventLog "|{logger} --size 4096 -u {sock_path} -t mod_expect"',
+                   "ExpectRetryWindow 0"), mpm=mpm, name=f"eventlog-logger-{mpm}")
+    try:
+        with serving(h):
+            target = uniq("logger")
+            reject(h, target, ua=b"Java-http-client/17.0.15 " + b"x" * 150)
+            msg = sock.recv(65536)
+        assert b" mod_expect: {" in msg, msg[:200]
+        line = parse(msg[msg.index(b"{"):].rstrip(b"\n") + b"\n")
+        assert len(msg) > 1024 and line["uri"] == target.decode(), line
+        assert line["outcome"] == "untracked"
+        # Why --size: without it this logger cuts the same line.
+        subprocess.run([logger, "-u", sock_path, "-t", "mod_expect"], input=msg[msg.index(b"{"):],
+                       check=True, timeout=10)
+        cut = sock.recv(65536)
+        whole, got = msg[msg.index(b"{"):], cut[cut.index(b"{"):]
+        assert len(got) <= 1024 < len(whole) and whole.startswith(got), (len(got), len(whole))
+    finally:
+        sock.close()
+
+
+def test_rebuilt_segment_no_line_twice(mpm):
+    """A graceful restart that rebuilds the segment (ExpectEventSlots
+    changed) carries the newest events into the new ring under new numbers:
+    they were written already and are not written again."""
+    body = conf("ExpectEventLog logs/events.log", "ExpectRetryWindow 0")
+    h = Httpd(body + "ExpectEventSlots 64\n", mpm=mpm, name=f"eventlog-rebuild-{mpm}")
+    log = os.path.join(h.logs, "events.log")
+    with serving(h):
+        sent = [uniq(f"a{i}") for i in range(3)]
+        for t in sent:
+            reject(h, t)
+        time.sleep(0.2)
+        h.write_config(body + "ExpectEventSlots 128\n")
+        h.reload("graceful")
+        assert "EXP0012" in h.read_error_log() and "128 event slots" in h.read_error_log()
+        more = [uniq(f"b{i}") for i in range(2)]
+        for t in more:
+            reject(h, t)
+        time.sleep(0.2)
+        # The carried events are in the new ring, and shown once.
+        uris = [e["uri"] for e in events_json(h)]
+        assert sorted(uris) == sorted(t.decode() for t in sent + more), uris
+        h.stop()
+        lines = lines_of([log])
+        assert sorted(ln["uri"] for ln in lines) == sorted(t.decode() for t in sent + more)
+
+
+def test_ring_overflow_gap_line(mpm):
+    """More 417s between two ticks than the ring holds: a gap line counts
+    the lost ones, the error log says EXP0051, and lines + lost = 417s."""
+    h = Httpd(conf("ExpectEventLog logs/events.log", "ExpectRetryWindow 0",
+                   "ExpectEventSlots 2"), mpm=mpm, name=f"eventlog-gap-{mpm}")
+    log = os.path.join(h.logs, "events.log")
+    with serving(h):
+        for i in range(12):
+            reject(h, uniq(f"g{i}"))
+        time.sleep(0.2)
+        h.stop()
+        lines = lines_of([log])
+        gaps = [ln for ln in lines if ln["format"] == "mod_expect.event.gap"]
+        events = [ln for ln in lines if ln["format"] == "mod_expect.event"]
+        assert gaps and all(g["lost"] > 0 and g["pid"] == events[0]["pid"] for g in gaps)
+        assert len(events) + sum(g["lost"] for g in gaps) == 12, lines
+        assert len({ln["seq"] for ln in events}) == len(events)
+        assert "EXP0051" in h.read_error_log()

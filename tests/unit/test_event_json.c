@@ -213,6 +213,53 @@ static void test_cut_keeps_utf8_whole(void **state)
     assert_int_equal(vlen, 2 + 6 * (sizeof(e.user_agent) - 1));
 }
 
+/* Whatever must go, it goes in the documented order: a string is cut only
+ * once every string before it in the order is empty, and what stays is
+ * as much as fits. */
+static void test_cut_order(void **state)
+{
+    expect_shm_event_t e;
+    /* Each string of worst_event, and its JSON size whole: every byte six. */
+    const struct {
+        const char *name;
+        size_t whole;
+    } order[] = {
+        { "uri", 2 + 6 * (sizeof(e.uri) - 1) },
+        { "user_agent", 2 + 6 * (sizeof(e.user_agent) - 1) },
+        { "expect", 2 + 6 * (sizeof(e.expect) - 1) },
+        { "vhost", 2 + 6 * (sizeof(e.vhost) - 1) },
+        { "client", 2 + 6 * (sizeof(e.client) - 1) },
+        { "method", 2 + 6 * (sizeof(e.method) - 1) },
+        { "protocol", 2 + 6 * (sizeof(e.protocol) - 1) },
+    };
+    char line[EXPECT_EVENT_LINE_MAX], server[4000];
+    size_t len, vlen, k, n;
+    int later_cut;
+
+    (void)state;
+    worst_event(&e);
+    for (n = 0; n < sizeof(server) - 1; n += 97) {
+        memset(server, '"', n);
+        server[n] = '\0';
+        len = expect_event_line(line, sizeof(line), server, 1, &e, EXPECT_OUTCOME_PENDING);
+        assert_one_line(line, len);
+        assert_non_null(strstr(line, "\"truncated\": true}\n"));
+        /* Within one escape (6 bytes) of the limit. */
+        assert_true(len + 6 >= EXPECT_EVENT_LINE_MAX - 1);
+        later_cut = 0;
+        for (k = sizeof(order) / sizeof(order[0]); k-- > 0;) {
+            value_of(line, order[k].name, &vlen);
+            if (later_cut) {
+                assert_int_equal(vlen, 2);   /* "": emptied before the later one */
+            }
+            if (vlen < order[k].whole) {
+                later_cut = 1;
+            }
+        }
+        assert_true(later_cut);
+    }
+}
+
 /* Even a ServerName of thousands of bytes leaves a line under PIPE_BUF. */
 static void test_huge_server_name(void **state)
 {
@@ -263,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_line_shares_the_fields),
         cmocka_unit_test(test_worst_escaping_fits),
         cmocka_unit_test(test_cut_keeps_utf8_whole),
+        cmocka_unit_test(test_cut_order),
         cmocka_unit_test(test_huge_server_name),
         cmocka_unit_test(test_gap_line),
         cmocka_unit_test(test_small_buffer_refused),
