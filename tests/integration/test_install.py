@@ -135,7 +135,7 @@ def test_configure_dirs_and_uninstall(tmp_path):
         "/etc/apache2/mods-available/expect.conf",
     } | {f"/opt/x/manuals/doc/{d}" for d in (   # --docdir
         "README.md", "mod_expect.md", "TROUBLESHOOTING.md", "SECURITY.md",
-        "PERFORMANCE.md", "CLIENTS.md", "NOTICE", "LICENSE",
+        "PERFORMANCE.md", "CLIENTS.md", "MANY-SERVERS.md", "NOTICE", "LICENSE",
         "examples/mod_expect-alerts.yml", "examples/mod_expect.json")}
     got = _files(stage)
     assert got == want, f"missing {sorted(want - got)}, unexpected {sorted(got - want)}"
