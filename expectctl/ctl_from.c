@@ -28,7 +28,6 @@
 #include <zlib.h>
 
 #include "ctl.h"
-#include "expect_format.h"
 #include "expect_siphash.h"
 
 #define CHUNK 65536
