@@ -146,6 +146,9 @@ void ctl_summary_add(ctl_summary_t *s, const expect_shm_t *h, const expect_shm_e
                      const char *server, uint64_t now);
 void ctl_summary_print(const ctl_summary_t *s, ctl_format_t format);
 void ctl_summary_free(ctl_summary_t *s);
+/* After the summary: 1 (and a line on stderr) when groups past the
+ * maximum were folded together, so the output is partial. */
+int ctl_summary_report_folded(const ctl_summary_t *s);
 int ctl_events_summary(const expect_shm_t *h, const ctl_opts_t *o);
 
 /* ctl_eventlog.c: one line of the event log (the schema is in

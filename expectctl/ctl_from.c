@@ -463,6 +463,7 @@ int ctl_events_from(const ctl_opts_t *o)
     if (opened > 0) {
         if (f.summary != NULL) {
             ctl_summary_print(f.summary, o->format);
+            partial |= ctl_summary_report_folded(f.summary);
         }
         else {
             print_list(&f);

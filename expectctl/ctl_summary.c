@@ -16,9 +16,11 @@
 #include "expect_format.h"
 
 #define BATCH 256
-/* Past this many groups the rest are folded into the last one: the ring
- * is bounded, but a flood of User-Agents must not make this quadratic. */
-#define MAX_GROUPS 512
+/* Past this many groups the rest are folded into the last one and the
+ * summary says it is partial: logs of a whole fleet over weeks may hold
+ * tens of thousands of vhost and client pairs, but a hostile log must not
+ * make expectctl take gigabytes. */
+#define MAX_GROUPS 65536u
 
 typedef struct {
     char server[256];                /* --by server: the log line's ServerName */
@@ -35,8 +37,11 @@ typedef struct {
 
 struct ctl_summary {
     group_t *g;
-    size_t n;
+    size_t n, cap;
     size_t last;        /* the group the previous event went to: often again */
+    uint32_t *index;    /* open addressing: group number + 1; 0 empty */
+    size_t index_size;  /* a power of two, at least twice n */
+    uint64_t folded;    /* events that went to the "other" group */
     int by_server;
 };
 typedef struct ctl_summary groups_t;
@@ -56,36 +61,115 @@ static int group_is(const groups_t *gs, const group_t *g, const expect_shm_event
            && (!gs->by_server || strcmp(g->server, server) == 0);
 }
 
+/* FNV-1a over what tells groups apart; the index only needs a spread, and
+ * group_is decides. */
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+static uint64_t group_hash(const groups_t *gs, const char *vhost, const char *server,
+                           const expect_client_t *c, const expect_client_facts_t *f)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+
+    h = mix(h, vhost, strnlen(vhost, EXPECT_SHM_NAME_LEN));
+    if (gs->by_server) {
+        h = mix(h, server, strlen(server));
+    }
+    h = mix(h, &c, sizeof(c));
+    h = mix(h, &f->range, sizeof(f->range));
+    return mix(h, &f->release, sizeof(f->release));
+}
+
+static void index_put(groups_t *gs, size_t i)
+{
+    const group_t *g = &gs->g[i];
+    size_t mask = gs->index_size - 1;
+    size_t at = (size_t)group_hash(gs, g->vhost, g->server, g->client, &g->facts) & mask;
+
+    while (gs->index[at] != 0) {
+        at = (at + 1) & mask;
+    }
+    gs->index[at] = (uint32_t)i + 1;
+}
+
+/* Room for one more group, and an index at most half full. */
+static int make_room(groups_t *gs)
+{
+    size_t i;
+
+    if (gs->n == gs->cap) {
+        size_t cap = gs->cap * 2;
+        group_t *g = realloc(gs->g, (cap + 1) * sizeof(*g));
+        if (g == NULL) {
+            return -1;
+        }
+        memset(g + gs->cap + 1, 0, (cap - gs->cap) * sizeof(*g));
+        gs->g = g;
+        gs->cap = cap;
+    }
+    if ((gs->n + 1) * 2 > gs->index_size) {
+        uint32_t *index = calloc(gs->index_size * 2, sizeof(*index));
+        if (index == NULL) {
+            return -1;
+        }
+        free(gs->index);
+        gs->index = index;
+        gs->index_size *= 2;
+        for (i = 0; i < gs->n; i++) {
+            index_put(gs, i);
+        }
+    }
+    return 0;
+}
+
 static group_t *group_for(groups_t *gs, const expect_shm_event_t *e, const char *server,
                           const expect_client_t *c, const expect_client_facts_t *f)
 {
-    size_t i;
+    size_t mask = gs->index_size - 1;
+    size_t at = (size_t)group_hash(gs, e->vhost, server, c, f) & mask;
+    group_t *g;
 
     if (gs->last < gs->n && group_is(gs, &gs->g[gs->last], e, server, c, f)) {
         return &gs->g[gs->last];
     }
-    for (i = 0; i < gs->n; i++) {
-        if (group_is(gs, &gs->g[i], e, server, c, f)) {
-            gs->last = i;
-            return &gs->g[i];
+    for (; gs->index[at] != 0; at = (at + 1) & mask) {
+        if (group_is(gs, &gs->g[gs->index[at] - 1], e, server, c, f)) {
+            gs->last = gs->index[at] - 1;
+            return &gs->g[gs->last];
         }
     }
-    if (gs->n == MAX_GROUPS - 1) {
-        /* The last group is everything else, and says so. */
-        snprintf(gs->g[gs->n].vhost, sizeof(gs->g[gs->n].vhost), "(other vhosts and clients)");
-        snprintf(gs->g[gs->n].server, sizeof(gs->g[gs->n].server), "(other servers)");
-        gs->g[gs->n].client = NULL;
-        expect_client_resolve(NULL, NULL, &gs->g[gs->n].facts);
+    if (gs->folded != 0) {
+        gs->folded++;
+        return &gs->g[gs->n - 1];
+    }
+    if (gs->n + 1 >= MAX_GROUPS || make_room(gs) != 0) {
+        /* The last group is everything else, and says so; the summary is
+         * then partial (ctl_summary_report_folded).  The array always has
+         * one slot more than cap for it. */
+        g = &gs->g[gs->n];
+        memset(g, 0, sizeof(*g));
+        snprintf(g->vhost, sizeof(g->vhost), "(other vhosts and clients)");
+        snprintf(g->server, sizeof(g->server), "(other servers)");
+        expect_client_resolve(NULL, NULL, &g->facts);
         gs->n++;
+        gs->folded++;
+        return &gs->g[gs->n - 1];
     }
-    if (gs->n == MAX_GROUPS) {
-        return &gs->g[MAX_GROUPS - 1];
-    }
-    memcpy(gs->g[gs->n].vhost, e->vhost, sizeof(e->vhost));
-    snprintf(gs->g[gs->n].server, sizeof(gs->g[gs->n].server), "%s", server);
-    gs->g[gs->n].client = c;
-    gs->g[gs->n].facts = *f;
+    g = &gs->g[gs->n];
+    memcpy(g->vhost, e->vhost, sizeof(e->vhost));
+    snprintf(g->server, sizeof(g->server), "%s", server);
+    g->client = c;
+    g->facts = *f;
     gs->last = gs->n;
+    index_put(gs, gs->n);
     return &gs->g[gs->n++];
 }
 
@@ -285,10 +369,17 @@ ctl_summary_t *ctl_summary_new(int by_server)
 {
     ctl_summary_t *s = calloc(1, sizeof(*s));
 
-    if (s == NULL || (s->g = calloc(MAX_GROUPS, sizeof(*s->g))) == NULL) {
+    /* One group more than the index holds: the "other" group always fits. */
+    if (s == NULL || (s->g = calloc(65, sizeof(*s->g))) == NULL
+        || (s->index = calloc(256, sizeof(*s->index))) == NULL) {
+        if (s != NULL) {
+            free(s->g);
+        }
         free(s);
         return NULL;
     }
+    s->cap = 64;
+    s->index_size = 256;
     s->by_server = by_server;
     return s;
 }
@@ -307,8 +398,22 @@ void ctl_summary_free(ctl_summary_t *s)
 {
     if (s != NULL) {
         free(s->g);
+        free(s->index);
         free(s);
     }
+}
+
+/* Said after the summary: how many 417s went to the "other" group. */
+int ctl_summary_report_folded(const ctl_summary_t *s)
+{
+    if (s->folded == 0) {
+        return 0;
+    }
+    fprintf(stderr, "expectctl: partial data: more than %u groups; %" PRIu64 " 417%s folded "
+            "into \"(other vhosts and clients)\"; narrow it with --since or fewer files "
+            "(exit %d)\n", MAX_GROUPS - 1, s->folded, s->folded == 1 ? "" : "s",
+            CTL_EXIT_PARTIAL);
+    return 1;
 }
 
 int ctl_events_summary(const expect_shm_t *h, const ctl_opts_t *o)
@@ -338,6 +443,7 @@ int ctl_events_summary(const expect_shm_t *h, const ctl_opts_t *o)
         from = next;
     }
     ctl_summary_print(gs, o->format);
+    n = (size_t)ctl_summary_report_folded(gs);
     ctl_summary_free(gs);
-    return CTL_EXIT_OK;
+    return n != 0 ? CTL_EXIT_PARTIAL : CTL_EXIT_OK;
 }

@@ -417,3 +417,31 @@ def test_journald_round_trip(tmp_path):
     assert out == text
     got, err = summary("--from", "-", stdin=out, want=PARTIAL)
     assert got == want and "standard input: the writer lost 2 events" in err, err
+
+
+# ---- many groups -------------------------------------------------------------
+
+def test_a_fleet_of_hundreds_of_servers_keeps_every_group(tmp_path):
+    """300 servers with 2 vhosts each, --by server: 600 groups, each with
+    its own count (an earlier table of 512 folded the rest silently)."""
+    lines = "".join(event(server=f"node{i:03d}.example", pid=i + 1, seq=j, vhost=f"v{j}.example:80")
+                    for i in range(300) for j in range(2))
+    log = write(tmp_path / "fleet.log.gz", lines, gz=True)
+    groups, err = summary("--by", "server", "--from", log)
+    assert len(groups) == 600, err
+    assert all(g["count"] == 1 for g in groups)
+    assert {(g["server"], g["vhost"]) for g in groups} == {
+        (f"node{i:03d}.example", f"v{j}.example:80") for i in range(300) for j in range(2)}
+
+
+def test_groups_past_the_maximum_are_partial(tmp_path):
+    """Past 65,535 groups the rest are folded into one "other" group, and the
+    summary says so and is partial (exit 6), never a silent exit 0."""
+    n = 65536 + 100
+    lines = "".join(event(server="big.example", pid=1, seq=i, vhost=f"v{i}.example:80")
+                    for i in range(n))
+    log = write(tmp_path / "many.log.gz", lines, gz=True)
+    groups, err = summary("--from", log, want=PARTIAL)
+    assert "more than 65535 groups" in err and "101 417s folded" in err, err
+    assert groups[-1]["vhost"] == "(other vhosts and clients)" and groups[-1]["count"] == 101
+    assert sum(g["count"] for g in groups) == n
