@@ -167,6 +167,12 @@ def test_file_lines_at_once_match_events_json(mpm):
         assert len(cut[0]["uri"]) < 511
         raw = raw_lines([log])
         assert max(len(r) for r in raw) < 4096
+        # A tick has just written those: the next 417 waits for the next
+        # one, about ten seconds on (the docs' figure for this httpd).
+        t0 = time.monotonic()
+        reject(h, uniq("next"))
+        wait_lines(log, 5)
+        assert 5 <= time.monotonic() - t0 <= 15, time.monotonic() - t0
 
 
 def test_final_outcomes_only(mpm):
@@ -354,3 +360,32 @@ def test_ring_overflow_gap_line(mpm):
         assert len(events) + sum(g["lost"] for g in gaps) == 12, lines
         assert len({ln["seq"] for ln in events}) == len(events)
         assert "EXP0051" in h.read_error_log()
+
+
+def test_unopenable_log_stops_the_start():
+    """As with CustomLog: a log that cannot be opened keeps httpd from
+    starting, and says why (EXP0053); apache2 -t cannot know it."""
+    h = Httpd(conf("ExpectEventLog /nonexistent-dir/events.log"), name="eventlog-noopen")
+    try:
+        assert h.configtest().returncode == 0
+        h.ctl("-k", "start", check=False)
+        wait_for(lambda: "EXP0053" in h.read_error_log(), timeout=15, what="EXP0053")
+        time.sleep(0.5)
+        log = h.read_error_log()
+        assert "/nonexistent-dir/events.log" in log
+        assert "resuming normal operations" not in log, log
+    finally:
+        h.cleanup()
+
+
+def test_nothing_to_read_is_said():
+    """ExpectEventSlots 0 records no events: the log would stay empty, and
+    the error log says so (EXP0052) instead of failing."""
+    h = Httpd(conf("ExpectEventLog logs/events.log", "ExpectEventSlots 0"),
+              name="eventlog-noslots")
+    with serving(h):
+        reject(h, uniq("none"))
+        assert "EXP0052" in h.read_error_log()
+        h.stop()
+        log = os.path.join(h.logs, "events.log")
+        assert not os.path.exists(log) or os.path.getsize(log) == 0
