@@ -197,7 +197,8 @@ def test_final_outcomes_only(mpm):
 
 def test_restart_and_stop_write_pending_once(mpm):
     """A graceful restart writes what is pending as pending; a resend after
-    it writes nothing more; a stop writes the rest as pending."""
+    it writes nothing more; a plain restart and a stop write the rest as
+    pending."""
     h = Httpd(conf("ExpectEventLog logs/events.log", "ExpectRetryWindow 300"), mpm=mpm,
               name=f"eventlog-stop-{mpm}")
     log = os.path.join(h.logs, "events.log")
@@ -215,11 +216,17 @@ def test_restart_and_stop_write_pending_once(mpm):
         time.sleep(0.2)
         outcomes = {e["uri"]: e["outcome"] for e in events_json(h)}
         assert outcomes[first.decode()] == "retried", outcomes
+        # A plain restart (children stopped at once) writes like a graceful one.
+        h.reload("restart")
+        third = uniq("third")
+        reject(h, third)
+        time.sleep(0.2)
         h.stop()
         lines = lines_of([log])
         assert [(ln["uri"], ln["outcome"]) for ln in lines] == [
-            (first.decode(), "pending"), (second.decode(), "pending")]
-        assert len({ln["seq"] for ln in lines}) == 2
+            (first.decode(), "pending"), (second.decode(), "pending"),
+            (third.decode(), "pending")]
+        assert len({ln["seq"] for ln in lines}) == 3
 
 
 @pytest.fixture
@@ -360,6 +367,20 @@ def test_ring_overflow_gap_line(mpm):
         assert len(events) + sum(g["lost"] for g in gaps) == 12, lines
         assert len({ln["seq"] for ln in events}) == len(events)
         assert "EXP0051" in h.read_error_log()
+
+
+def test_shell_command_with_dollar():
+    """"|$command" runs the command through the shell, as with CustomLog
+    (httpd's ap_open_piped_log): the redirection below is the shell's."""
+    h = Httpd(conf('ExpectEventLog "|$cat >> @ROOT@/logs/shell.log"', "ExpectRetryWindow 0"),
+              name="eventlog-shell")
+    with serving(h):
+        target = uniq("shell")
+        reject(h, target)
+        time.sleep(0.2)
+        h.stop()
+        lines = lines_of([os.path.join(h.logs, "shell.log")])
+        assert [ln["uri"] for ln in lines] == [target.decode()]
 
 
 def test_unopenable_log_stops_the_start():
