@@ -410,3 +410,30 @@ def test_nothing_to_read_is_said():
         h.stop()
         log = os.path.join(h.logs, "events.log")
         assert not os.path.exists(log) or os.path.getsize(log) == 0
+
+
+def test_pending_slot_reused_is_written_as_last_seen():
+    """A pending 417 whose ring slot a later 417 takes is written then,
+    with the outcome last seen (pending), and only once.  The writer is the
+    parent, whatever the MPM: event only."""
+    h = Httpd(conf("ExpectEventLog logs/events.log", "ExpectRetryWindow 300",
+                   "ExpectEventSlots 2"), name="eventlog-reuse")
+    log = os.path.join(h.logs, "events.log")
+    with serving(h):
+        first = [uniq(f"first{i}") for i in range(2)]
+        for t in first:
+            reject(h, t)
+        # A tick (about every ten seconds) copies them out, pending.
+        time.sleep(12)
+        assert not os.path.exists(log) or lines_of([log]) == []
+        later = [uniq(f"later{i}") for i in range(2)]
+        for t in later:
+            reject(h, t)
+        lines = wait_lines(log, 2, timeout=15)
+        assert sorted((ln["uri"], ln["outcome"]) for ln in lines) == sorted(
+            (t.decode(), "pending") for t in first)
+        h.stop()
+        lines = lines_of([log])
+        assert [ln["uri"] for ln in lines].count(first[0].decode()) == 1
+        assert sorted(ln["uri"] for ln in lines) == sorted(t.decode() for t in first + later)
+        assert all(ln["format"] == "mod_expect.event" for ln in lines)
