@@ -272,7 +272,7 @@ static void check_event(const char *s, uint32_t code, uint64_t usec)
     }
     free(obj);
 
-    len = expect_event_line(line, sizeof(line), s, usec, &e, (code >> 6) & 7);
+    len = expect_event_line(line, sizeof(line), s, usec, usec, &e, (code >> 6) & 7);
     FZ_ASSERT(len > 2 && len < EXPECT_EVENT_LINE_MAX && strlen(line) == len);
     FZ_ASSERT(line[len - 1] == '\n' && memchr(line, '\n', len - 1) == NULL);
     if (!fz_json_valid(line, len - 1)) {
