@@ -241,7 +241,7 @@ static void to_capture(void *ctx, const char *s, size_t n)
 
 /* The string as every string of an event (each cut to its field), the
  * code as producer, reason and outcome, and as the server's name. */
-static void check_event(const char *s, uint32_t code, uint64_t usec)
+static void check_event_lines(const char *s, uint32_t code, uint64_t usec)
 {
     expect_shm_event_t e;
     char line[EXPECT_EVENT_LINE_MAX], *obj = NULL;
@@ -412,7 +412,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     check_clients(s, code);
-    check_event(s, code, usec);
+    check_event_lines(s, code, usec);
     check_name(expect_reason_text(code));
     check_name(expect_reason_key(code));
     check_name(expect_producer_name(code));
