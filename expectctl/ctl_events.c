@@ -54,7 +54,8 @@ static void outcome_text(const expect_shm_t *h, char *buf, size_t len,
     }
 }
 
-static void print_event_text(const expect_shm_t *h, const expect_shm_event_t *e)
+static void print_event_text(const expect_shm_t *h, const expect_shm_event_t *e,
+                             const char *server)
 {
     char outcome[64];
     char fix[2048];
@@ -62,6 +63,11 @@ static void print_event_text(const expect_shm_t *h, const expect_shm_event_t *e)
     char when[40];
 
     ctl_format_time(when, sizeof(when), e->time_usec);
+    /* From an event log of many servers: which one. */
+    if (server != NULL) {
+        expect_fput_text(stdout, server);
+        putchar(' ');
+    }
     printf("%s ", when);
     expect_fput_text(stdout, e->vhost);
     putchar(' ');
@@ -89,12 +95,77 @@ static void print_event_text(const expect_shm_t *h, const expect_shm_event_t *e)
     putchar('\n');
 }
 
-/* The same formatter as ExpectEventLog's lines (expect_event_json.c). */
-static void print_event_json(const expect_shm_t *h, const expect_shm_event_t *e)
+/* expect_event_json's output with "server" first, for an event of a log
+ * line (events --from): the formatter's opening brace, then the field. */
+typedef struct {
+    const char *server;
+    int opened;
+} with_server_t;
+
+static void emit_with_server(void *ctx, const char *s, size_t len)
 {
-    expect_event_json(ctl_emit_stdout, NULL, e,
-                      expect_outcome_state_at(h, e->outcome, claim_of(e), e->time_usec,
-                                              ctl_now_usec()));
+    with_server_t *w = ctx;
+
+    if (!w->opened && len > 0 && s[0] == '{') {
+        w->opened = 1;
+        fputs("{\"server\": ", stdout);
+        expect_fput_json_string(stdout, w->server);
+        fputs(", ", stdout);
+        s++;
+        len--;
+    }
+    ctl_emit_stdout(NULL, s, len);
+}
+
+/* The same formatter as ExpectEventLog's lines (expect_event_json.c);
+ * added with --from: the ServerName of the log line, first. */
+static void print_event_json(const expect_shm_t *h, const expect_shm_event_t *e,
+                             const char *server)
+{
+    uint32_t state = expect_outcome_state_at(h, e->outcome, claim_of(e), e->time_usec,
+                                             ctl_now_usec());
+    with_server_t w;
+
+    if (server == NULL) {
+        expect_event_json(ctl_emit_stdout, NULL, e, state);
+        return;
+    }
+    w.server = server;
+    w.opened = 0;
+    expect_event_json(emit_with_server, &w, e, state);
+}
+
+void ctl_events_begin(const ctl_opts_t *o)
+{
+    if (o->format == CTL_FMT_JSON && !o->follow) {
+        printf("{\"format\": \"mod_expect.events\", \"version\": 1, \"events\": [");
+    }
+}
+
+void ctl_events_print(const expect_shm_t *h, const expect_shm_event_t *e, const char *server,
+                      const ctl_opts_t *o, int *first)
+{
+    if (o->format == CTL_FMT_JSON) {
+        if (o->follow) {
+            print_event_json(h, e, server);
+            putchar('\n');
+        }
+        else {
+            printf("%s\n  ", *first ? "" : ",");
+            print_event_json(h, e, server);
+        }
+        *first = 0;
+    }
+    else {
+        print_event_text(h, e, server);
+    }
+}
+
+void ctl_events_end(const ctl_opts_t *o)
+{
+    if (o->format == CTL_FMT_JSON && !o->follow) {
+        printf("\n]}\n");
+    }
 }
 
 /* Print events claimed in [from, until); returns the next claim to read. */
@@ -102,7 +173,7 @@ static uint64_t print_range(const expect_shm_t *h, uint64_t from, uint64_t until
                             const ctl_opts_t *o, int *first, int wait_pending)
 {
     static expect_shm_event_t batch[BATCH];
-    uint64_t next = from;
+    uint64_t next = from, since = o->since_usec;
     size_t i, n;
 
     while (from < until) {
@@ -112,19 +183,8 @@ static uint64_t print_range(const expect_shm_t *h, uint64_t from, uint64_t until
             if (batch[i].time_usec > last_shown_usec) {
                 last_shown_usec = batch[i].time_usec;
             }
-            if (o->format == CTL_FMT_JSON) {
-                if (o->follow) {
-                    print_event_json(h, &batch[i]);
-                    putchar('\n');
-                }
-                else {
-                    printf("%s\n  ", *first ? "" : ",");
-                    print_event_json(h, &batch[i]);
-                }
-                *first = 0;
-            }
-            else {
-                print_event_text(h, &batch[i]);
+            if (batch[i].time_usec >= since) {
+                ctl_events_print(h, &batch[i], NULL, o, first);
             }
         }
         if (next <= from) {
@@ -184,13 +244,9 @@ int ctl_events(expect_shm_t *h, const ctl_opts_t *o)
     int told_gone = 0;
 
     from = head > (uint64_t)o->count ? head - (uint64_t)o->count : 0;
-    if (o->format == CTL_FMT_JSON && !o->follow) {
-        printf("{\"format\": \"mod_expect.events\", \"version\": 1, \"events\": [");
-    }
+    ctl_events_begin(o);
     next = print_range(h, from, head, o, &first, 0);
-    if (o->format == CTL_FMT_JSON && !o->follow) {
-        printf("\n]}\n");
-    }
+    ctl_events_end(o);
     fflush(stdout);
     if (!o->follow) {
         return CTL_EXIT_OK;
