@@ -183,7 +183,7 @@ void expect_event_json(expect_emit_fn emit, void *ctx, const expect_shm_event_t 
 static const char truncated_field[] = ", \"truncated\": true";
 
 /* The whole line with c's limits; returns its length. */
-static size_t put_line(sink_t *k, const char *server, uint64_t pid,
+static size_t put_line(sink_t *k, const char *server, uint64_t pid, uint64_t seq,
                        const expect_shm_event_t *e, uint32_t state, cuts_t *c)
 {
     char num[96];
@@ -193,8 +193,7 @@ static size_t put_line(sink_t *k, const char *server, uint64_t pid,
     snprintf(num, sizeof(num), "%d, \"server\": ", EXPECT_EVENT_LINE_VERSION);
     put(sink_emit, k, num);
     put_str(sink_emit, k, server, c, CUT_SERVER);
-    snprintf(num, sizeof(num), ", \"pid\": %" PRIu64 ", \"seq\": %" PRIu64 ", ", pid,
-             expect_event_claim(e));
+    snprintf(num, sizeof(num), ", \"pid\": %" PRIu64 ", \"seq\": %" PRIu64 ", ", pid, seq);
     put(sink_emit, k, num);
     put_fields(sink_emit, k, e, state, c);
     for (i = 0; i < CUT_COUNT; i++) {
@@ -208,7 +207,7 @@ static size_t put_line(sink_t *k, const char *server, uint64_t pid,
 }
 
 size_t expect_event_line(char *dst, size_t dstsize, const char *server, uint64_t pid,
-                         const expect_shm_event_t *e, uint32_t state)
+                         uint64_t seq, const expect_shm_event_t *e, uint32_t state)
 {
     const size_t most = EXPECT_EVENT_LINE_MAX - 1;
     sink_t measure = { NULL, 0, 0 }, out = { dst, dstsize, 0 };
@@ -220,7 +219,7 @@ size_t expect_event_line(char *dst, size_t dstsize, const char *server, uint64_t
         return 0;
     }
     cuts_none(&c);
-    whole = put_line(&measure, server, pid, e, state, &c);
+    whole = put_line(&measure, server, pid, seq, e, state, &c);
     if (whole > most) {
         /* Take what is too much from the strings in their order, and room
          * for the mark that says so. */
@@ -235,7 +234,7 @@ size_t expect_event_line(char *dst, size_t dstsize, const char *server, uint64_t
             c.cut[i] = 0;
         }
     }
-    put_line(&out, server, pid, e, state, &c);
+    put_line(&out, server, pid, seq, e, state, &c);
     if (out.len > most) {
         dst[0] = '\0';
         return 0;

@@ -46,7 +46,8 @@ void expect_event_json(expect_emit_fn emit, void *ctx, const expect_shm_event_t 
 
 /*
  * The event log's line for e: {"format": "mod_expect.event", "version",
- * "server", "pid", "seq" (e's claim number), then the fields of
+ * "server", "pid", "seq" (e's claim number, or what the writer numbers it
+ * when the ring was rebuilt), then the fields of
  * expect_event_json} and a newline, into dst (dstsize at least
  * EXPECT_EVENT_LINE_MAX), NUL-terminated.  A line that would reach
  * EXPECT_EVENT_LINE_MAX has strings cut (uri first, then user_agent, then
@@ -56,7 +57,7 @@ void expect_event_json(expect_emit_fn emit, void *ctx, const expect_shm_event_t 
  * length, 0 if dstsize is too small.
  */
 size_t expect_event_line(char *dst, size_t dstsize, const char *server, uint64_t pid,
-                         const expect_shm_event_t *e, uint32_t state);
+                         uint64_t seq, const expect_shm_event_t *e, uint32_t state);
 
 /*
  * The line for `lost` events the writer never read (the ring wrapped

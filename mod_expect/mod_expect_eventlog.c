@@ -58,6 +58,11 @@ typedef struct {
     uint64_t cursor;          /* the next claim to read */
     uint64_t stuck;           /* the unpublished claim the last tick stopped at */
     int logging;              /* the previous generation had a log */
+    /* A line's seq is seq_origin + (claim - origin_claim): the claim itself
+     * on the segment the log started on; after a rebuild, which numbers
+     * its ring anew, it goes on from the lines already written, so that
+     * (server, pid, seq) never repeats. */
+    uint64_t seq_origin, origin_claim;
     uint32_t nkept, cap;      /* pending events copied out */
     expect_shm_event_t *kept; /* malloc()ed: cap of them */
     expect_shm_event_t *batch;/* malloc()ed: BATCH of them */
@@ -66,6 +71,22 @@ typedef struct {
 static const char *eventlog_key(apr_pool_t *p)
 {
     return expect_config_state_key(p, "eventlog", sizeof(eventlog_state));
+}
+
+/* One more than the highest seq written by this parent, under a key of
+ * its own that no layout change renames (a plain number). */
+static uint64_t *seq_floor(server_rec *s)
+{
+    apr_pool_t *proc = s->process->pool;
+    void *data = NULL;
+
+    apr_pool_userdata_get(&data, "mod_expect.eventlog.seq_floor", proc);
+    if (data == NULL) {
+        data = apr_pcalloc(proc, sizeof(uint64_t));
+        apr_pool_userdata_set(data, "mod_expect.eventlog.seq_floor", apr_pool_cleanup_null,
+                              proc);
+    }
+    return data;
 }
 
 /* One generation's log, in pconf. */
@@ -78,6 +99,7 @@ typedef struct {
     piped_log *pl;            /* NULL for a file */
     server_rec *s;
     pid_t creator;
+    uint64_t *next_seq;       /* see seq_floor */
     uint64_t failed;          /* lines lost to failed writes since the last good one */
 } eventlog_gen;
 
@@ -151,9 +173,13 @@ static void write_line(eventlog_gen *g, const char *line, apr_size_t len)
 static void put_event(eventlog_gen *g, const expect_shm_event_t *e, uint32_t state)
 {
     char line[EXPECT_EVENT_LINE_MAX];
+    uint64_t seq = g->st->seq_origin + (expect_event_claim(e) - g->st->origin_claim);
 
     write_line(g, line, expect_event_line(line, sizeof(line), g->server, (uint64_t)getpid(),
-                                        e, state));
+                                          seq, e, state));
+    if (seq >= *g->next_seq) {
+        *g->next_seq = seq + 1;
+    }
 }
 
 /* A gap line, and a warning, for events this writer never read. */
@@ -188,7 +214,8 @@ static void recheck_kept(eventlog_gen *g, uint64_t now, int final)
         }
         /* Gone: the last word seen, which an overdue pending reads as
          * abandoned, as every reader shows it. */
-        state = expect_outcome_state_at(g->shm, e->outcome, expect_event_claim(e), e->time_usec, now);
+        state = expect_outcome_state_at(g->shm, e->outcome, expect_event_claim(e),
+                                        e->time_usec, now);
         if (state != EXPECT_OUTCOME_PENDING || gone || final) {
             put_event(g, e, state);
         }
@@ -422,6 +449,10 @@ static void resume(eventlog_gen *g, uint64_t *lost)
         st->cursor = head;
     }
     st->stuck = UINT64_MAX;
+    /* Claims from the new cursor on are new lines: numbered on from the
+     * last line's seq, or as their claims where that is higher (a start). */
+    st->origin_claim = st->cursor;
+    st->seq_origin = *g->next_seq > st->cursor ? *g->next_seq : st->cursor;
 }
 
 int expect_eventlog_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
@@ -472,6 +503,7 @@ int expect_eventlog_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec
     g->target = mc->event_log;
     g->server = s->server_hostname != NULL ? s->server_hostname : "";
     g->creator = getpid();
+    g->next_seq = seq_floor(s);
     if (mc->event_log[0] == '|') {
         /* As CustomLog "|...": "|$cmd" through the shell, "||prog" as "|prog". */
         g->pl = ap_open_piped_log(pconf, mc->event_log + 1);

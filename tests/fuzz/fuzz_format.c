@@ -3,7 +3,10 @@
  * fuzz_format.c - libFuzzer harness for expect_format.c: the text escaper
  * (with its measuring and truncating modes), the text, JSON and
  * Prometheus label writers, and the reason/producer names; and for
- * expect_clients.c: the string as a User-Agent and as an Expect value.
+ * expect_clients.c: the string as a User-Agent and as an Expect value;
+ * and for expect_event_json.c: the string in every string of an event,
+ * as the events --json object and as an event-log line (valid JSON, and a
+ * line under PIPE_BUF whatever the string).
  *
  * Input: byte 0 picks a destination size for the truncation check, bytes
  * 1-4 a reason/producer code, bytes 5-12 a time for ctl_format_time; the
@@ -16,6 +19,7 @@
 
 #include "ctl.h"
 #include "expect_clients.h"
+#include "expect_event_json.h"
 #include "expect_format.h"
 #include "fuzz_check.h"
 
@@ -230,6 +234,57 @@ static void check_prom(const char *s)
     free(out);
 }
 
+static void to_capture(void *ctx, const char *s, size_t n)
+{
+    fwrite(s, 1, n, (FILE *)ctx);
+}
+
+/* The string as every string of an event (each cut to its field), the
+ * code as producer, reason and outcome, and as the server's name. */
+static void check_event_lines(const char *s, uint32_t code, uint64_t usec)
+{
+    expect_shm_event_t e;
+    char line[EXPECT_EVENT_LINE_MAX], *obj = NULL;
+    size_t len, n = 0;
+    FILE *f;
+
+    expect_shm_event_init(&e);
+    e.seq = 2 * (usec & 0xffff) + 2;
+    e.time_usec = usec;
+    e.content_length = (int64_t)(code & 0xffff) - 1;
+    e.producer = code & 7;
+    e.reason = (code >> 3) & 7;
+    e.outcome = expect_outcome_word(usec & 0xffff, (code >> 6) & 7, code >> 9);
+    EXPECT_SHM_EVENT_SET(&e, vhost, s);
+    EXPECT_SHM_EVENT_SET(&e, client, s);
+    EXPECT_SHM_EVENT_SET(&e, method, s);
+    EXPECT_SHM_EVENT_SET(&e, uri, s);
+    EXPECT_SHM_EVENT_SET(&e, protocol, s);
+    EXPECT_SHM_EVENT_SET(&e, expect, (code & 0x200) ? "100-continue" : s);
+    EXPECT_SHM_EVENT_SET(&e, user_agent, s);
+
+    f = open_memstream(&obj, &n);
+    FZ_ASSERT(f != NULL);
+    expect_event_json(to_capture, f, &e, (code >> 6) & 7);
+    FZ_ASSERT(fclose(f) == 0);
+    if (!fz_json_valid(obj, n)) {
+        fz_fail("events --json object is not valid JSON (%zu bytes)", n);
+    }
+    free(obj);
+
+    len = expect_event_line(line, sizeof(line), s, usec, usec, &e, (code >> 6) & 7);
+    FZ_ASSERT(len > 2 && len < EXPECT_EVENT_LINE_MAX && strlen(line) == len);
+    FZ_ASSERT(line[len - 1] == '\n' && memchr(line, '\n', len - 1) == NULL);
+    if (!fz_json_valid(line, len - 1)) {
+        fz_fail("event line is not valid JSON (%zu bytes)", len);
+    }
+    len = expect_event_gap_line(line, sizeof(line), s, usec, usec, code);
+    FZ_ASSERT(len > 2 && len < EXPECT_EVENT_LINE_MAX && line[len - 1] == '\n');
+    if (!fz_json_valid(line, len - 1)) {
+        fz_fail("gap line is not valid JSON (%zu bytes)", len);
+    }
+}
+
 static void check_name(const char *name)
 {
     FZ_ASSERT(name != NULL && name[0] != '\0');
@@ -357,6 +412,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     check_clients(s, code);
+    check_event_lines(s, code, usec);
     check_name(expect_reason_text(code));
     check_name(expect_reason_key(code));
     check_name(expect_producer_name(code));

@@ -167,6 +167,12 @@ def test_file_lines_at_once_match_events_json(mpm):
         assert len(cut[0]["uri"]) < 511
         raw = raw_lines([log])
         assert max(len(r) for r in raw) < 4096
+        # A tick has just written those: the next 417 waits for the next
+        # one, about ten seconds on (the docs' figure for this httpd).
+        t0 = time.monotonic()
+        reject(h, uniq("next"))
+        wait_lines(log, 5)
+        assert 5 <= time.monotonic() - t0 <= 15, time.monotonic() - t0
 
 
 def test_final_outcomes_only(mpm):
@@ -191,7 +197,8 @@ def test_final_outcomes_only(mpm):
 
 def test_restart_and_stop_write_pending_once(mpm):
     """A graceful restart writes what is pending as pending; a resend after
-    it writes nothing more; a stop writes the rest as pending."""
+    it writes nothing more; a plain restart and a stop write the rest as
+    pending."""
     h = Httpd(conf("ExpectEventLog logs/events.log", "ExpectRetryWindow 300"), mpm=mpm,
               name=f"eventlog-stop-{mpm}")
     log = os.path.join(h.logs, "events.log")
@@ -209,11 +216,17 @@ def test_restart_and_stop_write_pending_once(mpm):
         time.sleep(0.2)
         outcomes = {e["uri"]: e["outcome"] for e in events_json(h)}
         assert outcomes[first.decode()] == "retried", outcomes
+        # A plain restart (children stopped at once) writes like a graceful one.
+        h.reload("restart")
+        third = uniq("third")
+        reject(h, third)
+        time.sleep(0.2)
         h.stop()
         lines = lines_of([log])
         assert [(ln["uri"], ln["outcome"]) for ln in lines] == [
-            (first.decode(), "pending"), (second.decode(), "pending")]
-        assert len({ln["seq"] for ln in lines}) == 2
+            (first.decode(), "pending"), (second.decode(), "pending"),
+            (third.decode(), "pending")]
+        assert len({ln["seq"] for ln in lines}) == 3
 
 
 @pytest.fixture
@@ -311,29 +324,37 @@ def test_logger_gets_whole_lines(mpm, tmp_path):
 
 def test_rebuilt_segment_no_line_twice(mpm):
     """A graceful restart that rebuilds the segment (ExpectEventSlots
-    changed) carries the newest events into the new ring under new numbers:
-    they were written already and are not written again."""
+    changed) carries the newest events into the new ring under new claim
+    numbers: they were written already and are not written again, and the
+    lines after it go on numbering from the last one's seq, so that
+    (pid, seq) stays unique though the new ring counts from 0 again."""
     body = conf("ExpectEventLog logs/events.log", "ExpectRetryWindow 0")
-    h = Httpd(body + "ExpectEventSlots 64\n", mpm=mpm, name=f"eventlog-rebuild-{mpm}")
+    h = Httpd(body + "ExpectEventSlots 2\n", mpm=mpm, name=f"eventlog-rebuild-{mpm}")
     log = os.path.join(h.logs, "events.log")
     with serving(h):
-        sent = [uniq(f"a{i}") for i in range(3)]
-        for t in sent:
-            reject(h, t)
-        time.sleep(0.2)
-        h.write_config(body + "ExpectEventSlots 128\n")
-        h.reload("graceful")
-        assert "EXP0012" in h.read_error_log() and "128 event slots" in h.read_error_log()
+        sent = []
+        for rnd, slots in enumerate((2, 4)):
+            for i in range(2):
+                t = uniq(f"r{rnd}-{i}")
+                reject(h, t)
+                sent.append(t.decode())
+            time.sleep(0.2)
+            h.write_config(body + f"ExpectEventSlots {slots}\n")
+            h.reload("graceful")
+        assert "4 event slots" in h.read_error_log()
         more = [uniq(f"b{i}") for i in range(2)]
         for t in more:
             reject(h, t)
+            sent.append(t.decode())
         time.sleep(0.2)
-        # The carried events are in the new ring, and shown once.
-        uris = [e["uri"] for e in events_json(h)]
-        assert sorted(uris) == sorted(t.decode() for t in sent + more), uris
         h.stop()
         lines = lines_of([log])
-        assert sorted(ln["uri"] for ln in lines) == sorted(t.decode() for t in sent + more)
+        assert all(ln["format"] == "mod_expect.event" for ln in lines), lines
+        assert sorted(ln["uri"] for ln in lines) == sorted(sent)
+        keys = [(ln["pid"], ln["seq"]) for ln in lines]
+        assert len(set(keys)) == len(keys), keys
+        # In the order written, seq only grows.
+        assert [ln["seq"] for ln in lines] == sorted(ln["seq"] for ln in lines)
 
 
 def test_ring_overflow_gap_line(mpm):
@@ -354,3 +375,73 @@ def test_ring_overflow_gap_line(mpm):
         assert len(events) + sum(g["lost"] for g in gaps) == 12, lines
         assert len({ln["seq"] for ln in events}) == len(events)
         assert "EXP0051" in h.read_error_log()
+
+
+def test_shell_command_with_dollar():
+    """"|$command" runs the command through the shell, as with CustomLog
+    (httpd's ap_open_piped_log): the redirection below is the shell's."""
+    h = Httpd(conf('ExpectEventLog "|$cat >> @ROOT@/logs/shell.log"', "ExpectRetryWindow 0"),
+              name="eventlog-shell")
+    with serving(h):
+        target = uniq("shell")
+        reject(h, target)
+        time.sleep(0.2)
+        h.stop()
+        lines = lines_of([os.path.join(h.logs, "shell.log")])
+        assert [ln["uri"] for ln in lines] == [target.decode()]
+
+
+def test_unopenable_log_stops_the_start():
+    """As with CustomLog: a log that cannot be opened keeps httpd from
+    starting, and says why (EXP0053); apache2 -t cannot know it."""
+    h = Httpd(conf("ExpectEventLog /nonexistent-dir/events.log"), name="eventlog-noopen")
+    try:
+        assert h.configtest().returncode == 0
+        h.ctl("-k", "start", check=False)
+        wait_for(lambda: "EXP0053" in h.read_error_log(), timeout=15, what="EXP0053")
+        time.sleep(0.5)
+        log = h.read_error_log()
+        assert "/nonexistent-dir/events.log" in log
+        assert "resuming normal operations" not in log, log
+    finally:
+        h.cleanup()
+
+
+def test_nothing_to_read_is_said():
+    """ExpectEventSlots 0 records no events: the log would stay empty, and
+    the error log says so (EXP0052) instead of failing."""
+    h = Httpd(conf("ExpectEventLog logs/events.log", "ExpectEventSlots 0"),
+              name="eventlog-noslots")
+    with serving(h):
+        reject(h, uniq("none"))
+        assert "EXP0052" in h.read_error_log()
+        h.stop()
+        log = os.path.join(h.logs, "events.log")
+        assert not os.path.exists(log) or os.path.getsize(log) == 0
+
+
+def test_pending_slot_reused_is_written_as_last_seen():
+    """A pending 417 whose ring slot a later 417 takes is written then,
+    with the outcome last seen (pending), and only once.  The writer is the
+    parent, whatever the MPM: event only."""
+    h = Httpd(conf("ExpectEventLog logs/events.log", "ExpectRetryWindow 300",
+                   "ExpectEventSlots 2"), name="eventlog-reuse")
+    log = os.path.join(h.logs, "events.log")
+    with serving(h):
+        first = [uniq(f"first{i}") for i in range(2)]
+        for t in first:
+            reject(h, t)
+        # A tick (about every ten seconds) copies them out, pending.
+        time.sleep(12)
+        assert not os.path.exists(log) or lines_of([log]) == []
+        later = [uniq(f"later{i}") for i in range(2)]
+        for t in later:
+            reject(h, t)
+        lines = wait_lines(log, 2, timeout=15)
+        assert sorted((ln["uri"], ln["outcome"]) for ln in lines) == sorted(
+            (t.decode(), "pending") for t in first)
+        h.stop()
+        lines = lines_of([log])
+        assert [ln["uri"] for ln in lines].count(first[0].decode()) == 1
+        assert sorted(ln["uri"] for ln in lines) == sorted(t.decode() for t in first + later)
+        assert all(ln["format"] == "mod_expect.event" for ln in lines)

@@ -140,7 +140,8 @@ static void test_line_shares_the_fields(void **state)
     plain_event(&e);
     EXPECT_SHM_EVENT_SET(&e, user_agent, "Java-http-client/17.0.15");
     expect_event_json(to_mem, &m, &e, EXPECT_OUTCOME_PENDING);
-    len = expect_event_line(line, sizeof(line), "www.example", 4242, &e, EXPECT_OUTCOME_PENDING);
+    len = expect_event_line(line, sizeof(line), "www.example", 4242, 41, &e,
+                            EXPECT_OUTCOME_PENDING);
     assert_one_line(line, len);
     assert_memory_equal(line, head, sizeof(head) - 1);
     /* The object without its "{", and the newline. */
@@ -165,7 +166,7 @@ static void test_worst_escaping_fits(void **state)
     worst_event(&e);
     expect_event_json(to_mem, &m, &e, EXPECT_OUTCOME_ABANDONED);
     assert_true(m.len > EXPECT_EVENT_LINE_MAX);   /* events --json cuts nothing */
-    len = expect_event_line(line, sizeof(line), "www.example", 1, &e,
+    len = expect_event_line(line, sizeof(line), "www.example", 1, 41, &e,
                             EXPECT_OUTCOME_ABANDONED);
     assert_one_line(line, len);
     assert_memory_equal(line + len - 21, ", \"truncated\": true}\n", 21);
@@ -199,7 +200,7 @@ static void test_cut_keeps_utf8_whole(void **state)
         memcpy(e.uri + i, "\xe2\x82\xac", 3);   /* the euro sign */
     }
     e.uri[i] = '\0';
-    len = expect_event_line(line, sizeof(line), "www.example", 1, &e, EXPECT_OUTCOME_PENDING);
+    len = expect_event_line(line, sizeof(line), "www.example", 1, 41, &e, EXPECT_OUTCOME_PENDING);
     assert_one_line(line, len);
     v = value_of(line, "uri", &vlen);
     assert_true(vlen > 2 && vlen < 2 + i);
@@ -241,7 +242,7 @@ static void test_cut_order(void **state)
     for (n = 0; n < sizeof(server) - 1; n += 97) {
         memset(server, '"', n);
         server[n] = '\0';
-        len = expect_event_line(line, sizeof(line), server, 1, &e, EXPECT_OUTCOME_PENDING);
+        len = expect_event_line(line, sizeof(line), server, 1, 41, &e, EXPECT_OUTCOME_PENDING);
         assert_one_line(line, len);
         assert_non_null(strstr(line, "\"truncated\": true}\n"));
         /* Within one escape (6 bytes) of the limit. */
@@ -270,7 +271,7 @@ static void test_huge_server_name(void **state)
     (void)state;
     worst_event(&e);
     fill_bytes(server, sizeof(server), '"');
-    len = expect_event_line(line, sizeof(line), server, 1, &e, EXPECT_OUTCOME_PENDING);
+    len = expect_event_line(line, sizeof(line), server, 1, 41, &e, EXPECT_OUTCOME_PENDING);
     assert_one_line(line, len);
     assert_non_null(strstr(line, "\"truncated\": true}\n"));
     len = expect_event_gap_line(line, sizeof(line), server, 1, 1767225600250000ull, 7);
@@ -299,7 +300,7 @@ static void test_small_buffer_refused(void **state)
 
     (void)state;
     plain_event(&e);
-    assert_int_equal(expect_event_line(line, sizeof(line), "a", 1, &e, 0), 0);
+    assert_int_equal(expect_event_line(line, sizeof(line), "a", 1, 41, &e, 0), 0);
     assert_int_equal(expect_event_gap_line(line, sizeof(line), "a", 1, 1, 1), 0);
 }
 
