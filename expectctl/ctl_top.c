@@ -465,8 +465,22 @@ static void on_key(top_state_t *st, screen_t *s, int k, int *resample)
         break;
     case TOP_KEY_UP:   move_by(s, -1); break;
     case TOP_KEY_DOWN: move_by(s, 1); break;
-    case TOP_KEY_PGUP: move_by(s, -page); break;
-    case TOP_KEY_PGDN: move_by(s, page); break;
+    case TOP_KEY_PGUP:
+    case TOP_KEY_PGDN:
+        /* A page turns the view, the selection staying where it was on it. */
+        if (s->v.screen == TOP_SCREEN_LIST) {
+            long turn = k == TOP_KEY_PGDN ? (long)(s->room ? s->room : 1)
+                                          : -(long)(s->room ? s->room : 1);
+            size_t sel = s->v.sel;
+            move_by(s, turn);
+            s->v.first = turn < 0 ? s->v.first - (sel - s->v.sel > s->v.first ? s->v.first
+                                                                                : sel - s->v.sel)
+                                  : s->v.first + (s->v.sel - sel);
+        }
+        else {
+            move_by(s, k == TOP_KEY_PGDN ? page : -page);
+        }
+        break;
     case TOP_KEY_HOME: move_by(s, -(long)st->m.nrows - 1000); break;
     case TOP_KEY_END:  move_by(s, (long)st->m.nrows); break;
     case 's':

@@ -48,6 +48,14 @@ int top_draw_open(char *err, size_t errlen)
     keypad(stdscr, TRUE);
     /* Esc goes back: do not wait a second to see whether a sequence follows. */
     set_escdelay(25);
+    /* Home and End come in several dialects (a vt220's, xterm's two
+     * modes): take each, whatever terminfo says this terminal sends. */
+    define_key("\033[1~", KEY_HOME);
+    define_key("\033[4~", KEY_END);
+    define_key("\033[H", KEY_HOME);
+    define_key("\033[F", KEY_END);
+    define_key("\033OH", KEY_HOME);
+    define_key("\033OF", KEY_END);
     curs_set(0);
     colour = has_colors() && (nc == NULL || *nc == '\0');
     if (colour) {

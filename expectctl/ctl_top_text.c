@@ -285,19 +285,19 @@ static void spark_text(line_t *l, const uint32_t *cells, int utf8, int blank)
 
 /* ---- the list ---- */
 
-static void header(frame_t *f, const top_model_t *m)
+/* The title, and the banner when the numbers are not live. */
+static void header_title(frame_t *f)
 {
     const top_view_t *v = f->view;
-    char up[32], r[TOP_RATES][16], total[16];
+    char up[32];
     line_t l;
-    int k;
 
     duration_text(up, sizeof(up), v->now_usec > v->started_usec
                                       ? (v->now_usec - v->started_usec) / 1000000u : 0);
     line_init(&l, v->width);
-    line_addf(&l, "expectctl top  httpd pid %u, up %s, generation %u  every %.1fs  "
-              "sort: %s%s", (unsigned)v->pid, up, (unsigned)v->generation, v->interval,
-              top_sort_name(v->sort), v->paused ? "  PAUSED" : "");
+    line_addf(&l, "expectctl top%s  httpd pid %u  up %s  generation %u  every %.1fs  "
+              "sort: %s", v->paused ? "  PAUSED" : "", (unsigned)v->pid, up,
+              (unsigned)v->generation, v->interval, top_sort_name(v->sort));
     emit(f, TOP_L_TITLE, &l);
     if (v->stale != NULL) {
         line_init(&l, v->width);
@@ -305,12 +305,23 @@ static void header(frame_t *f, const top_model_t *m)
         line_pad(&l, v->width);
         emit(f, TOP_L_BANNER, &l);
     }
+}
+
+static void header(frame_t *f, const top_model_t *m)
+{
+    const top_view_t *v = f->view;
+    char r[TOP_RATES][16], total[16];
+    line_t l;
+    int k;
+
+    header_title(f);
     line_init(&l, v->width);
-    line_addf(&l, "policies: %u continue, %u reject, %u ignore (%u overridden)  vhosts %zu",
-              m->policies[0], m->policies[1], m->policies[2], m->overrides, m->nrows);
+    line_addf(&l, "%zu vhosts", m->nrows);
     if (v->filter != NULL && *v->filter != '\0') {
-        line_addf(&l, ", %zu match /%s", m->nshown, v->filter);
+        line_addf(&l, " (%zu match /%s)", m->nshown, v->filter);
     }
+    line_addf(&l, ": %u continue, %u reject, %u ignore, %u overridden", m->policies[0],
+              m->policies[1], m->policies[2], m->overrides);
     emit(f, TOP_L_INFO, &l);
     for (k = 0; k < TOP_RATES; k++) {
         if (v->stale != NULL || m->elapsed <= 0) {
@@ -556,18 +567,7 @@ static void detail_body(frame_t *f, const top_model_t *m)
     }
     f->body += r != NULL;
     body_text(f, "", 0);
-    body_printf(f, 2, "its newest 417s (UTC; %zu in the event ring):", v->nevents);
-    for (i = 0; i < v->nevents && i < 10; i++) {
-        if (f->body >= f->skip && f->body - f->skip < f->room) {
-            event_line(f, &v->events[i], 0);
-        }
-        f->body++;
-    }
-    if (v->nevents == 0) {
-        body_text(f, "  (none)", 2);
-    }
-    body_text(f, "", 0);
-    body_text(f, "what to do, per client:", 2);
+    body_text(f, "what to do, per client (of its newest 417s):", 2);
     for (i = 0; i < v->nevents; i++) {
         for (j = 0; j < i && strcmp(v->events[j].family, v->events[i].family) != 0; j++) {
         }
@@ -575,13 +575,24 @@ static void detail_body(frame_t *f, const top_model_t *m)
             body_printf(f, 4, "%s: %s", v->events[i].family, v->events[i].fix);
         }
     }
+    if (v->nevents == 0) {
+        body_text(f, "  (no 417 of it in the event ring)", 2);
+    }
+    body_text(f, "", 0);
+    body_printf(f, 2, "its newest 417s (UTC):");
+    for (i = 0; i < v->nevents; i++) {
+        if (f->body >= f->skip && f->body - f->skip < f->room) {
+            event_line(f, &v->events[i], 0);
+        }
+        f->body++;
+    }
 }
 
 static size_t detail_screen(frame_t *f, const top_model_t *m)
 {
     const top_view_t *v = f->view;
 
-    header(f, m);
+    header_title(f);
     f->skip = v->scroll;
     f->room = v->height == 0 ? (size_t)-1 : (size_t)(v->height > f->y + 1 ? v->height - f->y - 1 : 0);
     detail_body(f, m);
