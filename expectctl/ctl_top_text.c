@@ -93,7 +93,11 @@ typedef struct {
 
 static void emit(frame_t *f, top_line_t kind, const line_t *l)
 {
-    f->sink(f->ctx, f->y++, kind, l->b);
+    /* A terminal too small for the frame shows its top. */
+    if (f->view->height == 0 || f->y < f->view->height) {
+        f->sink(f->ctx, f->y, kind, l->b);
+    }
+    f->y++;
 }
 
 static void emit_text(frame_t *f, top_line_t kind, const char *text)
