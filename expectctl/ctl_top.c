@@ -53,7 +53,7 @@ static double mono_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void collect(const expect_shm_vhost_snap_t *v, void *arg)
+static void top_collect(const expect_shm_vhost_snap_t *v, void *arg)
 {
     top_state_t *st = arg;
     void *p;
@@ -147,7 +147,7 @@ static void read_events(top_state_t *st, const expect_shm_vhost_snap_t *only)
 
 /* The files at the path are others (a rebuild, a stop and a start): take
  * them when a running httpd serves them. */
-static int reattach(top_state_t *st)
+static int follow_rebuild(top_state_t *st)
 {
     expect_shm_t fresh;
     char why[512];
@@ -170,13 +170,13 @@ static int reattach(top_state_t *st)
 
 /* One snapshot of every vhost into the model, and whether it is live.
  * Returns 1 when it reattached to a rebuilt segment. */
-static int sample(top_state_t *st, ctl_opts_t *all)
+static int take_sample(top_state_t *st, ctl_opts_t *all)
 {
     char why[512];
     int rebuilt = 0;
 
     if (!st->attached || !expect_shm_is_current(st->h, st->o->shm_path)) {
-        rebuilt = reattach(st);
+        rebuilt = follow_rebuild(st);
         if (!rebuilt) {
             snprintf(st->stale, sizeof(st->stale), "%s", access(st->o->shm_path, F_OK) == 0
                      ? "the segment was replaced by one no running httpd serves yet"
@@ -197,7 +197,7 @@ static int sample(top_state_t *st, ctl_opts_t *all)
     expect_shm_liveness(st->h, &st->live);
     st->nsnaps = 0;
     st->oom = 0;
-    ctl_each_vhost(st->h, all, collect, st);
+    ctl_each_vhost(st->h, all, top_collect, st);
     if (st->oom || top_model_update(&st->m, st->snaps, st->nsnaps, mono_now()) != 0) {
         snprintf(st->stale, sizeof(st->stale), "out of memory");
     }
@@ -236,9 +236,9 @@ static int top_once(top_state_t *st, ctl_opts_t *all, int utf8)
 {
     top_view_t v;
 
-    sample(st, all);
+    take_sample(st, all);
     ctl_sleep_ms(st->o->delay_ms);
-    sample(st, all);
+    take_sample(st, all);
     top_model_view(&st->m, TOP_SORT_EXPECT, st->o->pattern);
     read_events(st, NULL);
     memset(&v, 0, sizeof(v));
@@ -545,7 +545,7 @@ static int top_screen(top_state_t *st, ctl_opts_t *all)
         now = mono_now();
         if (resample || (!s.v.paused && now >= next)) {
             if (!s.v.paused) {
-                if (sample(st, all)) {
+                if (take_sample(st, all)) {
                     snprintf(s.message, sizeof(s.message), "reattached: httpd rebuilt the "
                              "segment (generation %u); rates start again",
                              (unsigned)expect_shm_generation(st->h));

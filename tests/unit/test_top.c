@@ -225,7 +225,7 @@ static void sink(void *ctx, int y, top_line_t kind, const char *text)
     snprintf(k->all + used, sizeof(k->all) - used, "%s\n", text);
 }
 
-static void fill(top_model_t *m, top_event_t *ev)
+static void fill_model(top_model_t *m, top_event_t *ev)
 {
     expect_shm_vhost_snap_t v[3] = {
         snap(0, "a-very-long-virtual-host-name-that-goes-on-and-on.example.com:8443", 0, 0, 0),
@@ -258,7 +258,7 @@ static void no_line_wider_than_the_screen(void **state)
     size_t i, s, u;
 
     (void)state;
-    fill(&m, &ev);
+    fill_model(&m, &ev);
     for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         for (s = 0; s < 3; s++) {
             for (u = 0; u < 2; u++) {
@@ -290,7 +290,7 @@ static void list_at_80x24(void **state)
     sink_t k;
 
     (void)state;
-    fill(&m, &ev);
+    fill_model(&m, &ev);
     memset(&v, 0, sizeof(v));
     memset(&k, 0, sizeof(k));
     v.width = 80;
@@ -315,7 +315,7 @@ static void stale_blanks_every_rate(void **state)
     sink_t k;
 
     (void)state;
-    fill(&m, &ev);
+    fill_model(&m, &ev);
     memset(&v, 0, sizeof(v));
     memset(&k, 0, sizeof(k));
     v.width = 80;
