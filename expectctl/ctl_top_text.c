@@ -238,6 +238,21 @@ static void clock_text(char *buf, size_t len, uint64_t usec)
     snprintf(buf, len, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+/* Cut an escaped name in the middle to width columns: both the host and
+ * the port tell rows apart. */
+static void cut_middle(char *name, int width)
+{
+    int len = (int)strlen(name), head, tail;
+
+    if (len <= width || width < 3) {
+        return;
+    }
+    head = (width - 1) / 2;
+    tail = width - 1 - head;
+    memmove(name + head + 1, name + len - tail, (size_t)tail + 1);
+    name[head] = '~';
+}
+
 static int name_width(const top_view_t *view)
 {
     int w = view->width - FIXED_COLS;
@@ -382,15 +397,11 @@ static void vhost_row(frame_t *f, const top_row_t *r, int selected)
     const top_view_t *v = f->view;
     char name[4 * EXPECT_SHM_NAME_LEN + 1], pol[8], num[16];
     int nw = name_width(v), live = v->stale == NULL && r->has_rate, k;
-    size_t len = expect_escape_text(name, sizeof(name), r->v.name);
+
     line_t l;
 
-    if ((int)len > nw) {
-        /* Cut in the middle: both the host and the port tell rows apart. */
-        int head = (nw - 1) / 2, tail = nw - 1 - head;
-        memmove(name + head + 1, name + len - (size_t)tail, (size_t)tail + 1);
-        name[head] = '~';
-    }
+    expect_escape_text(name, sizeof(name), r->v.name);
+    cut_middle(name, nw);
     snprintf(pol, sizeof(pol), "%s%s", policy_short(&r->v),
              r->v.override != EXPECT_OVERRIDE_NONE ? "*" : "");
     line_init(&l, v->width);
@@ -418,19 +429,28 @@ static void vhost_row(frame_t *f, const top_row_t *r, int selected)
     emit(f, selected ? TOP_L_SELECTED : TOP_L_ROW, &l);
 }
 
+/* The pane's columns: time, vhost (as wide as the list's), client, outcome. */
+#define OUTCOME_COLS 20
+
+static int family_width(const top_view_t *v, int first)
+{
+    int w = v->width - 9 - (first + 1) - (OUTCOME_COLS + 1);
+
+    return w < 10 ? 10 : w;
+}
+
 static void event_line(frame_t *f, const top_event_t *e, int with_vhost)
 {
-    char when[16];
+    char when[16], first[sizeof(e->vhost)];
+    int nw = name_width(f->view);
     line_t l;
 
     clock_text(when, sizeof(when), e->time_usec);
+    snprintf(first, sizeof(first), "%s", with_vhost ? e->vhost : e->client);
+    cut_middle(first, nw);
     line_init(&l, f->view->width);
-    if (with_vhost) {
-        line_addf(&l, "%s %-20.20s %-26.26s %s", when, e->vhost, e->family, e->outcome);
-    }
-    else {
-        line_addf(&l, "%s %-22.22s %-28.28s %s", when, e->client, e->family, e->outcome);
-    }
+    line_addf(&l, "%s %-*s %-*.*s %s", when, nw, first, family_width(f->view, nw),
+              family_width(f->view, nw), e->family, e->outcome);
     emit(f, TOP_L_TEXT, &l);
 }
 
@@ -476,7 +496,8 @@ static size_t list_screen(frame_t *f, const top_model_t *m)
         }
         line_t l;
         line_init(&l, v->width);
-        line_addf(&l, "%-8s %-20s %-26s %s", "UTC", "VHOST (newest 417s)", "CLIENT", "OUTCOME");
+        line_addf(&l, "%-8s %-*s %-*s %s", "UTC", name_width(v), "VHOST (newest 417s)",
+                  family_width(v, name_width(v)), "CLIENT", "OUTCOME");
         emit(f, TOP_L_PANE, &l);
         for (k = 0; k < pane && (size_t)k < v->nevents; k++) {
             event_line(f, &v->events[k], 1);
