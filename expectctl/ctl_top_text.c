@@ -597,7 +597,7 @@ static void detail_body(frame_t *f, const top_model_t *m)
         for (j = 0; j < i && strcmp(v->events[j].family, v->events[i].family) != 0; j++) {
         }
         if (j == i) {   /* the first of its family: newest */
-            body_printf(f, 4, "%s: %s", v->events[i].family, v->events[i].fix);
+            body_printf(f, 4, "  %s: %s", v->events[i].family, v->events[i].fix);
         }
     }
     if (v->nevents == 0) {
