@@ -304,6 +304,39 @@ static void spark_text(line_t *l, const uint32_t *cells, int utf8, int blank)
 
 /* ---- the list ---- */
 
+/* STALE and why, on two lines at most on a screen (all of it for
+ * --once): the why names the pid and when it stopped serving. */
+static void banner(frame_t *f)
+{
+    const top_view_t *v = f->view;
+    const char *why = v->stale, *p;
+    char text[LINE_BYTES];
+    int shown = 0, cut, n;
+    line_t l;
+
+    if (strncmp(why, "stale segment: ", 15) == 0) {
+        why += 15;
+    }
+    snprintf(text, sizeof(text), "STALE, not live (numbers as last written): %s", why);
+    for (p = text; *p != '\0' && (v->height == 0 || shown < 2); shown++) {
+        n = (int)strlen(p);
+        cut = n;
+        if (n > v->width) {
+            for (cut = v->width; cut > v->width / 2 && p[cut] != ' '; cut--) {
+            }
+            if (p[cut] != ' ') {
+                cut = v->width;
+            }
+        }
+        line_init(&l, v->width);
+        line_addf(&l, "%.*s", cut, p);
+        line_pad(&l, v->width);
+        emit(f, TOP_L_BANNER, &l);
+        for (p += cut; *p == ' '; p++) {
+        }
+    }
+}
+
 /* The title, and the banner when the numbers are not live. */
 static void header_title(frame_t *f)
 {
@@ -319,10 +352,7 @@ static void header_title(frame_t *f)
               (unsigned)v->generation, v->interval, top_sort_name(v->sort));
     emit(f, TOP_L_TITLE, &l);
     if (v->stale != NULL) {
-        line_init(&l, v->width);
-        line_addf(&l, "STALE: not live, numbers as last written; %s", v->stale);
-        line_pad(&l, v->width);
-        emit(f, TOP_L_BANNER, &l);
+        banner(f);
     }
 }
 

@@ -14,6 +14,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -250,6 +251,33 @@ def test_stale_banner_after_stop_then_reattached_after_start(mpm, top_factory):
             assert top.exit_code() == 0
         finally:
             h.cleanup()
+
+
+def test_stale_banner_when_the_parent_is_killed(top_factory):
+    """kill -9 leaves the files in place, LIVE in the control file: only
+    the dead parent tells the numbers are not live."""
+    h = Httpd(CONF, name="top-killed")
+    try:
+        h.start()
+        top = top_factory(h, "-d", "0.5")
+        top.wait(lambda s: "VHOST" in s and "STALE" not in s, "the live list")
+        pid = h.pid()
+        os.kill(pid, signal.SIGKILL)
+        screen = top.wait(lambda s: "STALE" in s, "the STALE banner")
+        assert f"httpd pid {pid}, which served it, is no longer running" \
+            in " ".join(screen.split()), screen
+        assert os.path.exists(h.shm), "the files are still there"
+        assert set(rows_of(screen)[name(h, "busy.test")][2:]) == {"-"}
+    finally:
+        # Its children lost their parent: end them, by their ServerRoot.
+        for entry in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if h.conf.encode() in f.read():
+                        os.kill(int(entry), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        h.cleanup()
 
 
 # ---- keys ----------------------------------------------------------------------

@@ -322,7 +322,7 @@ static void stale_blanks_every_rate(void **state)
     v.height = 0;    /* --once: every row, no key line */
     v.stale = "the segment is gone";
     top_frame(&m, &v, sink, &k);
-    assert_non_null(strstr(k.all, "STALE: not live"));
+    assert_non_null(strstr(k.all, "STALE, not live"));
     assert_non_null(strstr(k.all, "per second: EXP -"));
     assert_non_null(strstr(k.all, "b:80"));
     assert_non_null(strstr(k.all, "con*   -   -   -   -   -   -   -   -   -   -"));
