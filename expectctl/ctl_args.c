@@ -66,8 +66,8 @@ static int parse_count(const char *s, long *out)
     return 0;
 }
 
-/* --timeout: seconds, decimals allowed, within the documented range. */
-static int parse_timeout(const char *s, long *ms)
+/* Seconds, decimals allowed, within [min_ms, max_ms]: --timeout and -d. */
+static int parse_seconds(const char *s, long min_ms, long max_ms, long *ms)
 {
     char *end = NULL;
     double v;
@@ -76,26 +76,8 @@ static int parse_timeout(const char *s, long *ms)
         return -1;
     }
     v = strtod(s, &end);
-    if (*end != '\0' || !isfinite(v) || v * 1000.0 < (double)CTL_PROBE_TIMEOUT_MIN_MS
-        || v * 1000.0 > (double)CTL_PROBE_TIMEOUT_MAX_MS) {
-        return -1;
-    }
-    *ms = (long)(v * 1000.0 + 0.5);
-    return 0;
-}
-
-/* -d: seconds between frames, decimals allowed. */
-static int parse_delay(const char *s, long *ms)
-{
-    char *end = NULL;
-    double v;
-
-    if (s == NULL || *s == '\0') {
-        return -1;
-    }
-    v = strtod(s, &end);
-    if (*end != '\0' || !isfinite(v) || v * 1000.0 < (double)CTL_TOP_DELAY_MIN_MS - 0.5
-        || v * 1000.0 > (double)CTL_TOP_DELAY_MAX_MS) {
+    if (*end != '\0' || !isfinite(v) || v * 1000.0 < (double)min_ms - 0.5
+        || v * 1000.0 > (double)max_ms) {
         return -1;
     }
     *ms = (long)(v * 1000.0 + 0.5);
@@ -267,7 +249,8 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
         }
         else if (strcmp(a, "-d") == 0) {
             top_opt = top_opt ? top_opt : a;
-            if (++i >= argc || parse_delay(argv[i], &o->delay_ms) != 0) {
+            if (++i >= argc || parse_seconds(argv[i], CTL_TOP_DELAY_MIN_MS,
+                                                CTL_TOP_DELAY_MAX_MS, &o->delay_ms) != 0) {
                 return args_fail(err, errlen, "-d needs seconds from 0.1 to 3600",
                                  i < argc ? argv[i] : NULL);
             }
@@ -278,7 +261,8 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
         }
         else if (strcmp(a, "--timeout") == 0) {
             probe_opt = probe_opt ? probe_opt : a;
-            if (++i >= argc || parse_timeout(argv[i], &o->timeout_ms) != 0) {
+            if (++i >= argc || parse_seconds(argv[i], CTL_PROBE_TIMEOUT_MIN_MS,
+                                                CTL_PROBE_TIMEOUT_MAX_MS, &o->timeout_ms) != 0) {
                 return args_fail(err, errlen, "--timeout needs seconds from 0.1 to 60",
                             i < argc ? argv[i] : NULL);
             }

@@ -180,6 +180,14 @@ def top_factory():
         t.close()
 
 
+def sort_by_name(top):
+    """Press s until the rows are in the order of their names: the screen."""
+    top.wait(lambda s: "VHOST" in s, "the list")
+    for _ in range(9):
+        top.keys("s")
+    return top.wait(lambda s: "sort: name" in s, "sort by name")
+
+
 def name(h, host):
     return f"{host}:{h.port}"
 
@@ -354,11 +362,7 @@ def test_enter_opens_a_vhost_with_its_events_and_fixes(two_loads, top_factory):
 def test_arrows_and_pgdn_scroll_many_vhosts(event_server, top_factory):
     h = event_server
     top = top_factory(h, "-d", "1")
-    # Sort by name: a fixed order.
-    top.wait(lambda s: "VHOST" in s, "the list")
-    for _ in range(9):
-        top.keys("s")
-    screen = top.wait(lambda s: "sort: name" in s, "sort by name")
+    screen = sort_by_name(top)   # a fixed order
     first = row_names(screen)
     assert len(first) == 12 and first[0] == name(h, "busy.test"), first
     last = name(h, f"v{NVHOSTS - 1:02d}.test")
@@ -424,10 +428,7 @@ def policy_line(h, host):
 def test_policy_change_asks_then_does_what_set_does(event_server, top_factory):
     h = event_server
     top = top_factory(h, "-d", "1")
-    top.wait(lambda s: "VHOST" in s, "the list")
-    for _ in range(9):
-        top.keys("s")
-    top.wait(lambda s: "sort: name" in s, "sort by name")
+    sort_by_name(top)
     top.keys("Down", "Down", "Down", "Down")   # busy calm main v00 v01
     before = policy_line(h, "v01.test")
     top.keys("c")

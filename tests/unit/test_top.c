@@ -282,23 +282,33 @@ static void no_line_wider_than_the_screen(void **state)
     top_model_free(&m);
 }
 
+/* The list of fill_model's rows laid out at width x height into k;
+ * returns the rows that fit. */
+static size_t list_frame(top_model_t *m, top_event_t *ev, int width, int height,
+                         const char *stale, sink_t *k)
+{
+    top_view_t v;
+
+    fill_model(m, ev);
+    memset(&v, 0, sizeof(v));
+    memset(k, 0, sizeof(*k));
+    v.width = width;
+    v.height = height;
+    v.events = ev;
+    v.nevents = 1;
+    v.interval = 2;
+    v.stale = stale;
+    return top_frame(m, &v, sink, k);
+}
+
 static void list_at_80x24(void **state)
 {
     top_model_t m;
     top_event_t ev;
-    top_view_t v;
     sink_t k;
 
     (void)state;
-    fill_model(&m, &ev);
-    memset(&v, 0, sizeof(v));
-    memset(&k, 0, sizeof(k));
-    v.width = 80;
-    v.height = 24;
-    v.events = &ev;
-    v.nevents = 1;
-    v.interval = 2;
-    assert_int_equal(top_frame(&m, &v, sink, &k), 12);   /* rows that fit */
+    assert_int_equal(list_frame(&m, &ev, 80, 24, NULL, &k), 12);   /* rows that fit */
     /* Cut in the middle, the port kept; overridden policy marked. */
     assert_non_null(strstr(k.all, "a-very-long~ple.com:8443 con*  2k   0   0  2k  2k"));
     assert_non_null(strstr(k.all, "\nq quit"));
@@ -311,17 +321,11 @@ static void stale_blanks_every_rate(void **state)
 {
     top_model_t m;
     top_event_t ev;
-    top_view_t v;
     sink_t k;
 
     (void)state;
-    fill_model(&m, &ev);
-    memset(&v, 0, sizeof(v));
-    memset(&k, 0, sizeof(k));
-    v.width = 80;
-    v.height = 0;    /* --once: every row, no key line */
-    v.stale = "the segment is gone";
-    top_frame(&m, &v, sink, &k);
+    /* Height 0, as --once: every row, no key line. */
+    list_frame(&m, &ev, 80, 0, "the segment is gone", &k);
     assert_non_null(strstr(k.all, "STALE, not live"));
     assert_non_null(strstr(k.all, "per second: EXP -"));
     assert_non_null(strstr(k.all, "b:80"));
