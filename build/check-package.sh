@@ -216,6 +216,7 @@ for f in /usr/lib/apache2/modules/mod_expect.so \
          /usr/share/doc/$PKG/copyright /usr/share/doc/$PKG/README.md.gz \
          /usr/share/doc/$PKG/mod_expect.md.gz /usr/share/doc/$PKG/TROUBLESHOOTING.md.gz \
          /usr/share/doc/$PKG/examples/mod_expect-alerts.yml \
+         /usr/share/doc/$PKG/examples/mod_expect.json \
          /usr/share/libapache2-mod-expect/expect-config-check; do
     grep -qxF "$f" "$WORK/contents" || fail "the package lacks $f"
 done
@@ -224,12 +225,23 @@ grep -qxE "/usr/share/doc/$PKG/README.Debian(.gz)?" "$WORK/contents" \
 if grep -qE "^/usr/share/doc/$PKG/LICENSE" "$WORK/contents"; then
     fail "the package ships a LICENSE copy (debian/copyright and common-licenses have it)"
 fi
-ok "the package holds the module, its Debian files, expectctl, the man page, completion, docs, README.Debian, the alert rules in examples/ and the removal check"
+ok "the package holds the module, its Debian files, expectctl, the man page, completion, docs, README.Debian, the alert rules and the Grafana dashboard in examples/ and the removal check"
 
 # The installed README's links name files the package installs beside it
 # (compressed or not), or the system's licence text.
 mkdir -p "$WORK/deb"
 dpkg-deb -x "$DEB" "$WORK/deb"
+# The examples are installed as they are in the tree, uncompressed: the
+# alert rules to copy into /etc/prometheus, the dashboard to upload to
+# Grafana.
+for f in prometheus/mod_expect-alerts.yml grafana/mod_expect.json; do
+    cmp -s "docs/$f" "$WORK/deb/usr/share/doc/$PKG/examples/${f##*/}" \
+        || fail "examples/${f##*/} in the package differs from docs/$f"
+done
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["uid"] == "mod-expect"' \
+    "$WORK/deb/usr/share/doc/$PKG/examples/mod_expect.json" \
+    || fail "the installed dashboard is not the mod_expect dashboard's JSON"
+ok "examples/: the alert rules and the dashboard (JSON, uid mod-expect), as in docs/"
 links=$(zcat "$WORK/deb/usr/share/doc/$PKG/README.md.gz" | grep -o ']([^)#]*' | sed 's/^](//' | sort -u)
 [ -n "$links" ] || fail "no links found in the installed README"
 for l in $links; do

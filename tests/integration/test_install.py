@@ -66,12 +66,14 @@ def test_install_stages_everything(staged):
 
 
 def test_installed_doc_links_resolve(staged):
-    """The docs are installed flat, the alert rules under examples/: every
-    relative link and docs/ path of the installed docs names a file that
-    was installed beside them."""
+    """The docs are installed flat, the alert rules and the dashboard under
+    examples/: every relative link and docs/ path of the installed docs
+    names a file that was installed beside them."""
     docdir = staged + "/usr/share/doc/mod_expect"
     names = sorted(os.listdir(docdir))
-    assert "examples" in names and os.listdir(docdir + "/examples") == ["mod_expect-alerts.yml"]
+    assert "examples" in names
+    assert sorted(os.listdir(docdir + "/examples")) == ["mod_expect-alerts.yml",
+                                                        "mod_expect.json"]
     for name in names:
         if not name.endswith(".md"):
             continue
@@ -82,7 +84,7 @@ def test_installed_doc_links_resolve(staged):
                 continue
             assert os.path.exists(os.path.join(docdir, target)), f"{name}: link to {target}"
         assert not re.search(r"(^|[ `(\[])docs/\w+\.md", text, re.M), name
-        assert "docs/prometheus/" not in text, name
+        assert "docs/prometheus/" not in text and "docs/grafana/" not in text, name
 
 
 def test_staged_module_passes_configtest(staged):
@@ -133,8 +135,8 @@ def test_configure_dirs_and_uninstall(tmp_path):
         "/etc/apache2/mods-available/expect.conf",
     } | {f"/opt/x/manuals/doc/{d}" for d in (   # --docdir
         "README.md", "mod_expect.md", "TROUBLESHOOTING.md", "SECURITY.md",
-        "PERFORMANCE.md", "CLIENTS.md", "NOTICE", "LICENSE",
-        "examples/mod_expect-alerts.yml")}
+        "PERFORMANCE.md", "CLIENTS.md", "MANY-SERVERS.md", "NOTICE", "LICENSE",
+        "examples/mod_expect-alerts.yml", "examples/mod_expect.json")}
     got = _files(stage)
     assert got == want, f"missing {sorted(want - got)}, unexpected {sorted(got - want)}"
     # make install names each file it installed, as staged.
