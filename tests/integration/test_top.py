@@ -24,8 +24,6 @@ import pytest
 from httpd_harness import MPMS, Httpd, expectctl, expectctl_path, serving
 from testlib import upload, vhost, wait_for
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
-                                reason="tmux is not installed (build/install-deps.sh installs it)")
 
 NVHOSTS = 40
 CONF = "".join([vhost("busy.test", "ExpectPolicy reject"),
@@ -169,6 +167,9 @@ def event_server():
 
 @pytest.fixture
 def top_factory():
+    """Start top in a private tmux; the --once tests need no tmux."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed (build/install-deps.sh installs it)")
     made = []
 
     def make(h, *args, **kw):
