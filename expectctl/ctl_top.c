@@ -27,6 +27,8 @@
 #define PANE_EVENTS 10
 #define DETAIL_EVENTS 50
 #define DETAIL_SCAN 4096
+/* A restart in progress is not stale for this long (as ctl_live.c waits). */
+#define RESTART_GRACE_S 3.0
 /* How often keys are looked at while waiting for the next frame. */
 #define KEY_POLL_MS 250
 
@@ -42,6 +44,7 @@ typedef struct {
     size_t nevents;
     expect_shm_event_t *ring;   /* DETAIL_SCAN records, read into */
     expect_shm_liveness_t live;
+    double restart_seen;        /* when a restart in progress was first seen; 0: none */
     int oom;
 } top_state_t;
 
@@ -184,8 +187,20 @@ static int take_sample(top_state_t *st, ctl_opts_t *all)
         }
     }
     if (st->attached && (rebuilt || expect_shm_is_current(st->h, st->o->shm_path))) {
+        expect_shm_liveness(st->h, &st->live);
         if (ctl_liveness_now(st->h, st->o->shm_path, why, sizeof(why)) == CTL_LIVE) {
             st->stale[0] = '\0';
+            st->restart_seen = 0;
+        }
+        else if ((st->live.state == EXPECT_SEG_RESTARTING
+                  || st->live.state == EXPECT_SEG_BUILDING)
+                 && (st->restart_seen == 0 || mono_now() - st->restart_seen < RESTART_GRACE_S)) {
+            /* A graceful restart reads its configuration while the children
+             * go on serving: not stale unless it takes longer than stats
+             * would wait (ctl_live.c). */
+            if (st->restart_seen == 0) {
+                st->restart_seen = mono_now();
+            }
         }
         else {
             snprintf(st->stale, sizeof(st->stale), "%s", why);

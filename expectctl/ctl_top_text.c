@@ -677,8 +677,7 @@ static const char *const help_text[] = {
     "  p          pause: the numbers stay as they are until p again",
     "  ?          this help; Esc or q leaves it",
     "",
-    "columns (rates per second over the last interval, -d SECONDS; k thousands, "
-    "M millions):",
+    "columns (per second over the last interval; k thousands, M millions):",
     "  POL        the policy in force: con(tinue), rej(ect), ign(ore); * an override",
     "  EXP        requests with an Expect header",
     "  CON IGN REJ  of those: continued, ignored, rejected",

@@ -262,6 +262,22 @@ def test_stale_banner_after_stop_then_reattached_after_start(mpm, top_factory):
             h.cleanup()
 
 
+def test_graceful_restart_is_never_stale(event_server, top_factory):
+    """A graceful restart keeps serving: no STALE flash, the generation moves."""
+    h = event_server
+    top = top_factory(h, "-d", "0.2")
+    screen = top.wait(lambda s: "VHOST" in s and "STALE" not in s, "the live list")
+    gen = int(re.search(r"generation (\d+)", screen).group(1))
+    seen = []
+    watcher = threading.Thread(target=lambda: [seen.append(top.screen()) or time.sleep(0.05)
+                                               for _ in range(60)])
+    watcher.start()
+    h.reload("graceful")
+    watcher.join()
+    assert not [s for s in seen if "STALE" in s], [s for s in seen if "STALE" in s][:1]
+    top.wait(lambda s: f"generation {gen + 1}" in s and "STALE" not in s, "the next generation")
+
+
 def test_stale_banner_when_the_parent_is_killed(top_factory):
     """kill -9 leaves the files in place, LIVE in the control file: only
     the dead parent tells the numbers are not live."""
