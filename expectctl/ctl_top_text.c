@@ -20,6 +20,7 @@
 /* Columns right of the name: policy, nine rates, pending, the sparkline. */
 #define FIXED_COLS (5 + 4 * TOP_RATES + 4 + 1 + TOP_SPARK_CELLS)
 #define NAME_MIN 8
+#define NAME_SHORT 24
 #define WIDTH_MAX 1000
 
 typedef struct {
@@ -89,6 +90,7 @@ typedef struct {
     /* Body lines (detail, help) scroll: the first `skip` are not shown,
      * and no more than `room`. */
     size_t body, skip, room;
+    int nw;                     /* the name column's width */
 } frame_t;
 
 static void emit(frame_t *f, top_line_t kind, const line_t *l)
@@ -253,11 +255,22 @@ static void cut_middle(char *name, int width)
     name[head] = '~';
 }
 
-static int name_width(const top_view_t *view)
+/* As wide as the longest name shown needs (at least NAME_SHORT), within
+ * what the terminal leaves: a wide terminal does not push the numbers
+ * away from short names. */
+static int name_width(const top_model_t *m, const top_view_t *view)
 {
-    int w = view->width - FIXED_COLS;
+    int room = view->width - FIXED_COLS, longest = NAME_SHORT;
+    size_t i;
 
-    return w < NAME_MIN ? NAME_MIN : w;
+    for (i = 0; i < m->nshown; i++) {
+        int n = (int)expect_escape_text(NULL, 0, m->rows[m->order[i]].v.name);
+        longest = n > longest ? n : longest;
+    }
+    if (room > longest) {
+        room = longest;
+    }
+    return room < NAME_MIN ? NAME_MIN : room;
 }
 
 int top_once_width(const top_model_t *m)
@@ -414,7 +427,7 @@ static void column_heads(frame_t *f)
     int k;
 
     line_init(&l, f->view->width);
-    line_addf(&l, "%-*s %4s", name_width(f->view), "VHOST", "POL");
+    line_addf(&l, "%-*s %4s", f->nw, "VHOST", "POL");
     for (k = 0; k < TOP_RATES; k++) {
         line_addf(&l, " %3s", heads[k]);
     }
@@ -426,7 +439,7 @@ static void vhost_row(frame_t *f, const top_row_t *r, int selected)
 {
     const top_view_t *v = f->view;
     char name[4 * EXPECT_SHM_NAME_LEN + 1], pol[8], num[16];
-    int nw = name_width(v), live = v->stale == NULL && r->has_rate, k;
+    int nw = f->nw, live = v->stale == NULL && r->has_rate, k;
 
     line_t l;
 
@@ -466,13 +479,14 @@ static int family_width(const top_view_t *v, int first)
 {
     int w = v->width - 9 - (first + 1) - (OUTCOME_COLS + 1);
 
-    return w < 10 ? 10 : w;
+    /* Families are at most this long; the outcome stays near them. */
+    return w < 10 ? 10 : w > 40 ? 40 : w;
 }
 
 static void event_line(frame_t *f, const top_event_t *e, int with_vhost)
 {
     char when[16], first[sizeof(e->vhost)];
-    int nw = name_width(f->view);
+    int nw = f->nw;
     line_t l;
 
     clock_text(when, sizeof(when), e->time_usec);
@@ -526,8 +540,8 @@ static size_t list_screen(frame_t *f, const top_model_t *m)
         }
         line_t l;
         line_init(&l, v->width);
-        line_addf(&l, "%-8s %-*s %-*s %s", "UTC", name_width(v), "VHOST (newest 417s)",
-                  family_width(v, name_width(v)), "CLIENT", "OUTCOME");
+        line_addf(&l, "%-8s %-*s %-*s %s", "UTC", f->nw, "VHOST (newest 417s)",
+                  family_width(v, f->nw), "CLIENT", "OUTCOME");
         emit(f, TOP_L_PANE, &l);
         for (k = 0; k < pane && (size_t)k < v->nevents; k++) {
             event_line(f, &v->events[k], 1);
@@ -717,6 +731,7 @@ size_t top_frame(const top_model_t *m, const top_view_t *view, top_sink_fn sink,
     f.sink = sink;
     f.ctx = ctx;
     f.room = (size_t)-1;
+    f.nw = name_width(m, view);
     if (view->screen == TOP_SCREEN_HELP && view->height > 0) {
         return help_screen(&f);
     }
