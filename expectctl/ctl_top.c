@@ -352,6 +352,10 @@ typedef struct {
     char filter[256];
     char message[1024];
     int quit;
+    /* The selection follows its vhost when new rates reorder the rows. */
+    int follow, jump_top;
+    uint32_t follow_slot;
+    char follow_name[EXPECT_SHM_NAME_LEN];
 } screen_t;
 
 static const top_row_t *selected(const top_state_t *st, const screen_t *s)
@@ -420,6 +424,38 @@ static void ask_policy(top_state_t *st, screen_t *s)
         return;
     }
     change_policy(st, &copy, value, s->message, sizeof(s->message));
+}
+
+/* Where the followed vhost is in the new order. */
+static void follow_selection(const top_state_t *st, screen_t *s)
+{
+    size_t i;
+
+    for (i = 0; s->follow && i < st->m.nshown; i++) {
+        const expect_shm_vhost_snap_t *v = &st->m.rows[st->m.order[i]].v;
+        if (v->slot == s->follow_slot && strcmp(v->name, s->follow_name) == 0) {
+            s->v.sel = i;
+            return;
+        }
+    }
+}
+
+/* After a key: the vhost now selected is the one to follow (after s or /,
+ * none: the top of the new order). */
+static void remember_selection(const top_state_t *st, screen_t *s)
+{
+    const top_row_t *r;
+
+    s->follow = 0;
+    if (s->jump_top) {
+        s->jump_top = 0;
+        return;
+    }
+    if (s->v.screen == TOP_SCREEN_LIST && (r = selected(st, s)) != NULL) {
+        s->follow = 1;
+        s->follow_slot = r->v.slot;
+        memcpy(s->follow_name, r->v.name, sizeof(s->follow_name));
+    }
 }
 
 /* Keep the selection on the screen and in range. */
@@ -501,11 +537,13 @@ static void on_key(top_state_t *st, screen_t *s, int k, int *resample)
     case 's':
         s->v.sort = (top_sort_t)((s->v.sort + 1) % TOP_SORTS);
         s->v.sel = s->v.first = 0;
+        s->jump_top = 1;
         break;
     case '/':
         if (top_draw_prompt("filter: vhosts whose name contains (empty: all) ", s->filter,
                             sizeof(s->filter)) == 0) {
             s->v.sel = s->v.first = 0;
+            s->jump_top = 1;
         }
         break;
     case TOP_KEY_ENTER:
@@ -572,6 +610,9 @@ static int top_screen(top_state_t *st, ctl_opts_t *all)
         }
         top_draw_size(&width, &height);
         top_model_view(&st->m, s.v.sort, s.filter);
+        if (s.v.screen == TOP_SCREEN_LIST) {
+            follow_selection(st, &s);
+        }
         view_facts(st, &s.v);
         s.v.width = width;
         s.v.height = height;
@@ -591,6 +632,7 @@ static int top_screen(top_state_t *st, ctl_opts_t *all)
                                     : (long)((next - now) * 1000) + 1 > KEY_POLL_MS
                                     ? KEY_POLL_MS : (long)((next - now) * 1000) + 1),
                &resample);
+        remember_selection(st, &s);
     }
     top_draw_close();
     return CTL_EXIT_OK;

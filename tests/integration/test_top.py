@@ -400,6 +400,25 @@ def test_arrows_and_pgdn_scroll_many_vhosts(event_server, top_factory):
     assert widest(screen) <= 80
 
 
+def test_selection_follows_its_vhost_when_rows_reorder(event_server, top_factory):
+    h = event_server
+    top = top_factory(h, "-d", "0.5")
+    v00, v05 = name(h, "v00.test"), name(h, "v05.test")
+    top.wait(lambda s: row_names(s)[3:4] == [v00], "v00 fourth, by name among zeros")
+    top.keys("Down", "Down", "Down")   # busy calm main v00
+    traffic = Traffic(h.port, ["v05.test"])
+    traffic.start()
+    try:
+        top.wait(lambda s: row_names(s)[:1] == [v05], "v05 first by its traffic")
+        top.keys("c")
+        screen = top.wait(lambda s: "policy for " in s, "the policy question")
+        assert f"policy for {v00}:" in screen, screen
+    finally:
+        traffic.stop()
+    top.keys("Escape")
+    top.wait(lambda s: "nothing was changed" in s, "nothing changed")
+
+
 def test_resize_to_132x40_redraws(event_server, top_factory):
     h = event_server
     top = top_factory(h, "-d", "1")
