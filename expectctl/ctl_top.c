@@ -35,7 +35,6 @@
 typedef struct {
     expect_shm_t *h;
     const ctl_opts_t *o;
-    int attached;               /* h maps the files (live or not) */
     char stale[512];            /* "" while live */
     top_model_t m;
     expect_shm_vhost_snap_t *snaps;
@@ -128,7 +127,7 @@ static void read_events(top_state_t *st, const expect_shm_vhost_snap_t *only)
     uint64_t now = ctl_now_usec();
 
     st->nevents = 0;
-    if (!st->attached || st->h->ring_slots == 0 || st->ring == NULL) {
+    if (st->h->ring_slots == 0 || st->ring == NULL) {
         return;
     }
     head = expect_shm_ring_head(st->h);
@@ -162,13 +161,25 @@ static int follow_rebuild(top_state_t *st)
         expect_shm_detach(&fresh);
         return 0;
     }
-    if (st->attached) {
-        expect_shm_detach(st->h);
-    }
+    expect_shm_detach(st->h);
     *st->h = fresh;
-    st->attached = 1;
     top_model_forget(&st->m);
     return 1;
+}
+
+/* A restart in progress (the old files RESTARTING, or new ones not yet
+ * LIVE) reads its configuration while the children go on serving: it is
+ * not stale unless it takes longer than stats would wait (ctl_live.c). */
+static void not_live(top_state_t *st, int restarting, const char *why)
+{
+    double now = mono_now();
+
+    if (restarting && st->restart_seen == 0) {
+        st->restart_seen = now;
+    }
+    if (!restarting || now - st->restart_seen >= RESTART_GRACE_S) {
+        snprintf(st->stale, sizeof(st->stale), "%s", why);
+    }
 }
 
 /* One snapshot of every vhost into the model, and whether it is live.
@@ -176,38 +187,27 @@ static int follow_rebuild(top_state_t *st)
 static int take_sample(top_state_t *st, ctl_opts_t *all)
 {
     char why[512];
-    int rebuilt = 0;
+    int rebuilt = 0, current = expect_shm_is_current(st->h, st->o->shm_path);
 
-    if (!st->attached || !expect_shm_is_current(st->h, st->o->shm_path)) {
+    if (!current) {
         rebuilt = follow_rebuild(st);
-        if (!rebuilt) {
-            snprintf(st->stale, sizeof(st->stale), "%s", access(st->o->shm_path, F_OK) == 0
-                     ? "the segment was replaced by one no running httpd serves yet"
-                     : "the segment is gone (httpd stopped); waiting for a new one");
+        if (!rebuilt && access(st->o->shm_path, F_OK) == 0) {
+            not_live(st, 1, "the segment was replaced by one no running httpd serves");
+        }
+        else if (!rebuilt) {
+            not_live(st, 0, "the segment is gone (httpd stopped); waiting for a new one");
         }
     }
-    if (st->attached && (rebuilt || expect_shm_is_current(st->h, st->o->shm_path))) {
+    if (rebuilt || current) {
         expect_shm_liveness(st->h, &st->live);
         if (ctl_liveness_now(st->h, st->o->shm_path, why, sizeof(why)) == CTL_LIVE) {
             st->stale[0] = '\0';
             st->restart_seen = 0;
         }
-        else if ((st->live.state == EXPECT_SEG_RESTARTING
-                  || st->live.state == EXPECT_SEG_BUILDING)
-                 && (st->restart_seen == 0 || mono_now() - st->restart_seen < RESTART_GRACE_S)) {
-            /* A graceful restart reads its configuration while the children
-             * go on serving: not stale unless it takes longer than stats
-             * would wait (ctl_live.c). */
-            if (st->restart_seen == 0) {
-                st->restart_seen = mono_now();
-            }
-        }
         else {
-            snprintf(st->stale, sizeof(st->stale), "%s", why);
+            not_live(st, st->live.state == EXPECT_SEG_RESTARTING
+                         || st->live.state == EXPECT_SEG_BUILDING, why);
         }
-    }
-    if (!st->attached) {
-        return rebuilt;
     }
     expect_shm_liveness(st->h, &st->live);
     st->nsnaps = 0;
@@ -653,7 +653,6 @@ int ctl_top(expect_shm_t *h, const ctl_opts_t *o)
     memset(&st, 0, sizeof(st));
     st.h = h;
     st.o = o;
-    st.attached = 1;
     all.vhost = NULL;
     top_model_init(&st.m);
     st.ring = calloc(DETAIL_SCAN, sizeof(*st.ring));
@@ -670,8 +669,5 @@ int ctl_top(expect_shm_t *h, const ctl_opts_t *o)
     top_model_free(&st.m);
     free(st.snaps);
     free(st.ring);
-    if (!st.attached) {
-        memset(h, 0, sizeof(*h));
-    }
     return rc;
 }

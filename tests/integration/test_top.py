@@ -278,6 +278,32 @@ def test_graceful_restart_is_never_stale(event_server, top_factory):
     top.wait(lambda s: f"generation {gen + 1}" in s and "STALE" not in s, "the next generation")
 
 
+def test_graceful_that_rebuilds_the_segment_is_followed(top_factory):
+    """Vhosts beyond the table's capacity make a graceful restart build new
+    files: top attaches them without a STALE flash, and lists the new
+    vhosts with the counters carried over."""
+    small = vhost("busy.test", "ExpectPolicy reject")
+    h = Httpd(small, name="top-grow")
+    with serving(h):
+        top = top_factory(h, "-d", "0.3")
+        top.wait(lambda s: "VHOST" in s and name(h, "busy.test") in s, "the small list")
+        assert upload(h.port, "busy.test") == 417
+        top.wait(lambda s: "since start: EXP 1 " in s, "the 417 counted")
+        ino = os.stat(h.shm).st_ino
+        seen = []
+        watcher = threading.Thread(target=lambda: [seen.append(top.screen()) or time.sleep(0.05)
+                                                   for _ in range(80)])
+        watcher.start()
+        h.write_config(small + "".join(vhost(f"g{i:02d}.test") for i in range(70)))
+        h.reload("graceful")
+        watcher.join()
+        assert os.stat(h.shm).st_ino != ino, "the graceful did not rebuild the segment"
+        screen = top.wait(lambda s: "72 vhosts" in s, "the grown table")
+        assert "since start: EXP 1 " in screen, "the counters came along"
+        assert not [s for s in seen if "STALE" in s], [s for s in seen if "STALE" in s][:1]
+        assert any("reattached" in s for s in seen + [screen])
+
+
 def test_stale_banner_when_the_parent_is_killed(top_factory):
     """kill -9 leaves the files in place, LIVE in the control file: only
     the dead parent tells the numbers are not live."""
