@@ -181,6 +181,17 @@ def top_factory():
         t.close()
 
 
+def screens_during(top, action, count=60):
+    """The screens captured every 50 ms while action() runs, and after."""
+    seen = []
+    watcher = threading.Thread(target=lambda: [seen.append(top.screen()) or time.sleep(0.05)
+                                               for _ in range(count)])
+    watcher.start()
+    action()
+    watcher.join()
+    return seen
+
+
 def sort_by_name(top):
     """Press s until the rows are in the order of their names: the screen."""
     top.wait(lambda s: "VHOST" in s, "the list")
@@ -268,12 +279,7 @@ def test_graceful_restart_is_never_stale(event_server, top_factory):
     top = top_factory(h, "-d", "0.2")
     screen = top.wait(lambda s: "VHOST" in s and "STALE" not in s, "the live list")
     gen = int(re.search(r"generation (\d+)", screen).group(1))
-    seen = []
-    watcher = threading.Thread(target=lambda: [seen.append(top.screen()) or time.sleep(0.05)
-                                               for _ in range(60)])
-    watcher.start()
-    h.reload("graceful")
-    watcher.join()
+    seen = screens_during(top, lambda: h.reload("graceful"))
     assert not [s for s in seen if "STALE" in s], [s for s in seen if "STALE" in s][:1]
     top.wait(lambda s: f"generation {gen + 1}" in s and "STALE" not in s, "the next generation")
 
@@ -290,13 +296,8 @@ def test_graceful_that_rebuilds_the_segment_is_followed(top_factory):
         assert upload(h.port, "busy.test") == 417
         top.wait(lambda s: "since start: EXP 1 " in s, "the 417 counted")
         ino = os.stat(h.shm).st_ino
-        seen = []
-        watcher = threading.Thread(target=lambda: [seen.append(top.screen()) or time.sleep(0.05)
-                                                   for _ in range(80)])
-        watcher.start()
         h.write_config(small + "".join(vhost(f"g{i:02d}.test") for i in range(70)))
-        h.reload("graceful")
-        watcher.join()
+        seen = screens_during(top, lambda: h.reload("graceful"))
         assert os.stat(h.shm).st_ino != ino, "the graceful did not rebuild the segment"
         screen = top.wait(lambda s: "72 vhosts" in s, "the grown table")
         assert "since start: EXP 1 " in screen, "the counters came along"
