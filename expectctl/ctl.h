@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "expect_event_json.h"
 #include "expect_shm.h"
 
 /* Exit codes; documented in expectctl.8 and product.md. */
@@ -19,7 +20,10 @@ enum {
     CTL_EXIT_USAGE = 2,
     CTL_EXIT_NOSEG = 3,
     CTL_EXIT_PERM = 4,
-    CTL_EXIT_CORRUPT = 5
+    CTL_EXIT_CORRUPT = 5,
+    /* events --from: the output is there, but some lines were skipped
+     * (malformed), doubled, or lost by the writer (gap lines). */
+    CTL_EXIT_PARTIAL = 6
 };
 
 typedef enum { CTL_FMT_TEXT = 0, CTL_FMT_JSON, CTL_FMT_PROMETHEUS } ctl_format_t;
@@ -51,6 +55,12 @@ typedef struct {
     int count_given;         /* -n was on the command line */
     int follow;              /* events --follow */
     int summary;             /* events --summary */
+    int by_server;           /* events --summary --by server */
+    uint64_t since_usec;     /* --since: events from then on (usec since the
+                              * epoch; main turns a DURATION into it); 0: all */
+    uint64_t since_ago_usec; /* --since DURATION: that long before now */
+    char *const *from;       /* --from FILE...: into argv; NULL: the segment */
+    int nfrom;
     uint32_t set_value;      /* set: EXPECT_OVERRIDE_NONE or a policy */
     int set_all;             /* set all */
     /* probe: needs no segment */
@@ -111,6 +121,8 @@ int ctl_each_vhost(const expect_shm_t *h, const ctl_opts_t *o,
                    void (*fn)(const expect_shm_vhost_snap_t *, void *), void *arg);
 uint32_t ctl_effective_policy(const expect_shm_vhost_snap_t *v);
 void ctl_format_time(char *buf, size_t len, uint64_t usec);
+/* An expect_emit_fn that writes to standard output (ctx unused). */
+void ctl_emit_stdout(void *ctx, const char *s, size_t len);
 /* Wall clock, microseconds since the epoch, as the segment keeps time. */
 uint64_t ctl_now_usec(void);
 
@@ -126,8 +138,46 @@ void ctl_sleep_ms(long ms);
 /* One file per verb family. */
 int ctl_stats(const expect_shm_t *h, const ctl_opts_t *o);
 int ctl_events(expect_shm_t *h, const ctl_opts_t *o);
-/* ctl_summary.c: events --summary. */
+/* The list's one writer, whatever the source: the document's head (JSON),
+ * one event (server: the ServerName a log line named; NULL from a
+ * segment), the document's end.  h is NULL for a log line: its outcome
+ * word then gives exactly the state the writer wrote. */
+void ctl_events_begin(const ctl_opts_t *o);
+void ctl_events_print(const expect_shm_t *h, const expect_shm_event_t *e, const char *server,
+                      const ctl_opts_t *o, int *first);
+void ctl_events_end(const ctl_opts_t *o);
+
+/* ctl_summary.c: events --summary, folded by one code path whatever the
+ * source: a segment's ring (ctl_events_summary) or log lines (ctl_from.c). */
+typedef struct ctl_summary ctl_summary_t;
+ctl_summary_t *ctl_summary_new(int by_server);
+/* h and now resolve a segment's pending event whose window has closed;
+ * h NULL takes the outcome word as it is. */
+void ctl_summary_add(ctl_summary_t *s, const expect_shm_t *h, const expect_shm_event_t *e,
+                     const char *server, uint64_t now);
+void ctl_summary_print(const ctl_summary_t *s, ctl_format_t format);
+void ctl_summary_free(ctl_summary_t *s);
 int ctl_events_summary(const expect_shm_t *h, const ctl_opts_t *o);
+
+/* ctl_eventlog.c: one line of the event log (the schema is in
+ * docs/MANY-SERVERS.md).  A line with its newline is shorter than
+ * PIPE_BUF, so its text is at most this long minus one. */
+#define CTL_EVENTLOG_LINE_MAX (EXPECT_EVENT_LINE_MAX - 1)
+enum { CTL_LINE_BAD = -1, CTL_LINE_EVENT = 1, CTL_LINE_GAP = 2 };
+typedef struct {
+    expect_shm_event_t ev;   /* event: as a segment's published record */
+    char server[256];        /* the main server's ServerName */
+    uint32_t pid;            /* the httpd parent's */
+    uint64_t claim;          /* "seq": its claim number in that ring */
+    uint64_t lost;           /* gap: events the writer lost */
+    int truncated;           /* the writer cut a string to fit the line */
+} ctl_line_t;
+/* line[0..n) without its newline: CTL_LINE_EVENT or CTL_LINE_GAP, or
+ * CTL_LINE_BAD with a one-line reason in why. */
+int ctl_eventlog_parse(const char *line, size_t n, ctl_line_t *out, char *why, size_t len);
+
+/* ctl_from.c: events [--summary] --from FILE...: no segment needed. */
+int ctl_events_from(const ctl_opts_t *o);
 int ctl_policy(const expect_shm_t *h, const ctl_opts_t *o);
 /* set: write the override(s) (ctl_set), then, once main has made sure the
  * generation that serves took them, print the result (ctl_set_report). */

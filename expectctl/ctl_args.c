@@ -20,9 +20,11 @@ typedef struct {
 
 static const ctl_verb_def verbs[] = {
     {"stats", CTL_VERB_STATS, "stats [VHOST] [--json | --prometheus]   counters per virtual host"},
-    {"events", CTL_VERB_EVENTS, "events [-n N] [--follow | --summary] [--json]\n"
+    {"events", CTL_VERB_EVENTS, "events [-n N] [--follow | --summary [--by server]] [--json]\n"
+     "            [--since DURATION|TIME] [--from FILE...]\n"
      "                                          recent 417s, newest last, and what each client\n"
-     "                                          did next; --summary: per vhost and client"},
+     "                                          did next; --summary: per vhost and client;\n"
+     "                                          --from: event logs (- stdin, .gz too), any servers"},
     {"policy", CTL_VERB_POLICY, "policy [VHOST]                          configured, override and effective policy"},
     {"set", CTL_VERB_SET, "set (VHOST | all) (continue | reject | ignore | default)   runtime override, no reload"},
     {"reset", CTL_VERB_RESET, "reset [VHOST]                           zero the counters"},
@@ -100,6 +102,105 @@ static int parse_size(const char *s, long *out)
     return 0;
 }
 
+/* Days from 1970-01-01 to year-month-day (proleptic Gregorian), without
+ * the C library's time zone state: ctl_args.c stays pure. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    int64_t era;
+    unsigned yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = (unsigned)(y - era * 400);
+    doy = (153 * (m + (m > 2 ? -3u : 9u)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* n digits at s as a number; -1 if any is not a digit. */
+static long digits(const char *s, int n)
+{
+    long v = 0;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/*
+ * --since DURATION | TIME.  DURATION: a whole number and a unit, s, m, h,
+ * d or w ("7d"), counted back from when the command runs.  TIME: UTC, as
+ * events prints it: YYYY-MM-DD, or YYYY-MM-DDTHH:MM[:SS[.fff]] with an
+ * optional Z.  Anything else is refused rather than guessed at.
+ */
+#define SINCE_MAX_DAYS (100L * 366)
+static int parse_since(const char *s, ctl_opts_t *o)
+{
+    static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    char *end = NULL;
+    long v, y, mo, d, hh = 0, mm = 0, ss = 0;
+    uint64_t unit;
+    size_t n = strlen(s);
+
+    if (n == 0) {
+        return -1;
+    }
+    if (s[0] >= '0' && s[0] <= '9' && n <= 8 && strchr("smhdw", s[n - 1]) != NULL) {
+        v = strtol(s, &end, 10);
+        if (end != s + n - 1) {
+            return -1;
+        }
+        unit = s[n - 1] == 's' ? 1u : s[n - 1] == 'm' ? 60u : s[n - 1] == 'h' ? 3600u
+             : s[n - 1] == 'd' ? 86400u : 7u * 86400u;
+        if (v < 1 || (uint64_t)v * unit > (uint64_t)SINCE_MAX_DAYS * 86400u) {
+            return -1;
+        }
+        o->since_ago_usec = (uint64_t)v * unit * 1000000u;
+        return 0;
+    }
+    if (n < 10 || s[4] != '-' || s[7] != '-' || (y = digits(s, 4)) < 1970
+        || (mo = digits(s + 5, 2)) < 1 || mo > 12 || (d = digits(s + 8, 2)) < 1
+        || d > (long)mdays[mo - 1]
+        || (mo == 2 && d == 29 && (y % 4 != 0 || (y % 100 == 0 && y % 400 != 0)))) {
+        return -1;
+    }
+    s += 10;
+    if (*s == 'T' || *s == ' ') {
+        /* Left to right: each test reads only bytes the one before it
+         * found inside the string. */
+        if ((hh = digits(s + 1, 2)) < 0 || hh > 23 || s[3] != ':'
+            || (mm = digits(s + 4, 2)) < 0 || mm > 59) {
+            return -1;
+        }
+        s += 6;
+        if (*s == ':') {
+            if ((ss = digits(s + 1, 2)) < 0 || ss > 59) {
+                return -1;
+            }
+            s += 3;
+            if (*s == '.') {
+                /* Milliseconds as events prints them; the second is enough. */
+                for (s++; *s >= '0' && *s <= '9'; s++) {
+                }
+            }
+        }
+    }
+    if (*s == 'Z') {
+        s++;
+    }
+    if (*s != '\0') {
+        return -1;
+    }
+    o->since_usec = ((uint64_t)days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400u
+                     + (uint64_t)(hh * 3600 + mm * 60 + ss)) * 1000000u;
+    return 0;
+}
+
 static int parse_set_value(const char *s, uint32_t *out)
 {
     expect_policy_t p;
@@ -173,6 +274,7 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
     const char *pos[3] = {NULL, NULL, NULL};
     const char *probe_opt = NULL;   /* the first probe-only option seen */
     const char *top_opt = NULL;     /* the first top-only option seen */
+    const char *events_opt = NULL;  /* the first events-only option seen */
     int npos = 0, i, saw_n = 0, saw_s = 0, dashdash = 0;
     size_t v;
 
@@ -239,6 +341,41 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
         }
         else if (strcmp(a, "--summary") == 0) {
             o->summary = 1;
+        }
+        else if (strcmp(a, "--since") == 0) {
+            events_opt = events_opt ? events_opt : a;
+            if (++i >= argc || parse_since(argv[i], o) != 0) {
+                return args_fail(err, errlen, "--since needs a duration such as 7d, 12h or 30m, "
+                                 "or a UTC time such as 2026-05-01 or 2026-05-01T08:00:00Z",
+                                 i < argc ? argv[i] : NULL);
+            }
+        }
+        else if (strcmp(a, "--by") == 0) {
+            events_opt = events_opt ? events_opt : a;
+            if (++i >= argc || strcmp(argv[i], "server") != 0) {
+                return args_fail(err, errlen, "--by takes 'server'", i < argc ? argv[i] : NULL);
+            }
+            o->by_server = 1;
+        }
+        else if (strcmp(a, "--from") == 0) {
+            events_opt = events_opt ? events_opt : a;
+            if (o->from != NULL) {
+                return args_fail(err, errlen, "give --from once, with every file after it", NULL);
+            }
+            /* Every argument up to the next option is a file; "-" is
+             * standard input (a file named like an option: ./-name). */
+            o->from = argv + i + 1;
+            while (i + 1 < argc && (argv[i + 1][0] != '-' || strcmp(argv[i + 1], "-") == 0)) {
+                if (argv[i + 1][0] == '\0') {
+                    return args_fail(err, errlen, "--from: an empty file name", NULL);
+                }
+                i++;
+                o->nfrom++;
+            }
+            if (o->nfrom == 0) {
+                return args_fail(err, errlen, "--from needs one or more files (- for standard "
+                                 "input)", NULL);
+            }
         }
         else if (strcmp(a, "-n") == 0) {
             if (++i >= argc || parse_count(argv[i], &o->count) != 0) {
@@ -356,6 +493,9 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
     if (top_opt != NULL && o->verb != CTL_VERB_TOP) {
         return args_fail(err, errlen, "option is for top", top_opt);
     }
+    if (events_opt != NULL && o->verb != CTL_VERB_EVENTS) {
+        return args_fail(err, errlen, "option is for events", events_opt);
+    }
     if (o->summary && (o->verb != CTL_VERB_EVENTS || o->follow)) {
         return args_fail(err, errlen, o->follow ? "choose one of --follow and --summary"
                                                 : "--summary is for events", NULL);
@@ -388,6 +528,24 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
         }
         if (npos > 1) {
             return args_fail(err, errlen, "events takes no VHOST", pos[1]);
+        }
+        if (o->by_server && (o->from == NULL || !o->summary)) {
+            return args_fail(err, errlen, o->from == NULL
+                             ? "--by server needs --from (a segment is one server's)"
+                             : "--by server groups the summary: add --summary", NULL);
+        }
+        if (o->from != NULL) {
+            if (o->follow) {
+                return args_fail(err, errlen, "--follow reads a segment, not --from files",
+                                 NULL);
+            }
+            if (saw_s || o->instance != NULL) {
+                return args_fail(err, errlen, "choose one of -s, -i and --from", NULL);
+            }
+            if (o->summary && saw_n) {
+                return args_fail(err, errlen, "--summary --from folds every line: choose them "
+                                 "with --since, not -n", NULL);
+            }
         }
         break;
     case CTL_VERB_TOP:

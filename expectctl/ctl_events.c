@@ -12,6 +12,7 @@
 
 #include "ctl.h"
 #include "expect_clients.h"
+#include "expect_event_json.h"
 #include "expect_format.h"
 
 #define BATCH 256
@@ -30,28 +31,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop_following = 1;
-}
-
-/*
- * The fix of an event: the client's own (its switch, whether it hangs or
- * loses the upload, the policy for it) when its User-Agent is known and it
- * sent 100-continue, else the reason's generic one.  The table's strings
- * are ASCII without quotes or controls, so they need no escaping beyond
- * what the writers do anyway.
- */
-static const char *event_fix(const expect_shm_event_t *e, const expect_client_t **client,
-                             char *buf, size_t len)
-{
-    expect_client_facts_t facts;
-
-    *client = expect_client_for_event(e->producer, e->reason, e->expect, e->user_agent);
-    if (*client == NULL) {
-        return expect_reason_text(e->reason);
-    }
-    /* The facts of the version this User-Agent names. */
-    expect_client_resolve(*client, e->user_agent, &facts);
-    expect_client_fix(buf, len, &facts, e->reason);
-    return buf;
 }
 
 /* The event's claim number, which its outcome word is tagged with. */
@@ -75,7 +54,8 @@ static void outcome_text(const expect_shm_t *h, char *buf, size_t len,
     }
 }
 
-static void print_event_text(const expect_shm_t *h, const expect_shm_event_t *e)
+static void print_event_text(const expect_shm_t *h, const expect_shm_event_t *e,
+                             const char *server)
 {
     char outcome[64];
     char fix[2048];
@@ -83,6 +63,11 @@ static void print_event_text(const expect_shm_t *h, const expect_shm_event_t *e)
     char when[40];
 
     ctl_format_time(when, sizeof(when), e->time_usec);
+    /* From an event log of many servers: which one. */
+    if (server != NULL) {
+        expect_fput_text(stdout, server);
+        putchar(' ');
+    }
     printf("%s ", when);
     expect_fput_text(stdout, e->vhost);
     putchar(' ');
@@ -106,65 +91,81 @@ static void print_event_text(const expect_shm_t *h, const expect_shm_event_t *e)
     expect_fput_text(stdout, e->user_agent);
     outcome_text(h, outcome, sizeof(outcome), e);
     printf("\" outcome=\"%s\" by=%s: ", outcome, expect_producer_name(e->producer));
-    expect_fput_text(stdout, event_fix(e, &client, fix, sizeof(fix)));
+    expect_fput_text(stdout, expect_event_fix(e, &client, fix, sizeof(fix)));
     putchar('\n');
 }
 
-static void print_event_json(const expect_shm_t *h, const expect_shm_event_t *e)
-{
-    uint32_t st;
-    char fix[2048];
-    const expect_client_t *client;
-    char when[40];
+/* expect_event_json's output with "server" first, for an event of a log
+ * line (events --from): the formatter's opening brace, then the field. */
+typedef struct {
+    const char *server;
+    int opened;
+} with_server_t;
 
-    ctl_format_time(when, sizeof(when), e->time_usec);
-    printf("{\"time\": \"%s\", \"time_usec\": %" PRIu64 ", \"vhost\": ", when, e->time_usec);
-    expect_fput_json_string(stdout, e->vhost);
-    printf(", \"client\": ");
-    expect_fput_json_string(stdout, e->client);
-    printf(", \"method\": ");
-    expect_fput_json_string(stdout, e->method);
-    printf(", \"uri\": ");
-    expect_fput_json_string(stdout, e->uri);
-    printf(", \"protocol\": ");
-    expect_fput_json_string(stdout, e->protocol);
-    printf(", \"expect\": ");
-    expect_fput_json_string(stdout, e->expect);
-    printf(", \"content_length\": ");
-    if (e->content_length < 0) {
-        printf("null");
+static void emit_with_server(void *ctx, const char *s, size_t len)
+{
+    with_server_t *w = ctx;
+
+    if (!w->opened && len > 0 && s[0] == '{') {
+        w->opened = 1;
+        fputs("{\"server\": ", stdout);
+        expect_fput_json_string(stdout, w->server);
+        fputs(", ", stdout);
+        s++;
+        len--;
+    }
+    ctl_emit_stdout(NULL, s, len);
+}
+
+/* The same formatter as ExpectEventLog's lines (expect_event_json.c);
+ * added with --from: the ServerName of the log line, first. */
+static void print_event_json(const expect_shm_t *h, const expect_shm_event_t *e,
+                             const char *server)
+{
+    uint32_t state = expect_outcome_state_at(h, e->outcome, claim_of(e), e->time_usec,
+                                             ctl_now_usec());
+    with_server_t w;
+
+    if (server == NULL) {
+        expect_event_json(ctl_emit_stdout, NULL, e, state);
+        return;
+    }
+    w.server = server;
+    w.opened = 0;
+    expect_event_json(emit_with_server, &w, e, state);
+}
+
+void ctl_events_begin(const ctl_opts_t *o)
+{
+    if (o->format == CTL_FMT_JSON && !o->follow) {
+        printf("{\"format\": \"mod_expect.events\", \"version\": 1, \"events\": [");
+    }
+}
+
+void ctl_events_print(const expect_shm_t *h, const expect_shm_event_t *e, const char *server,
+                      const ctl_opts_t *o, int *first)
+{
+    if (o->format == CTL_FMT_JSON) {
+        if (o->follow) {
+            print_event_json(h, e, server);
+            putchar('\n');
+        }
+        else {
+            printf("%s\n  ", *first ? "" : ",");
+            print_event_json(h, e, server);
+        }
+        *first = 0;
     }
     else {
-        printf("%" PRId64, e->content_length);
+        print_event_text(h, e, server);
     }
-    printf(", \"user_agent\": ");
-    expect_fput_json_string(stdout, e->user_agent);
-    printf(", \"status\": %u, \"producer\": \"%s\", \"reason\": \"%s\", \"fix\": ",
-           (unsigned)e->status, expect_producer_name(e->producer),
-           expect_reason_key(e->reason));
-    expect_fput_json_string(stdout, event_fix(e, &client, fix, sizeof(fix)));
-    /* Fields added for the client table ("client" is the address). */
-    printf(", \"client_key\": ");
-    if (client != NULL) {
-        expect_fput_json_string(stdout, client->key);
-        printf(", \"client_family\": ");
-        expect_fput_json_string(stdout, client->family);
-        printf(", \"client_fix\": ");
-        expect_fput_json_string(stdout, client->client_fix);
+}
+
+void ctl_events_end(const ctl_opts_t *o)
+{
+    if (o->format == CTL_FMT_JSON && !o->follow) {
+        printf("\n]}\n");
     }
-    else {
-        printf("null, \"client_family\": null, \"client_fix\": null");
-    }
-    /* Added for retry tracking. */
-    st = expect_outcome_state_at(h, e->outcome, claim_of(e), e->time_usec, ctl_now_usec());
-    printf(", \"outcome\": \"%s\", \"retry_after_ms\": ", expect_outcome_name(st));
-    if (st == EXPECT_OUTCOME_RETRIED) {
-        printf("%" PRIu64, expect_outcome_ms(e->outcome));
-    }
-    else {
-        printf("null");
-    }
-    printf("}");
 }
 
 /* Print events claimed in [from, until); returns the next claim to read. */
@@ -172,7 +173,7 @@ static uint64_t print_range(const expect_shm_t *h, uint64_t from, uint64_t until
                             const ctl_opts_t *o, int *first, int wait_pending)
 {
     static expect_shm_event_t batch[BATCH];
-    uint64_t next = from;
+    uint64_t next = from, since = o->since_usec;
     size_t i, n;
 
     while (from < until) {
@@ -182,19 +183,8 @@ static uint64_t print_range(const expect_shm_t *h, uint64_t from, uint64_t until
             if (batch[i].time_usec > last_shown_usec) {
                 last_shown_usec = batch[i].time_usec;
             }
-            if (o->format == CTL_FMT_JSON) {
-                if (o->follow) {
-                    print_event_json(h, &batch[i]);
-                    putchar('\n');
-                }
-                else {
-                    printf("%s\n  ", *first ? "" : ",");
-                    print_event_json(h, &batch[i]);
-                }
-                *first = 0;
-            }
-            else {
-                print_event_text(h, &batch[i]);
+            if (batch[i].time_usec >= since) {
+                ctl_events_print(h, &batch[i], NULL, o, first);
             }
         }
         if (next <= from) {
@@ -254,13 +244,9 @@ int ctl_events(expect_shm_t *h, const ctl_opts_t *o)
     int told_gone = 0;
 
     from = head > (uint64_t)o->count ? head - (uint64_t)o->count : 0;
-    if (o->format == CTL_FMT_JSON && !o->follow) {
-        printf("{\"format\": \"mod_expect.events\", \"version\": 1, \"events\": [");
-    }
+    ctl_events_begin(o);
     next = print_range(h, from, head, o, &first, 0);
-    if (o->format == CTL_FMT_JSON && !o->follow) {
-        printf("\n]}\n");
-    }
+    ctl_events_end(o);
     fflush(stdout);
     if (!o->follow) {
         return CTL_EXIT_OK;

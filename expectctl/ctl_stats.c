@@ -175,7 +175,8 @@ static void collect(const expect_shm_vhost_snap_t *v, void *arg)
     }
 }
 
-static void emit_stdout(void *ctx, const char *s, size_t len)
+/* An expect_emit_fn that writes to standard output. */
+void ctl_emit_stdout(void *ctx, const char *s, size_t len)
 {
     (void)ctx;
     fwrite(s, 1, len, stdout);
@@ -196,7 +197,7 @@ static int stats_prometheus(const expect_shm_t *h, const ctl_opts_t *o)
     rc = ctl_each_vhost(h, o, collect, &c);
     if (rc == CTL_EXIT_OK) {
         expect_prom_write(c.v, c.n, __atomic_load_n(&h->hdr->pending_evicted, __ATOMIC_RELAXED),
-                          emit_stdout, NULL);
+                          ctl_emit_stdout, NULL);
     }
     free(c.v);
     return rc;

@@ -21,6 +21,7 @@
 #define MAX_GROUPS 512
 
 typedef struct {
+    char server[256];                /* --by server: the log line's ServerName */
     char vhost[EXPECT_SHM_NAME_LEN];
     const expect_client_t *client;   /* NULL: not a known client */
     expect_client_facts_t facts;     /* of the first event's version: its range */
@@ -32,10 +33,13 @@ typedef struct {
     uint64_t unknown_length;         /* events without a Content-Length */
 } group_t;
 
-typedef struct {
+struct ctl_summary {
     group_t *g;
     size_t n;
-} groups_t;
+    size_t last;        /* the group the previous event went to: often again */
+    int by_server;
+};
+typedef struct ctl_summary groups_t;
 
 /* Two versions of a client belong together when the same facts hold for
  * both: the same range of the same release line. */
@@ -44,20 +48,32 @@ static int same_range(const expect_client_facts_t *a, const expect_client_facts_
     return a->range == b->range && a->release == b->release;
 }
 
-static group_t *group_for(groups_t *gs, const expect_shm_event_t *e,
+static int group_is(const groups_t *gs, const group_t *g, const expect_shm_event_t *e,
+                    const char *server, const expect_client_t *c,
+                    const expect_client_facts_t *f)
+{
+    return g->client == c && strcmp(g->vhost, e->vhost) == 0 && same_range(&g->facts, f)
+           && (!gs->by_server || strcmp(g->server, server) == 0);
+}
+
+static group_t *group_for(groups_t *gs, const expect_shm_event_t *e, const char *server,
                           const expect_client_t *c, const expect_client_facts_t *f)
 {
     size_t i;
 
+    if (gs->last < gs->n && group_is(gs, &gs->g[gs->last], e, server, c, f)) {
+        return &gs->g[gs->last];
+    }
     for (i = 0; i < gs->n; i++) {
-        if (gs->g[i].client == c && strcmp(gs->g[i].vhost, e->vhost) == 0
-            && same_range(&gs->g[i].facts, f)) {
+        if (group_is(gs, &gs->g[i], e, server, c, f)) {
+            gs->last = i;
             return &gs->g[i];
         }
     }
     if (gs->n == MAX_GROUPS - 1) {
         /* The last group is everything else, and says so. */
         snprintf(gs->g[gs->n].vhost, sizeof(gs->g[gs->n].vhost), "(other vhosts and clients)");
+        snprintf(gs->g[gs->n].server, sizeof(gs->g[gs->n].server), "(other servers)");
         gs->g[gs->n].client = NULL;
         expect_client_resolve(NULL, NULL, &gs->g[gs->n].facts);
         gs->n++;
@@ -66,13 +82,15 @@ static group_t *group_for(groups_t *gs, const expect_shm_event_t *e,
         return &gs->g[MAX_GROUPS - 1];
     }
     memcpy(gs->g[gs->n].vhost, e->vhost, sizeof(e->vhost));
+    snprintf(gs->g[gs->n].server, sizeof(gs->g[gs->n].server), "%s", server);
     gs->g[gs->n].client = c;
     gs->g[gs->n].facts = *f;
+    gs->last = gs->n;
     return &gs->g[gs->n++];
 }
 
-static void add_event(groups_t *gs, const expect_shm_t *h, const expect_shm_event_t *e,
-                      uint64_t now)
+void ctl_summary_add(ctl_summary_t *gs, const expect_shm_t *h, const expect_shm_event_t *e,
+                     const char *server, uint64_t now)
 {
     const expect_client_t *c = expect_client_for_event(e->producer, e->reason, e->expect,
                                                        e->user_agent);
@@ -81,7 +99,7 @@ static void add_event(groups_t *gs, const expect_shm_t *h, const expect_shm_even
     uint32_t state;
 
     expect_client_resolve(c, e->user_agent, &f);
-    g = group_for(gs, e, c, &f);
+    g = group_for(gs, e, server != NULL ? server : "", c, &f);
     state = expect_outcome_state_at(h, e->outcome, e->seq / 2 - 1, e->time_usec, now);
 
     g->n417++;
@@ -184,6 +202,10 @@ static void summary_text(const groups_t *gs)
     }
     for (i = 0; i < gs->n; i++) {
         const group_t *g = &gs->g[i];
+        if (gs->by_server) {
+            expect_fput_text(stdout, g->server);
+            putchar(' ');
+        }
         expect_fput_text(stdout, g->vhost);
         family_label(label, sizeof(label), g);
         printf("  %s: %" PRIu64 " 417s, %" PRIu64 " retried, %" PRIu64 " abandoned, %" PRIu64
@@ -218,7 +240,14 @@ static void summary_json(const groups_t *gs)
     printf("{\"format\": \"mod_expect.events.summary\", \"version\": 1, \"groups\": [");
     for (i = 0; i < gs->n; i++) {
         const group_t *g = &gs->g[i];
-        printf("%s\n  {\"vhost\": ", i ? "," : "");
+        printf("%s\n  {", i ? "," : "");
+        /* Added with --by server: the group's server. */
+        if (gs->by_server) {
+            printf("\"server\": ");
+            expect_fput_json_string(stdout, g->server);
+            printf(", ");
+        }
+        printf("\"vhost\": ");
         expect_fput_json_string(stdout, g->vhost);
         printf(", \"client_key\": ");
         if (g->client != NULL) {
@@ -252,17 +281,45 @@ static void summary_json(const groups_t *gs)
     printf("\n]}\n");
 }
 
+ctl_summary_t *ctl_summary_new(int by_server)
+{
+    ctl_summary_t *s = calloc(1, sizeof(*s));
+
+    if (s == NULL || (s->g = calloc(MAX_GROUPS, sizeof(*s->g))) == NULL) {
+        free(s);
+        return NULL;
+    }
+    s->by_server = by_server;
+    return s;
+}
+
+void ctl_summary_print(const ctl_summary_t *s, ctl_format_t format)
+{
+    if (format == CTL_FMT_JSON) {
+        summary_json(s);
+    }
+    else {
+        summary_text(s);
+    }
+}
+
+void ctl_summary_free(ctl_summary_t *s)
+{
+    if (s != NULL) {
+        free(s->g);
+        free(s);
+    }
+}
+
 int ctl_events_summary(const expect_shm_t *h, const ctl_opts_t *o)
 {
     static expect_shm_event_t batch[BATCH];
     uint64_t head = expect_shm_ring_head(h), from, next;
-    groups_t gs;
+    ctl_summary_t *gs;
     size_t i, n;
-    uint64_t now = ctl_now_usec();
+    uint64_t now = ctl_now_usec(), since = o->since_usec;
 
-    gs.n = 0;
-    gs.g = calloc(MAX_GROUPS, sizeof(*gs.g));
-    if (gs.g == NULL) {
+    if ((gs = ctl_summary_new(0)) == NULL) {
         fprintf(stderr, "expectctl: out of memory\n");
         return CTL_EXIT_FAIL;
     }
@@ -271,19 +328,16 @@ int ctl_events_summary(const expect_shm_t *h, const ctl_opts_t *o)
     while (from < head) {
         n = expect_shm_read_events(h, from, batch, BATCH, 0, &next);
         for (i = 0; i < n; i++) {
-            add_event(&gs, h, &batch[i], now);
+            if (batch[i].time_usec >= since) {
+                ctl_summary_add(gs, h, &batch[i], NULL, now);
+            }
         }
         if (next <= from) {
             break;
         }
         from = next;
     }
-    if (o->format == CTL_FMT_JSON) {
-        summary_json(&gs);
-    }
-    else {
-        summary_text(&gs);
-    }
-    free(gs.g);
+    ctl_summary_print(gs, o->format);
+    ctl_summary_free(gs);
     return CTL_EXIT_OK;
 }

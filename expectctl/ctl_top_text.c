@@ -483,7 +483,7 @@ static int family_width(const top_view_t *v, int first)
     return w < 10 ? 10 : w > 40 ? 40 : w;
 }
 
-static void event_line(frame_t *f, const top_event_t *e, int with_vhost)
+static void pane_event_line(frame_t *f, const top_event_t *e, int with_vhost)
 {
     char when[16], first[sizeof(e->vhost)];
     int nw = f->nw;
@@ -544,7 +544,7 @@ static size_t list_screen(frame_t *f, const top_model_t *m)
                   family_width(v, f->nw), "CLIENT", "OUTCOME");
         emit(f, TOP_L_PANE, &l);
         for (k = 0; k < pane && (size_t)k < v->nevents; k++) {
-            event_line(f, &v->events[k], 1);
+            pane_event_line(f, &v->events[k], 1);
         }
         if (v->nevents == 0) {
             emit_text(f, TOP_L_TEXT, v->stale ? "(not live)" : "(none in the event ring)");
@@ -651,7 +651,7 @@ static void detail_body(frame_t *f, const top_model_t *m)
     body_printf(f, 2, "its newest 417s (UTC):");
     for (i = 0; i < v->nevents; i++) {
         if (f->body >= f->skip && f->body - f->skip < f->room) {
-            event_line(f, &v->events[i], 0);
+            pane_event_line(f, &v->events[i], 0);
         }
         f->body++;
     }

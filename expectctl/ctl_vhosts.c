@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "expect_event_json.h"
 
 int ctl_vhost_visible(const expect_shm_vhost_snap_t *v)
 {
@@ -133,14 +134,5 @@ int ctl_each_vhost(const expect_shm_t *h, const ctl_opts_t *o,
 
 void ctl_format_time(char *buf, size_t len, uint64_t usec)
 {
-    time_t secs = (time_t)(usec / 1000000u);
-    struct tm tm;
-
-    if (usec == 0 || gmtime_r(&secs, &tm) == NULL) {
-        snprintf(buf, len, "-");
-        return;
-    }
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)((usec / 1000u) % 1000u));
+    expect_format_time(buf, len, usec);
 }

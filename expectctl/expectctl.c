@@ -25,7 +25,8 @@ static void usage(FILE *f)
                "  -i NAME      the segment of the Debian instance apache2-NAME (%s-NAME)\n"
                "  --help, --version\n\n"
                "exit codes: 0 ok, 1 failure, 2 usage, 3 no segment, 4 permission denied,\n"
-               "            5 corrupt or incompatible segment;\n"
+               "            5 corrupt or incompatible segment, 6 partial data (events --from:\n"
+               "            lines skipped, doubled or lost; 1 if a file cannot be opened);\n"
                "            probe: 0 healthy, 10-18 the verdict's problem (see expectctl(8));\n"
                "            with --compare or --chain the first problem, else 1 if a probe\n"
                "            could not run\n",
@@ -185,6 +186,19 @@ int main(int argc, char **argv)
     if (o.verb == CTL_VERB_PROBE) {
         /* probe talks to a server over the network: no segment, no root. */
         rc = ctl_probe(&o);
+        if (fflush(stdout) != 0 && rc == CTL_EXIT_OK) {
+            rc = CTL_EXIT_FAIL;
+        }
+        return rc;
+    }
+    if (o.since_ago_usec != 0) {
+        /* --since DURATION counts back from now, once for the whole run. */
+        uint64_t now = ctl_now_usec();
+        o.since_usec = now > o.since_ago_usec ? now - o.since_ago_usec : 1;
+    }
+    if (o.verb == CTL_VERB_EVENTS && o.from != NULL) {
+        /* Event logs: no segment, and no privilege beyond reading them. */
+        rc = ctl_events_from(&o);
         if (fflush(stdout) != 0 && rc == CTL_EXIT_OK) {
             rc = CTL_EXIT_FAIL;
         }

@@ -115,12 +115,14 @@ static size_t utf8_len(const unsigned char *p)
 }
 
 /* \uXXXX for a code point of the Basic Multilingual Plane, lower-case hex. */
-static void json_u(FILE *f, unsigned c)
+static void json_u(char u[6], unsigned c)
 {
-    char u[6] = { '\\', 'u', hexdig[(c >> 12) & 0xf], hexdig[(c >> 8) & 0xf],
-                  hexdig[(c >> 4) & 0xf], hexdig[c & 0xf] };
-
-    fwrite(u, 1, sizeof(u), f);
+    u[0] = '\\';
+    u[1] = 'u';
+    u[2] = hexdig[(c >> 12) & 0xf];
+    u[3] = hexdig[(c >> 8) & 0xf];
+    u[4] = hexdig[(c >> 4) & 0xf];
+    u[5] = hexdig[c & 0xf];
 }
 
 /*
@@ -144,47 +146,83 @@ static unsigned bidi_control(const unsigned char *p)
     return 0;
 }
 
-int expect_fput_json_string(FILE *f, const char *s)
+/*
+ * The JSON form of the character at p: its bytes into out (at most 6),
+ * their number into *outlen; returns how many input bytes it took.
+ */
+static size_t json_token(const unsigned char *p, char out[6], size_t *outlen)
 {
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    unsigned c = *p;
     size_t n;
 
-    fputc('"', f);
-    while (*p) {
-        unsigned c = *p;
-
-        switch (c) {
-        case '"':  fputs("\\\"", f); p++; continue;
-        case '\\': fputs("\\\\", f); p++; continue;
-        case '\n': fputs("\\n", f);  p++; continue;
-        case '\r': fputs("\\r", f);  p++; continue;
-        case '\t': fputs("\\t", f);  p++; continue;
-        default: break;
-        }
-        if (c < 0x20 || c == 0x7f) {
-            json_u(f, c);
-            p++;
-            continue;
-        }
-        n = utf8_len(p);
-        if (n == 0) {
-            json_u(f, c);
-            p++;
-        }
-        else if (n == 2 && c == 0xc2 && p[1] < 0xa0) {
-            /* C1 controls: valid JSON raw, but some terminals obey them. */
-            json_u(f, p[1]);
-            p += 2;
-        }
-        else if (n == 3 && bidi_control(p) != 0) {
-            json_u(f, bidi_control(p));
-            p += 3;
-        }
-        else {
-            fwrite(p, 1, n, f);
-            p += n;
-        }
+    switch (c) {
+    case '"':  out[0] = '\\'; out[1] = '"';  *outlen = 2; return 1;
+    case '\\': out[0] = '\\'; out[1] = '\\'; *outlen = 2; return 1;
+    case '\n': out[0] = '\\'; out[1] = 'n';  *outlen = 2; return 1;
+    case '\r': out[0] = '\\'; out[1] = 'r';  *outlen = 2; return 1;
+    case '\t': out[0] = '\\'; out[1] = 't';  *outlen = 2; return 1;
+    default: break;
     }
+    *outlen = 6;
+    if (c < 0x20 || c == 0x7f) {
+        json_u(out, c);
+        return 1;
+    }
+    n = utf8_len(p);
+    if (n == 0) {
+        json_u(out, c);
+        return 1;
+    }
+    if (n == 2 && c == 0xc2 && p[1] < 0xa0) {
+        /* C1 controls: valid JSON raw, but some terminals obey them. */
+        json_u(out, p[1]);
+        return 2;
+    }
+    if (n == 3 && bidi_control(p) != 0) {
+        json_u(out, bidi_control(p));
+        return 3;
+    }
+    memcpy(out, p, n);
+    *outlen = n;
+    return n;
+}
+
+size_t expect_emit_json_chars(expect_emit_fn emit, void *ctx, const char *s, size_t limit,
+                              int *cut)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    char tok[6];
+    size_t used = 0, k, n;
+
+    if (cut != NULL) {
+        *cut = 0;
+    }
+    while (*p) {
+        n = json_token(p, tok, &k);
+        /* A whole escape or a whole UTF-8 sequence, or nothing: a cut
+         * string stays valid JSON and valid UTF-8. */
+        if (k > limit - used) {
+            if (cut != NULL) {
+                *cut = 1;
+            }
+            break;
+        }
+        emit(ctx, tok, k);
+        used += k;
+        p += n;
+    }
+    return used;
+}
+
+static void emit_file(void *ctx, const char *s, size_t len)
+{
+    fwrite(s, 1, len, (FILE *)ctx);
+}
+
+int expect_fput_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    expect_emit_json_chars(emit_file, f, s, SIZE_MAX, NULL);
     fputc('"', f);
     return done(f);
 }
@@ -212,11 +250,6 @@ void expect_emit_prom_label(expect_emit_fn emit, void *ctx, const char *s)
         }
     }
     emit(ctx, "\"", 1);
-}
-
-static void emit_file(void *ctx, const char *s, size_t len)
-{
-    fwrite(s, 1, len, (FILE *)ctx);
 }
 
 int expect_fput_prom_label(FILE *f, const char *s)

@@ -54,6 +54,15 @@ int expect_fput_prom_label(FILE *f, const char *s);
  */
 typedef void (*expect_emit_fn)(void *ctx, const char *s, size_t len);
 
+/*
+ * The characters of s as a JSON string has them, quotes not included, as
+ * expect_fput_json_string writes them, through emit; at most limit bytes
+ * (SIZE_MAX: all), never part of an escape or of a UTF-8 sequence.
+ * Returns the bytes emitted; *cut (if not NULL) says whether s was cut.
+ */
+size_t expect_emit_json_chars(expect_emit_fn emit, void *ctx, const char *s, size_t limit,
+                              int *cut);
+
 /* s as a Prometheus label value, quotes included, as expect_fput_prom_label. */
 void expect_emit_prom_label(expect_emit_fn emit, void *ctx, const char *s);
 

@@ -465,4 +465,19 @@ size_t expect_shm_read_events(const expect_shm_t *h, uint64_t from,
                               expect_shm_event_t *out, size_t max,
                               int wait_pending, uint64_t *next);
 
+/* The claim number of an event read from the ring: its seq is published
+ * as 2n+2 for claim n. */
+static inline uint64_t expect_event_claim(const expect_shm_event_t *e)
+{
+    return e->seq >= 2 ? e->seq / 2 - 1 : 0;
+}
+
+/*
+ * The outcome word of claim n while its ring slot still holds it (1, and
+ * *word), or 0 once a later claim has taken the slot (or it never held
+ * n): for the event log's writer, which rechecks a pending event it
+ * copied out until its outcome is final.
+ */
+int expect_shm_event_outcome(const expect_shm_t *h, uint64_t n, uint64_t *word);
+
 #endif /* EXPECT_SHM_H */

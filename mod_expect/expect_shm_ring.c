@@ -210,3 +210,24 @@ size_t expect_shm_read_events(const expect_shm_t *h, uint64_t from,
     }
     return got;
 }
+
+int expect_shm_event_outcome(const expect_shm_t *h, uint64_t n, uint64_t *word)
+{
+    const expect_shm_event_t *rec;
+    uint64_t o;
+
+    if (h == NULL || h->ring == NULL || h->ring_slots == 0) {
+        return 0;
+    }
+    rec = &h->ring[n % h->ring_slots];
+    if (__atomic_load_n(&rec->seq, __ATOMIC_ACQUIRE) != 2 * n + 2) {
+        return 0;
+    }
+    o = __atomic_load_n(&rec->outcome, __ATOMIC_ACQUIRE);
+    /* Taken by a later claim meanwhile: the word may be the new event's. */
+    if (__atomic_load_n(&rec->seq, __ATOMIC_ACQUIRE) != 2 * n + 2) {
+        return 0;
+    }
+    *word = o;
+    return 1;
+}

@@ -26,6 +26,7 @@
 
 #include "mod_expect_config.h"
 #include "mod_expect_bodywatch.h"
+#include "mod_expect_eventlog.h"
 #include "mod_expect_stats.h"
 #include "mod_expect_status.h"
 #include "mod_expect_unknown.h"
@@ -699,6 +700,9 @@ static int expect_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, EXPLOGNO(0015)
                  "judging Expect: 100-continue in %s", where);
     rc = expect_stats_post_config(pconf, ptemp, s);
+    if (rc == OK) {
+        rc = expect_eventlog_post_config(pconf, ptemp, s);
+    }
     /* One line per start and restart, for whoever reads the log later (the
      * first, throw-away pass of the configuration says nothing). */
     if (rc == OK && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
@@ -729,6 +733,9 @@ static const command_rec expect_cmds[] = {
                   "Path of the shared statistics segment expectctl attaches to"),
     AP_INIT_TAKE1("ExpectEventSlots", set_event_slots, NULL, RSRC_CONF,
                   "Number of recent 417 events kept; 0 records none"),
+    AP_INIT_TAKE1("ExpectEventLog", expect_eventlog_set, NULL, RSRC_CONF,
+                  "Write every 417 as a JSON line to a file (relative to ServerRoot) "
+                  "or to \"|program\", as CustomLog does; main server only"),
     AP_INIT_TAKE1("ExpectRetryWindow", set_retry_window, NULL, RSRC_CONF,
                   "Seconds a 417'd client has to come back before its 417 counts as "
                   "abandoned; 0 tracks nothing"),
@@ -751,6 +758,8 @@ static void register_hooks(apr_pool_t *p)
     /* Before mod_log_config (MIDDLE) formats the line; counts every 417. */
     ap_hook_log_transaction(expect_log_transaction, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_monitor(expect_stats_monitor, NULL, NULL, APR_HOOK_MIDDLE);
+    /* After the sweep, which settles what is overdue. */
+    ap_hook_monitor(expect_eventlog_monitor, NULL, NULL, APR_HOOK_LAST);
 }
 
 AP_DECLARE_MODULE(expect) = {

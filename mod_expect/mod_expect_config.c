@@ -62,6 +62,7 @@ void *expect_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     conf->event_slots = base->event_slots;
     conf->retry_window = base->retry_window;
     conf->retry_slots = base->retry_slots;
+    conf->event_log = base->event_log;
     conf->slot = -1;
     conf->judge = add->judge != EXPECT_UNSET ? add->judge : base->judge;
     conf->judge_at = add->judge != EXPECT_UNSET ? add->judge_at : base->judge_at;
@@ -90,6 +91,26 @@ void expect_config_set_segment(const expect_shm_t *shm)
 {
     expect_current_segment = shm;
     expect_pending_now = shm != NULL && shm->hdr != NULL ? &shm->hdr->pending_now : &no_pending;
+}
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+const char *expect_config_state_key(apr_pool_t *p, const char *what, size_t size)
+{
+    return apr_psprintf(p, "mod_expect.%s.v" STR(EXPECT_SHM_LAYOUT_VERSION) ".%lu", what,
+                        (unsigned long)size);
+}
+
+static const expect_carried_t *carried_now;
+
+void expect_config_set_carried(const expect_carried_t *c)
+{
+    carried_now = c;
+}
+
+const expect_carried_t *expect_config_carried(void)
+{
+    return carried_now;
 }
 
 static apr_port_t vhost_port(const server_rec *s)

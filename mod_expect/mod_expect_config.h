@@ -70,6 +70,9 @@ typedef struct {
     const char *section_at; /* the first ExpectPolicy/ExpectStrict in a section
                                of this server's own configuration, or NULL */
     int unknown;           /* EXPECT_UNKNOWN_*; EXPECT_UNSET until set */
+    /* ExpectEventLog: "|program", or a file's path made absolute; NULL: off.
+     * The main server's only (refused in a <VirtualHost>). */
+    const char *event_log;
 } expect_srv_conf;
 
 void *expect_create_dir_conf(apr_pool_t *p, char *dir);
@@ -110,6 +113,12 @@ const char *expect_config_row_names(apr_pool_t *p, apr_pool_t *ptemp, server_rec
 /* Set every server's name from expect_config_row_names (post_config). */
 void expect_config_name_vhosts(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s);
 
+/* The process pool's userdata key for state of `what` that outlives the
+ * DSO's unload at a restart: it names the layout and the struct's size,
+ * so a build with another layout never takes the previous one's struct
+ * for its own. */
+const char *expect_config_state_key(apr_pool_t *p, const char *what, size_t size);
+
 /* "the main server", or "virtual host NAME (file:line)", for messages. */
 const char *expect_server_label(apr_pool_t *p, const server_rec *s);
 
@@ -126,6 +135,25 @@ static inline const expect_shm_t *expect_config_segment(void)
  * pending 417s for the request path's test (expect_pending_now). */
 void expect_config_set_segment(const expect_shm_t *shm);
 
+/*
+ * When this generation's post_config rebuilt the segment and carried the
+ * old one's newest events over (expect_shm_record renumbers them): the old
+ * segment's pair token, the claim the old ring would have given next, and
+ * the old claim number of each carried event, in order, the first of them
+ * now at claim new_first of the new ring.  For the event log's writer,
+ * which counts claims.  Valid until the next post_config.
+ */
+typedef struct {
+    uint64_t old_token;
+    uint64_t old_head;
+    const uint64_t *old_claims;
+    size_t n;
+    uint64_t new_first;
+} expect_carried_t;
+/* Set by the statistics' post_config when it carried events over (NULL
+ * at the start of each); read by the event log's. */
+void expect_config_set_carried(const expect_carried_t *c);
+const expect_carried_t *expect_config_carried(void);
 /*
  * How many 417s the segment's retry table holds (a static zero without a
  * segment): the judging hook's second test for a request without Expect,

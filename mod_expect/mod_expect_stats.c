@@ -43,12 +43,9 @@ typedef struct {
  * previous build's struct for its own (and the mapping is validated before
  * reuse anyway).
  */
-#define STR_(x) #x
-#define STR(x) STR_(x)
 static const char *state_key(apr_pool_t *p)
 {
-    return apr_psprintf(p, "mod_expect.segment.v" STR(EXPECT_SHM_LAYOUT_VERSION) ".%lu",
-                        (unsigned long)sizeof(expect_state));
+    return expect_config_state_key(p, "segment", sizeof(expect_state));
 }
 
 /* This generation's segment; children inherit it with the address space. */
@@ -132,11 +129,13 @@ static apr_status_t assign_slots(expect_shm_t *shm, server_rec *s, apr_pool_t *p
  * changed) continues the old one: the newest events that fit, re-pointed
  * at the renumbered vhost slots (the generation count goes on too).
  */
+static expect_carried_t carried_events;
+
 static void carry_over(expect_state *st, const expect_state *old, apr_pool_t *ptemp)
 {
     uint32_t n = old->shm.ring_slots < st->shm.ring_slots ? old->shm.ring_slots
                                                           : st->shm.ring_slots;
-    uint64_t head = expect_shm_ring_head(&old->shm), next;
+    uint64_t head = expect_shm_ring_head(&old->shm), next, *claims;
     expect_shm_event_t *buf;
     size_t got, i;
     int slot;
@@ -145,12 +144,23 @@ static void carry_over(expect_state *st, const expect_state *old, apr_pool_t *pt
         return;
     }
     buf = apr_palloc(ptemp, sizeof(*buf) * n);
+    claims = apr_palloc(ptemp, sizeof(*claims) * n);
     got = expect_shm_read_events(&old->shm, head > n ? head - n : 0, buf, n, 0, &next);
+    /* What the event log's writer needs to go on where it stopped. */
+    carried_events.old_token = old->shm.pair_token;
+    carried_events.old_head = next;
+    carried_events.new_first = expect_shm_ring_head(&st->shm);
+    carried_events.old_claims = claims;
+    carried_events.n = 0;
     for (i = 0; i < got; i++) {
         slot = expect_shm_vhost_find(&st->shm, buf[i].vhost);
         buf[i].vhost_slot = slot >= 0 ? (uint32_t)slot : UINT32_MAX;
-        expect_shm_record(&st->shm, &buf[i]);
+        /* Nobody else writes the new ring yet: claims follow each other. */
+        if (expect_shm_record(&st->shm, &buf[i])) {
+            claims[carried_events.n++] = expect_event_claim(&buf[i]);
+        }
     }
+    expect_config_set_carried(&carried_events);
 }
 
 /*
@@ -324,6 +334,7 @@ int expect_stats_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
     expect_shm_carry_t carry;
     int carried = 0;
 
+    expect_config_set_carried(NULL);
     /* The first, pre-config pass is thrown away: build nothing there. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;

@@ -45,13 +45,17 @@ BUDGETS = {"noexpect": 50, "continue": 400, "reject": 3000,
            # The issue aimed at 300; the floor is one more filter call and
            # one bucket read per header line (about 70 each, five lines for
            # curl's GET) plus the two hooks: see docs/PERFORMANCE.md.
-           "noexpect-unknown": 600}
+           "noexpect-unknown": 600,
+           # The 417 with ExpectEventLog on: the parent writes the lines, so
+           # the request pays what it pays without (the reject budget).
+           "reject-eventlog": 3000}
 GOAL_PLAIN = 0.99
 GOAL_EXPECT = 0.98
 
 REJECT_LOCATION = "<Location /reject>\n    ExpectPolicy reject\n</Location>\n"
 EMPTY_LOCATION = "<Location /reject>\n</Location>\n"
 EARLY = "ExpectJudge early\n"
+EVENT_LOG = "ExpectEventLog logs/mod_expect-events.log\n"
 # A second name-based vhost that rejects, so that a 417 can be pending in
 # another vhost than the measured one (localhost, which must then be a
 # vhost of its own: the first one of an address is its default).
@@ -332,9 +336,13 @@ def measure_budgets(k=CG_K):
     mp = cg.profile("expect-stats-events", [CG_KINDS[0], CG_KINDS[2],
                                             ("body-pending", "body", 200)],
                     k=k, extra=REJECT_LOCATION)
+    mel = cg.profile("expect-stats-events", [CG_KINDS[0], ("reject-eventlog", "reject", 417)],
+                     k=k, extra=REJECT_LOCATION + EVENT_LOG)
     s = cg.profile("stock", CG_KINDS[:2] + [BODY], k=k, extra=EMPTY_LOCATION)
-    rows, trees = budget_rows(m, s, labels + ["body", "body-other", "body-pending"],
-                              m_for={"reject": mrej, "body-other": mo, "body-pending": mp})
+    rows, trees = budget_rows(m, s, labels + ["body", "body-other", "body-pending",
+                                              "reject-eventlog"],
+                              m_for={"reject": mrej, "body-other": mo, "body-pending": mp,
+                                     "reject-eventlog": mel})
     mu = cg.profile("expect-stats-events", [CG_KINDS[0]], k=k,
                     extra="ExpectUnknown ignore\n" + REJECT_LOCATION)
     rows["noexpect-unknown"] = filter_row(mu["noexpect"], m["noexpect"])
@@ -346,7 +354,8 @@ def measure_budgets(k=CG_K):
     rows_t, trees_t = budget_rows(mt, st, labels, m_for={"reject": mr})
     return {"k": k, "rows": rows, "trees": trees,
             "translate": {"rows": rows_t, "trees": trees_t},
-            "empty_drift": [p["_empty_drift"] for p in (m, mrej, mo, mp, mu, s, mt, mr, st)]}
+            "empty_drift": [p["_empty_drift"] for p in (m, mrej, mo, mp, mel, mu, s, mt, mr,
+                                                        st)]}
 
 
 def section_budgets(res):
@@ -595,7 +604,9 @@ def render(res):
                  "body-other": "POST with a body, no Expect, a 417 pending in another vhost",
                  "body-pending": "POST with a body, no Expect, a 417 pending in its vhost",
                  "noexpect-unknown": "GET, no Expect, with ExpectUnknown ignore (whole "
-                                     "request minus the same without it)"}
+                                     "request minus the same without it)",
+                 "reject-eventlog": "POST, Expect, rejected, with ExpectEventLog (written "
+                                    "by the parent)"}
         placements = [("fixups", b["rows"], b["trees"])]
         if "translate" in b:
             placements.append(("translate_name (early)", b["translate"]["rows"],

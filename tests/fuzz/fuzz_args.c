@@ -119,6 +119,22 @@ static void check_ok(const ctl_opts_t *o, int argc, char **argv, const char *env
         fz_fail("unexpected verb %d", (int)o->verb);
     }
     FZ_ASSERT(o->verb == CTL_VERB_CLIENTS || o->user_agent == NULL);
+    /* --from FILE...: a run of argv's own entries, none empty, for events
+     * only, and never with a segment (-s, -i) or --follow. */
+    if (o->from != NULL) {
+        FZ_ASSERT(o->verb == CTL_VERB_EVENTS && o->nfrom >= 1 && !o->follow);
+        FZ_ASSERT(o->from > argv && o->from + o->nfrom <= argv + argc);
+        FZ_ASSERT(o->instance == NULL);
+        for (i = 0; i < o->nfrom; i++) {
+            FZ_ASSERT(o->from[i][0] != '\0');
+            FZ_ASSERT(o->from[i][0] != '-' || o->from[i][1] == '\0');
+        }
+    }
+    else {
+        FZ_ASSERT(o->nfrom == 0 && !o->by_server);
+    }
+    FZ_ASSERT(!o->by_server || o->summary);
+    FZ_ASSERT(o->verb == CTL_VERB_EVENTS || (o->since_usec == 0 && o->since_ago_usec == 0));
     if (o->verb == CTL_VERB_SET) {
         FZ_ASSERT(o->set_value == EXPECT_OVERRIDE_NONE
                   || o->set_value <= (uint32_t)EXPECT_POLICY_IGNORE);

@@ -2,10 +2,13 @@
 /*
  * fuzz_check.c - see fuzz_check.h.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "fuzz_check.h"
 
@@ -492,4 +495,60 @@ long fz_prom_valid(const char *s, size_t len, const char **why)
         pos = end + 1;
     }
     return samples;
+}
+
+static char *out_buf;
+static size_t out_size;
+
+void fz_stdout_to_memory(void)
+{
+    int fd;
+
+    fflush(stdout);
+    fd = memfd_create("fuzz_stdout", MFD_CLOEXEC);
+    if (fd < 0) {
+        FILE *t = tmpfile();
+        if (t == NULL) {
+            fz_fail("no memfd and no tmpfile: %s", strerror(errno));
+        }
+        fd = dup(fileno(t));
+        fclose(t);
+    }
+    if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0) {
+        fz_fail("cannot redirect stdout: %s", strerror(errno));
+    }
+    close(fd);
+}
+
+void fz_stdout_rewind(void)
+{
+    fflush(stdout);
+    if (ftruncate(STDOUT_FILENO, 0) != 0 || fseek(stdout, 0, SEEK_SET) != 0) {
+        fz_fail("cannot rewind stdout: %s", strerror(errno));
+    }
+    clearerr(stdout);
+}
+
+const char *fz_stdout_take(size_t *len)
+{
+    off_t end;
+    size_t got = 0;
+    ssize_t r;
+
+    FZ_ASSERT(fflush(stdout) == 0 && !ferror(stdout));
+    end = lseek(STDOUT_FILENO, 0, SEEK_END);
+    FZ_ASSERT(end >= 0);
+    if ((size_t)end + 1 > out_size) {
+        out_size = (size_t)end + 1;
+        out_buf = realloc(out_buf, out_size);
+        FZ_ASSERT(out_buf != NULL);
+    }
+    while (got < (size_t)end) {
+        r = pread(STDOUT_FILENO, out_buf + got, (size_t)end - got, (off_t)got);
+        FZ_ASSERT(r > 0);
+        got += (size_t)r;
+    }
+    out_buf[got] = '\0';
+    *len = got;
+    return out_buf;
 }

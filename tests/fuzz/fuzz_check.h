@@ -55,4 +55,15 @@ long fz_prom_label_decode(const char *s, size_t len, char *out, size_t cap);
  */
 long fz_prom_valid(const char *s, size_t len, const char **why);
 
+/*
+ * stdout as a memory file, for harnesses whose code under test prints:
+ * fz_stdout_to_memory() once (LLVMFuzzerInitialize), fz_stdout_rewind()
+ * before a writer runs, fz_stdout_take() after it: what it printed,
+ * NUL-terminated, its length in *len (the buffer is reused by the next
+ * take).  A stream error fails the run.
+ */
+void fz_stdout_to_memory(void);
+void fz_stdout_rewind(void);
+const char *fz_stdout_take(size_t *len);
+
 #endif /* FUZZ_CHECK_H */

@@ -35,64 +35,15 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char *cap_buf;
-static size_t cap_size;
+static const char *cap_buf;
 
+/* stdout becomes a memory file, rewound before each writer runs. */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    int fd;
-
     (void)argc;
     (void)argv;
-    /* stdout becomes a memory file, rewound before each writer runs. */
-    fflush(stdout);
-    fd = memfd_create("fuzz_shm_stdout", MFD_CLOEXEC);
-    if (fd < 0) {
-        FILE *t = tmpfile();
-        if (t == NULL) {
-            fz_fail("no memfd and no tmpfile: %s", strerror(errno));
-        }
-        fd = dup(fileno(t));
-        fclose(t);
-    }
-    if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0) {
-        fz_fail("cannot redirect stdout: %s", strerror(errno));
-    }
-    close(fd);
+    fz_stdout_to_memory();
     return 0;
-}
-
-static void cap_begin(void)
-{
-    fflush(stdout);
-    if (ftruncate(STDOUT_FILENO, 0) != 0 || fseek(stdout, 0, SEEK_SET) != 0) {
-        fz_fail("cannot rewind stdout: %s", strerror(errno));
-    }
-    clearerr(stdout);
-}
-
-/* What the writer printed since cap_begin(), NUL-terminated in cap_buf. */
-static size_t cap_end(void)
-{
-    off_t end;
-    size_t got = 0;
-    ssize_t r;
-
-    FZ_ASSERT(fflush(stdout) == 0 && !ferror(stdout));
-    end = lseek(STDOUT_FILENO, 0, SEEK_END);
-    FZ_ASSERT(end >= 0);
-    if ((size_t)end + 1 > cap_size) {
-        cap_size = (size_t)end + 1;
-        cap_buf = realloc(cap_buf, cap_size);
-        FZ_ASSERT(cap_buf != NULL);
-    }
-    while (got < (size_t)end) {
-        r = pread(STDOUT_FILENO, cap_buf + got, (size_t)end - got, (off_t)got);
-        FZ_ASSERT(r > 0);
-        got += (size_t)r;
-    }
-    cap_buf[got] = '\0';
-    return got;
 }
 
 static void check_why(const char *why, size_t whylen)
@@ -206,25 +157,25 @@ static void run_stats(const expect_shm_t *h, ctl_opts_t *o)
     FZ_ASSERT(ctl_each_vhost(h, o, count_row, &vs) == CTL_EXIT_OK);
 
     o->format = CTL_FMT_TEXT;
-    cap_begin();
+    fz_stdout_rewind();
     FZ_ASSERT(ctl_stats(h, o) == CTL_EXIT_OK);
-    len = cap_end();
+    cap_buf = fz_stdout_take(&len);
     FZ_ASSERT(fz_text_clean(cap_buf, len, 1));
     /* header, rows, the override note if any, the retry-tracking line */
     FZ_ASSERT(fz_count_lines(cap_buf, len) == 1 + vs.visible + (vs.any_override ? 1 : 0) + 1);
 
     o->format = CTL_FMT_JSON;
-    cap_begin();
+    fz_stdout_rewind();
     FZ_ASSERT(ctl_stats(h, o) == CTL_EXIT_OK);
-    len = cap_end();
+    cap_buf = fz_stdout_take(&len);
     if (!fz_json_valid(cap_buf, len)) {
         fz_fail("stats --json is not valid JSON:\n%s", cap_buf);
     }
 
     o->format = CTL_FMT_PROMETHEUS;
-    cap_begin();
+    fz_stdout_rewind();
     FZ_ASSERT(ctl_stats(h, o) == CTL_EXIT_OK);
-    len = cap_end();
+    cap_buf = fz_stdout_take(&len);
     samples = fz_prom_valid(cap_buf, len, &why);
     if (samples < 0) {
         fz_fail("stats --prometheus: %s:\n%s", why, cap_buf);
@@ -234,9 +185,9 @@ static void run_stats(const expect_shm_t *h, ctl_opts_t *o)
     FZ_ASSERT((uint64_t)samples == 19u * vs.visible + 1u);
 
     o->format = CTL_FMT_TEXT;
-    cap_begin();
+    fz_stdout_rewind();
     FZ_ASSERT(ctl_policy(h, o) == CTL_EXIT_OK);
-    len = cap_end();
+    cap_buf = fz_stdout_take(&len);
     FZ_ASSERT(fz_text_clean(cap_buf, len, 1));
     FZ_ASSERT(fz_count_lines(cap_buf, len) == vs.visible);
 }
@@ -258,16 +209,16 @@ static void run_events(const expect_shm_t *h, long count, expect_shm_event_t *ev
     expected = read_all_events(h, from, ev, max);
 
     o.format = CTL_FMT_TEXT;
-    cap_begin();
+    fz_stdout_rewind();
     FZ_ASSERT(ctl_events(&view, &o) == CTL_EXIT_OK);
-    len = cap_end();
+    cap_buf = fz_stdout_take(&len);
     FZ_ASSERT(fz_text_clean(cap_buf, len, 1));
     FZ_ASSERT(fz_count_lines(cap_buf, len) == expected);
 
     o.format = CTL_FMT_JSON;
-    cap_begin();
+    fz_stdout_rewind();
     FZ_ASSERT(ctl_events(&view, &o) == CTL_EXIT_OK);
-    len = cap_end();
+    cap_buf = fz_stdout_take(&len);
     if (!fz_json_valid(cap_buf, len)) {
         fz_fail("events --json is not valid JSON:\n%s", cap_buf);
     }
@@ -275,14 +226,14 @@ static void run_events(const expect_shm_t *h, long count, expect_shm_event_t *ev
     /* --summary over whatever outcomes the bytes claim. */
     o.summary = 1;
     o.format = CTL_FMT_TEXT;
-    cap_begin();
+    fz_stdout_rewind();
     FZ_ASSERT(ctl_events_summary(h, &o) == CTL_EXIT_OK);
-    len = cap_end();
+    cap_buf = fz_stdout_take(&len);
     FZ_ASSERT(fz_text_clean(cap_buf, len, 1));
     o.format = CTL_FMT_JSON;
-    cap_begin();
+    fz_stdout_rewind();
     FZ_ASSERT(ctl_events_summary(h, &o) == CTL_EXIT_OK);
-    len = cap_end();
+    cap_buf = fz_stdout_take(&len);
     if (!fz_json_valid(cap_buf, len)) {
         fz_fail("events --summary --json is not valid JSON:\n%s", cap_buf);
     }

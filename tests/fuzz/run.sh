@@ -5,7 +5,7 @@
 #   tests/fuzz/run.sh [SECONDS] [HARNESS...]
 #
 # SECONDS per harness (default 60); HARNESS among fuzz_shm fuzz_format
-# fuzz_policy fuzz_args fuzz_probe (default: all).  Builds every harness
+# fuzz_policy fuzz_args fuzz_probe fuzz_eventlog (default: all).  Builds every harness
 # with clang straight from the sources (nothing from `make` is used), runs
 # each with -max_total_time=SECONDS on a COPY of tests/fuzz/corpus/<harness>/
 # in a mktemp -d directory (the repository is never written), prints one
@@ -27,7 +27,7 @@ if [ $# -gt 0 ]; then
         *) SECS=$1; shift ;;
     esac
 fi
-ALL="fuzz_shm fuzz_format fuzz_policy fuzz_args fuzz_probe"
+ALL="fuzz_shm fuzz_format fuzz_policy fuzz_args fuzz_probe fuzz_eventlog"
 HARNESSES=${*:-$ALL}
 for h in $HARNESSES; do
     case " $ALL " in *" $h "*) ;; *) echo "run.sh: unknown harness $h (have: $ALL)" >&2; exit 2 ;; esac
@@ -48,6 +48,15 @@ else
     exit 2
 fi
 
+# The event-log reader parses with jansson and reads gzip with zlib.
+if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists jansson zlib; then
+    LOG_CFLAGS=$(pkg-config --cflags jansson zlib)
+    LOG_LIBS=$(pkg-config --libs jansson zlib)
+else
+    echo "run.sh: jansson or zlib not found (install libjansson-dev zlib1g-dev)" >&2
+    exit 2
+fi
+
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mod_expect-fuzz.XXXXXX") || exit 2
 echo "work directory: $WORK"
 
@@ -58,12 +67,14 @@ WARN="-Wall -Wextra -Wshadow -Wpointer-arith -Wcast-align -Wwrite-strings \
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 CFLAGS="-g -O1 -fno-omit-frame-pointer $SAN $WARN"
 # shellcheck disable=SC2086
-INC="-I$ROOT/mod_expect -I$ROOT/expectctl -I$HERE $APR_CFLAGS"
+INC="-I$ROOT/mod_expect -I$ROOT/expectctl -I$HERE $APR_CFLAGS $LOG_CFLAGS"
 
 # Every core source (plain C over APR); the module's glue is not fuzzed here.
 CORE=$(cd "$ROOT" && echo mod_expect/expect_*.c)
 CTL="expectctl/ctl_args.c expectctl/ctl_vhosts.c expectctl/ctl_stats.c expectctl/ctl_live.c expectctl/ctl_paths.c \
 expectctl/ctl_events.c expectctl/ctl_summary.c expectctl/ctl_policy.c"
+# The event-log reader (events --from).
+LOG="expectctl/ctl_eventlog.c expectctl/ctl_from.c"
 # probe's parsers and read loops: no sockets, no OpenSSL.
 PROBE="expectctl/probe/probe_parse.c expectctl/probe/probe_read.c"
 srcs_for() {
@@ -73,6 +84,7 @@ srcs_for() {
         fuzz_policy) echo "mod_expect/expect_policy.c" ;;
         fuzz_args)   echo "$CORE expectctl/ctl_args.c expectctl/ctl_paths.c" ;;
         fuzz_probe)  echo "$PROBE" ;;
+        fuzz_eventlog) echo "$CORE $CTL $LOG" ;;
     esac
 }
 
@@ -83,7 +95,7 @@ compile() {  # src obj
     # shellcheck disable=SC2086
     "$CC" $CFLAGS -fsanitize=fuzzer-no-link $INC -c -o "$2" "$1" 2>>"$WORK/build.log" || BUILD_FAIL=1
 }
-for src in $CORE $CTL $PROBE; do
+for src in $CORE $CTL $PROBE $LOG; do
     compile "$ROOT/$src" "$WORK/obj/$(echo "$src" | tr / _).o"
 done
 compile "$HERE/fuzz_check.c" "$WORK/obj/fuzz_check.o"
@@ -96,7 +108,7 @@ for h in $HARNESSES; do
         objs="$objs $WORK/obj/$(echo "$src" | tr / _).o"
     done
     # shellcheck disable=SC2086
-    "$CC" -g -fsanitize=fuzzer $SAN -o "$WORK/bin/$h" $objs $APR_LIBS 2>>"$WORK/build.log" \
+    "$CC" -g -fsanitize=fuzzer $SAN -o "$WORK/bin/$h" $objs $APR_LIBS $LOG_LIBS 2>>"$WORK/build.log" \
         || { echo "run.sh: linking $h failed" >&2; BUILD_FAIL=1; }
 done
 # Under -Werror a warning is reported as "error: ... [-Werror,-W...]".

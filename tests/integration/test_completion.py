@@ -51,7 +51,10 @@ VERBS = ["stats", "events", "policy", "set", "reset", "probe", "clients", "top"]
     ("expectctl -", ["-s", "-i", "--help", "--version"]),
     ("expectctl -s /tmp/seg ", VERBS),           # -s takes its PATH, then the verb
     ("expectctl stats --", ["--json", "--prometheus"]),
-    ("expectctl events -", ["-s", "-n", "--follow", "--summary", "--json"]),
+    ("expectctl events -", ["-s", "-n", "--follow", "--summary", "--json", "--since", "--by",
+                            "--from"]),
+    ("expectctl events --summary --by ", ["server"]),
+    ("expectctl events --since ", []),           # a duration or a time: nothing to offer
     ("expectctl events -n ", []),                # a number: nothing to offer
     ("expectctl probe --", ["--timeout", "--json", "--method", "--size",
                             "--insecure", "--connect", "--connect-to", "--proxy",
@@ -140,7 +143,7 @@ def test_vhost_names_from_live_segment():
 
 
 def test_events_summary_and_instances(tmp_path):
-    assert complete("expectctl events --s") == ["--summary"]
+    assert complete("expectctl events --s") == ["--summary", "--since"]
     run = tmp_path / "apache2"
     for name, seg in (("two", True), ("three", True), ("empty", False), (".hidden", True)):
         d = tmp_path / f"apache2-{name}"
@@ -189,3 +192,19 @@ def test_offered_names_work_with_set():
         res = subprocess.run([ctl, "-s", h.shm, "set", f"-dash.test:{h.port}", "default"],
                              capture_output=True, text=True, timeout=30)
         assert res.returncode == 2 and "unknown option" in res.stderr, res
+
+
+def test_from_offers_files(tmp_path):
+    """events --from FILE...: files, for the word after --from and for every
+    word after it up to the next option; an option again after that."""
+    (tmp_path / "expect-events.log").write_text("")
+    (tmp_path / "expect-events.log.1.gz").write_bytes(b"")
+    (tmp_path / "other").write_text("")
+    pre = str(tmp_path / "expect-")
+    want = sorted([str(tmp_path / "expect-events.log"), str(tmp_path / "expect-events.log.1.gz")])
+    assert sorted(complete(f"expectctl events --summary --from {pre}")) == want
+    assert sorted(complete(f"expectctl events --from {tmp_path}/other {pre}")) == want
+    assert sorted(complete(f"expectctl events --from - {pre}")) == want
+    assert complete(f"expectctl events --from {tmp_path}/other --j") == ["--json"]
+    # After another option, a word is no file of --from: events takes none.
+    assert complete(f"expectctl events --from {tmp_path}/other --json {pre}") == []

@@ -22,7 +22,16 @@ Commands: every line of a ```sh block in README.md and docs/*.md that
 starts with `expectctl ` runs against a live server, with `-s` naming that
 server's segment; whatever follows ` # ` is a comment, and a pipe into
 another program is cut off (expectctl's own exit code is checked).
-`--follow` runs for a second and must stop cleanly on SIGINT.  The docs'
+`--follow` runs for a second and must stop cleanly on SIGINT.  A
+`--from` command reads sample event logs instead of a segment: each path
+with `expect-events.log` in it is taken below a private root, where the
+test writes the logs it names (a `*` in the file name stands for two
+plain days and a gzip-compressed one, a `*` directory for two servers'
+directories), and the output must show
+their 417s; a line `zcat ... | expectctl ...` runs whole, in bash, on
+those files, and a line `journalctl ... | expectctl ...` on a journald of
+the test's own (a journal namespace) that got sample lines through
+`logger`, as the docs ship them.  The docs'
 `expectctl probe` lines run in test_probe_hops.py, against a chain, and
 so do expectctl.8's EXAMPLES with a hop or HTTP/2 option; its other
 EXAMPLES run here.  Each NAME:PORT the commands
@@ -31,6 +40,8 @@ name is a virtual host of that server, and `probe URL` asks that server
 `(exit N)`.
 """
 import glob
+import gzip
+import json
 import os
 import re
 import shlex
@@ -42,6 +53,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from httpd_harness import Httpd, expectctl, expectctl_path, serving
+from testlib import private_journald, wait_for
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MAX_FRAGMENTS = 2
@@ -155,6 +167,9 @@ def doc_commands():
         name = os.path.relpath(path, REPO)
         for line, text, _ in code_blocks(path, "sh"):
             for k, cmd in enumerate(text.split("\n")):
+                if ZCAT_PIPE.match(cmd) or JOURNAL_PIPE.match(cmd):
+                    out.append((f"{name}:{line + 1 + k}", cmd.strip(), 0))
+                    continue
                 if not cmd.startswith("expectctl ") or (
                         name != "README.md" and cmd.startswith("expectctl probe")):
                     continue
@@ -164,6 +179,104 @@ def doc_commands():
                 out.append((f"{name}:{line + 1 + k}", code.strip(),
                             int(m.group(1)) if m else 0))
     return out
+
+
+# `zcat FILES | expectctl ...`: run whole, on the sample logs;
+# `journalctl ... | expectctl ...`: run whole, on a private journald that
+# got sample lines through logger, as the docs ship them.
+ZCAT_PIPE = re.compile(r"^zcat \S.* \| expectctl ")
+JOURNAL_PIPE = re.compile(r"^journalctl \S.* \| expectctl ")
+# A path of an event log in a command: written below a private root.
+EVENT_LOG = re.compile(r"^/\S*expect-events\S*$")
+# What a `*` in a log's file name stands for: two days, the older one
+# compressed (a name ending in .gz is written compressed).
+LOG_NAMES = ("2026-05-02", "2026-05-01", "2026-04-30.gz")
+
+
+def event_line(server, pid, seq, usec, outcome):
+    """One line in the schema of docs/MANY-SERVERS.md (ExpectEventLog)."""
+    when = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(usec // 1000000)) + ".000Z"
+    return json.dumps({
+        "format": "mod_expect.event", "version": 1, "server": server, "pid": pid,
+        "seq": seq, "time": when, "time_usec": usec, "vhost": "main",
+        "client": "192.0.2.10", "method": "PUT", "uri": "/upload", "protocol": "HTTP/1.1",
+        "expect": "100-continue", "content_length": 4096, "user_agent": "curl/7.88.1",
+        "status": 417, "producer": "mod_expect", "reason": "policy", "fix": "-",
+        "client_key": "curl", "client_family": "curl", "client_fix": "-H 'Expect:'",
+        "outcome": outcome, "retry_after_ms": 40 if outcome == "retried" else None}) + "\n"
+
+
+def sample_logs(root, cmd):
+    """Write the logs a command's paths name below root; returns the command
+    with each such path rooted there (globs left for the shell or glob)."""
+    now = int(time.time()) * 1000000
+    seq = 0
+    for tok in shlex.split(cmd):
+        if not EVENT_LOG.match(tok):
+            continue
+        parts = os.path.dirname(tok).strip("/").split("/")
+        dirs = [""]
+        for part in parts:
+            subs = ["www1.example", "www2.example"] if "*" in part else [part]
+            dirs = [os.path.join(d, sub) for d in dirs for sub in subs]
+        for d in dirs:
+            full = os.path.join(root, d)
+            os.makedirs(full, exist_ok=True)
+            server = os.path.basename(d) if "." in os.path.basename(d) else "www1.example"
+            base = os.path.basename(tok)
+            names = [base.replace("*", n, 1).replace(".gz.gz", ".gz") for n in LOG_NAMES] \
+                if "*" in base else [base]
+            for name in names:
+                lines = ""
+                for outcome in ("retried", "abandoned"):
+                    seq += 1
+                    lines += event_line(server, 4000, seq, now - seq * 60000000, outcome)
+                path = os.path.join(full, name)
+                if name.endswith(".gz"):
+                    with gzip.open(path, "wt") as f:
+                        f.write(lines)
+                else:
+                    with open(path, "w") as f:
+                        f.write(lines)
+    return " ".join(root + t if EVENT_LOG.match(t) else t for t in cmd.split(" "))
+
+
+def run_journal(cmd):
+    """`journalctl ... | expectctl ...` on a journald of its own, which got
+    sample lines through `logger --size 4096 -t mod_expect` first."""
+    now = int(time.time()) * 1000000
+    text = "".join(event_line(s, 4000, k, now - k * 60000000, o) for k, (s, o) in
+                   enumerate([("www1.example", "retried"), ("www2.example", "abandoned")]))
+    with private_journald() as (ns, sock):
+        subprocess.run(["logger", "--socket", sock, "--size", "4096", "-t", "mod_expect"],
+                       input=text, text=True, check=True, timeout=30)
+        line = cmd.replace("journalctl ", f"journalctl --namespace={ns} ", 1).replace(
+            "| expectctl ", "| " + shlex.quote(expectctl_path()) + " ", 1)
+
+        def run():
+            res = subprocess.run(["bash", "-o", "pipefail", "-c", line], capture_output=True,
+                                 text=True, timeout=60)
+            return res if "no 417s recorded" not in res.stdout else None
+        # journald files the lines a moment after logger returns.
+        return wait_for(run, timeout=15, what="the lines back from journald")
+
+
+def run_from(cmd, root):
+    """A --from command (or a zcat or journalctl pipeline into one) on
+    sample logs."""
+    if JOURNAL_PIPE.match(cmd):
+        return run_journal(cmd)
+    rooted = sample_logs(root, cmd)
+    if ZCAT_PIPE.match(cmd):
+        line = rooted.replace("| expectctl ", "| " + shlex.quote(expectctl_path()) + " ", 1)
+        return subprocess.run(["bash", "-o", "pipefail", "-c", line], capture_output=True,
+                              text=True, timeout=60)
+    args = []
+    for a in shlex.split(rooted)[1:]:
+        args += sorted(glob.glob(a)) if "*" in a else [a]
+    env = {k: v for k, v in os.environ.items() if k != "EXPECTCTL_SHM"}
+    return subprocess.run([expectctl_path(), *args], capture_output=True, text=True,
+                          timeout=60, env=env)
 
 
 # Options test_probe_hops.py runs the man page's examples with, against a
@@ -215,7 +328,16 @@ def test_commands_found_in_the_docs_too():
 
 
 @pytest.mark.parametrize("line,cmd,want", COMMANDS, ids=[c[0] for c in COMMANDS])
-def test_doc_command_runs(live, line, cmd, want):
+def test_doc_command_runs(live, tmp_path, line, cmd, want):
+    if "--from" in cmd:
+        res = run_from(cmd, str(tmp_path))
+        assert res.returncode == want, \
+            f"{line}: {cmd} exited {res.returncode}, not {want}\n{res.stdout}\n{res.stderr}"
+        # The sample's 417s are there: in the list, a server's name; in a
+        # summary, the client family with its counts.
+        assert "no 417s recorded" not in res.stdout and "curl" in res.stdout, \
+            f"{line}: {cmd}\n{res.stdout}\n{res.stderr}"
+        return
     args = shlex.split(cmd)[1:]
     if "--follow" in args:
         proc = subprocess.Popen([expectctl_path(), "-s", live.shm, *args],

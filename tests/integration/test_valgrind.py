@@ -99,6 +99,37 @@ def test_missing_and_corrupt_segments_are_memcheck_clean(server, tmp_path):
     assert res.returncode == 5 and "==" not in res.stderr, res.stderr
 
 
+def test_events_from_is_memcheck_clean(tmp_path):
+    """events --from: jansson, zlib, the duplicate set and the list's heap,
+    on good, doubled, malformed and cut-short gzip lines, and a file that
+    cannot be opened."""
+    import gzip
+    import json
+    line = {"format": "mod_expect.event", "version": 1, "server": "vg.test", "pid": 7,
+            "seq": 0, "time": "2026-05-01T08:00:00.000Z", "time_usec": 1777622400000000,
+            "vhost": "main", "client": "192.0.2.1", "method": "PUT", "uri": "/\u00e9",
+            "protocol": "HTTP/1.1", "expect": "100-continue", "content_length": None,
+            "user_agent": "Java-http-client/17.0.15", "status": 417, "producer": "mod_expect",
+            "reason": "policy", "fix": "-", "client_key": None, "client_family": None,
+            "client_fix": None, "outcome": "retried", "retry_after_ms": 9}
+    text = "".join(json.dumps(dict(line, seq=i, time_usec=line["time_usec"] + i)) + "\n"
+                   for i in range(300))
+    good = tmp_path / "good.log.gz"
+    good.write_bytes(gzip.compress(text.encode()))
+    bad = tmp_path / "bad.log"
+    bad.write_text(text[:5000] + "not json\n" + text[:800])
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(gzip.compress(text.encode())[:3000])
+    for args, code in (
+            (("--summary", "--by", "server", "--json", "--from", str(good)), 0),
+            (("-n", "50", "--json", "--from", str(good)), 0),
+            (("--from", str(good), str(bad), str(cut)), 6),
+            (("--summary", "--from", str(bad), str(tmp_path / "none.log")), 1)):
+        res = vg("events", *args, shm=None)
+        assert res.returncode == code, (args, res.stderr)
+        assert "==" not in res.stderr, res.stderr
+
+
 def test_follow_is_memcheck_clean(server):
     proc = subprocess.Popen(VG + [expectctl_path(), "-s", server.shm, "events", "--follow"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -17,9 +17,17 @@ API:
       Poll until pred() returns something true; return it, or fail.
   rows(h)
       expectctl stats --json as {vhost name with port: row}.
+  private_journald()
+      A journald of the test's own (a journal namespace); yields
+      (namespace, its syslog socket), or skips with the reason.
 """
+import contextlib
+import os
+import shutil
+import subprocess
 import textwrap
 import time
+import uuid
 
 from rawhttp import Conn
 
@@ -101,3 +109,52 @@ def wait_for(pred, timeout=20.0, what="condition", interval=0.2):
 def rows(h):
     """expectctl stats --json of h's segment, by vhost name (name:port)."""
     return {v["name"]: v for v in h.ctl_json("stats")["vhosts"]}
+
+
+JOURNALD = ("/lib/systemd/systemd-journald", "/usr/lib/systemd/systemd-journald")
+
+
+@contextlib.contextmanager
+def private_journald():
+    """A systemd-journald for a journal namespace of this test alone (systemd
+    245 and later; Debian 12 has 252), so that lines sent to its syslog
+    socket come back through `journalctl --namespace=NS` and nothing reaches
+    the machine's journal.  Skips, with the reason, without root, without
+    systemd (journald, journalctl) or without a machine id.  Stopped by its
+    pid, its files removed."""
+    import pytest
+    journald = next((j for j in JOURNALD if os.path.exists(j)), None)
+    if os.geteuid() != 0:
+        pytest.skip("a private journald needs root")
+    if journald is None or shutil.which("journalctl") is None:
+        pytest.skip("journald missing: apt-get install systemd")
+    try:
+        with open("/etc/machine-id") as f:
+            machine = f.read().strip()
+    except OSError:
+        machine = ""
+    if not machine:
+        pytest.skip("no /etc/machine-id: journald cannot name its files (systemd-machine-id-setup)")
+    ns = "modexpect" + uuid.uuid4().hex[:12]
+    run = f"/run/systemd/journal.{ns}"
+    proc = subprocess.Popen([journald, ns], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(os.path.join(run, "dev-log")) and time.time() < deadline:
+            if proc.poll() is not None:
+                pytest.skip(f"journald did not start: {proc.stderr.read().decode()[-300:]}")
+            time.sleep(0.1)
+        if not os.path.exists(os.path.join(run, "dev-log")):
+            pytest.skip("journald did not make its socket within 10 s")
+        yield ns, os.path.join(run, "dev-log")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+        shutil.rmtree(run, ignore_errors=True)
+        for d in ("/var/log/journal", "/run/log/journal"):
+            shutil.rmtree(os.path.join(d, f"{machine}.{ns}"), ignore_errors=True)

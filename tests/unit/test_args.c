@@ -332,6 +332,80 @@ static void vhost_after_dashdash_and_escaped(void **state)
     assert_int_equal(parse_args(&o, err, NULL, "stats", "nul\\x00", NULL), -1);
 }
 
+static void from_forms(void **state)
+{
+    ctl_opts_t o;
+    char err[256];
+    (void)state;
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--summary", "--from", "a.log",
+                                "b.log.gz", "-", "--json", NULL), 0);
+    assert_int_equal(o.nfrom, 3);
+    assert_string_equal(o.from[0], "a.log");
+    assert_string_equal(o.from[2], "-");
+    assert_int_equal(o.format, CTL_FMT_JSON);
+    assert_true(o.summary);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--summary", "--by", "server",
+                                "--from", "a", NULL), 0);
+    assert_true(o.by_server);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--from", "a", "-n", "5", NULL), 0);
+    assert_int_equal(o.count, 5);
+    /* Refused: no file, twice, with a segment, following, -n with
+     * --summary, --by without --from or --summary, another verb. */
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--from", NULL), -1);
+    assert_non_null(strstr(err, "files"));
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--from", "--json", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--from", "a", "--from", "b", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "-s", "/x", "events", "--from", "a", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "-i", "two", "events", "--from", "a", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "-f", "--from", "a", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--summary", "-n", "3", "--from", "a",
+                                NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--summary", "--by", "server", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--by", "server", "--from", "a", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--summary", "--by", "vhost",
+                                "--from", "a", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "stats", "--from", "a", NULL), -1);
+    assert_non_null(strstr(err, "events"));
+    assert_int_equal(parse_args(&o, err, NULL, "policy", "--since", "1d", NULL), -1);
+}
+
+static void since_forms(void **state)
+{
+    ctl_opts_t o;
+    char err[256];
+    static const char *const bad[] = {"", "7", "d", "7x", "-7d", "0d", "99999999d", "7dd",
+                                      "2026-13-01", "2026-02-29", "2026-04-31", "1969-12-31",
+                                      "2026-05-01T24:00", "2026-05-01T08:60", "2026-05-01T08", "2026-05-01T",
+                                      "2026-05-01T08:00:", "2026-05-01T08:00:0",
+                                      "2026-05-01T08:00:00+02:00", "2026/05/01", "yesterday"};
+    size_t i;
+    (void)state;
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--since", "7d", NULL), 0);
+    assert_true(o.since_ago_usec == 7ull * 86400 * 1000000);
+    assert_true(o.since_usec == 0);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--since", "2w", NULL), 0);
+    assert_true(o.since_ago_usec == 14ull * 86400 * 1000000);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--since", "90m", NULL), 0);
+    assert_true(o.since_ago_usec == 5400ull * 1000000);
+    /* UTC, as events prints times (date -u -d 2026-05-01 +%s: 1777593600). */
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--since", "2026-05-01", NULL), 0);
+    assert_true(o.since_usec == 1777593600ull * 1000000);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--since", "2026-05-01T08:00:00Z",
+                                NULL), 0);
+    assert_true(o.since_usec == (1777593600ull + 8 * 3600) * 1000000);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--since", "2024-02-29T23:59:59.123Z",
+                                NULL), 0);
+    assert_true(o.since_usec == 1709251199ull * 1000000);
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--since", "1970-01-01T00:01", NULL), 0);
+    assert_true(o.since_usec == 60ull * 1000000);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (parse_args(&o, err, NULL, "events", "--since", bad[i], NULL) != -1) {
+            fail_msg("--since %s was accepted", bad[i]);
+        }
+        assert_non_null(strstr(err, "--since"));
+    }
+}
+
 static void top_forms(void **state)
 {
     ctl_opts_t o;
@@ -385,6 +459,8 @@ int main(void)
         cmocka_unit_test(top_forms),
         cmocka_unit_test(time_format),
         cmocka_unit_test(vhost_after_dashdash_and_escaped),
+        cmocka_unit_test(from_forms),
+        cmocka_unit_test(since_forms),
     };
     return cmocka_run_group_tests_name("expectctl_args", tests, NULL, NULL);
 }

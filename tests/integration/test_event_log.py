@@ -1,0 +1,356 @@
+# SPDX-License-Identifier: Apache-2.0
+"""ExpectEventLog: every 417 as one JSON line, written by the httpd parent.
+
+Under each MPM, against a real httpd and raw HTTP/1.1 clients:
+
+- a file target gets one line per 417 at the parent's next tick when retry
+  tracking is off; each line is valid JSON with exactly the schema's
+  fields in order, under 4096 bytes even for a hostile URI and User-Agent
+  (cut, and marked "truncated": true), and its fields are those
+  `expectctl events --json` shows for the same event;
+- with retry tracking, a 417 is written once its outcome is final:
+  `retried` (with its delay) or `abandoned`, never `pending` first;
+- a graceful restart and a stop write the still-pending ones as `pending`,
+  and never again (a later resend does not write them a second time);
+- a `"|/usr/bin/rotatelogs ..."` target rotated many times, with graceful
+  restarts in between: the lines over all rotated files are exactly the
+  417s sent, none lost, none doubled ((pid, seq) unique);
+- in a <VirtualHost>, or without a program after "|", `apache2 -t` refuses
+  the directive (EXP0050, EXP0057).
+
+The parent's monitor hook, which writes, runs about every ten seconds
+(httpd's ap_wait_or_timeout runs it every tenth one-second wait), so the
+waits here allow 30 s.
+"""
+import glob
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from httpd_harness import MPMS, Httpd, serving
+from rawhttp import Conn
+from testlib import wait_for
+
+ROTATELOGS = "/usr/bin/rotatelogs"
+
+ENVELOPE = ["format", "version", "server", "pid", "seq"]
+EVENT_FIELDS = ["time", "time_usec", "vhost", "client", "method", "uri", "protocol", "expect",
+                "content_length", "user_agent", "status", "producer", "reason", "fix",
+                "client_key", "client_family", "client_fix", "outcome", "retry_after_ms"]
+CUT_FIELDS = ("uri", "user_agent", "expect")
+TICK_WAIT = 30
+ROUNDS = 5
+ROTATE_LINE = ('ExpectEventLog "|' + ROTATELOGS
+               + ' @ROOT@/logs/ev.log.%Y%m%d-%H%M%S 3K"')
+
+ECHO = "<Location /echo>\n    SetHandler reflector\n</Location>\n"
+
+
+def conf(*lines):
+    return "\n".join(lines) + "\nExpectPolicy reject\n" + ECHO
+
+
+def request(h, target, ua=b"curl/7.88.1", expect=True):
+    """One POST of 10 bytes on its own connection; the final status."""
+    head = (b"POST " + target + b" HTTP/1.1\r\nHost: localhost\r\nUser-Agent: " + ua
+            + b"\r\nContent-Length: 10\r\n")
+    c = Conn(h.port)
+    try:
+        if expect:
+            c.send(head + b"Expect: 100-continue\r\n\r\n")
+        else:
+            c.send(head + b"\r\n0123456789")
+        return c.read_head()[0]
+    finally:
+        c.close()
+
+
+def reject(h, target, ua=b"curl/7.88.1"):
+    status = request(h, target, ua)
+    assert status == 417, status
+
+
+def raw_lines(paths):
+    out = []
+    for p in paths:
+        with open(p, "rb") as f:
+            data = f.read()
+        assert data == b"" or data.endswith(b"\n"), f"{p} ends mid-line"
+        out += data.splitlines(keepends=True)
+    return out
+
+
+def parse(raw):
+    """One line, checked: under PIPE_BUF, valid JSON, the schema's fields
+    exactly and in order."""
+    assert len(raw) < 4096, len(raw)
+    assert raw.endswith(b"\n") and raw.count(b"\n") == 1
+    pairs = json.loads(raw, object_pairs_hook=lambda kv: kv)
+    keys = [k for k, _ in pairs]
+    obj = dict(pairs)
+    if obj["format"] == "mod_expect.event.gap":
+        assert keys == ["format", "version", "server", "pid", "time", "time_usec", "lost"]
+        return obj
+    assert obj["format"] == "mod_expect.event" and obj["version"] == 1, obj
+    want = ENVELOPE + EVENT_FIELDS
+    if "truncated" in obj:
+        assert obj["truncated"] is True
+        want = want + ["truncated"]
+    assert keys == want, keys
+    return obj
+
+
+def lines_of(paths):
+    return [parse(r) for r in raw_lines(paths)]
+
+
+def wait_lines(globpat, n, timeout=TICK_WAIT):
+    """The parsed lines of the files globpat names, once there are n."""
+    def enough():
+        got = lines_of(sorted(glob.glob(globpat)))
+        return got if len(got) >= n else None
+    return wait_for(enough, timeout=timeout, what=f"{n} event-log lines in {globpat}")
+
+
+def uniq(tag):
+    return f"/echo/{tag}-{time.monotonic_ns()}".encode()
+
+
+def events_json(h):
+    return h.ctl_json("events", "-n", "1000")["events"]
+
+
+@pytest.fixture(params=MPMS)
+def mpm(request):
+    return request.param
+
+
+def test_file_lines_at_once_match_events_json(mpm):
+    """Retry tracking off: each 417 is a line at the next tick, with the
+    fields events --json shows; a hostile one is cut under PIPE_BUF."""
+    h = Httpd(conf("ExpectEventLog logs/events.log", "ExpectRetryWindow 0"), mpm=mpm,
+              name=f"eventlog-{mpm}")
+    log = os.path.join(h.logs, "events.log")
+    with serving(h):
+        plain = [uniq(f"plain{i}") for i in range(3)]
+        for t in plain:
+            reject(h, t, ua=b"Java-http-client/17.0.15")
+        # A URI and a User-Agent of bytes that each escape to six.
+        hostile = b"/echo/\"\\" + b"\xff" * 3000
+        reject(h, hostile, ua=b"\"\\" + b"\xff" * 3000)
+        lines = wait_lines(log, 4)
+        assert len(lines) == 4, lines
+        pid = h.pid()
+        events = {(e["time_usec"], e["uri"][:40]): e for e in events_json(h)}
+        seqs = set()
+        for ln in lines:
+            assert ln["server"] == "localhost" and ln["pid"] == pid, ln
+            assert ln["seq"] not in seqs
+            seqs.add(ln["seq"])
+            assert ln["outcome"] == "untracked" and ln["retry_after_ms"] is None
+            ev = events[(ln["time_usec"], ln["uri"][:40])]
+            for k in EVENT_FIELDS:
+                if ln.get("truncated") and k in CUT_FIELDS:
+                    assert ev[k].startswith(ln[k]), k
+                else:
+                    assert ln[k] == ev[k], (k, ln[k], ev[k])
+        by_uri = {ln["uri"]: ln for ln in lines if not ln.get("truncated")}
+        assert sorted(by_uri) == sorted(t.decode() for t in plain)
+        assert by_uri[plain[0].decode()]["client_key"] == "java-httpclient"
+        cut = [ln for ln in lines if ln.get("truncated")]
+        assert len(cut) == 1 and cut[0]["uri"].startswith("/echo/\"\\\u00ff")
+        assert len(cut[0]["uri"]) < 511
+        raw = raw_lines([log])
+        assert max(len(r) for r in raw) < 4096
+
+
+def test_final_outcomes_only(mpm):
+    """Retry tracking on: a line once the 417 is retried or abandoned."""
+    h = Httpd(conf("ExpectEventLog logs/events.log", "ExpectRetryWindow 1"), mpm=mpm,
+              name=f"eventlog-retry-{mpm}")
+    log = os.path.join(h.logs, "events.log")
+    with serving(h):
+        back, gone = uniq("back"), uniq("gone")
+        reject(h, back)
+        reject(h, gone)
+        time.sleep(0.2)   # the 417 is remembered after its response is sent
+        assert request(h, back, expect=False) == 200
+        lines = wait_lines(log, 2, timeout=TICK_WAIT + 15)
+        by_uri = {ln["uri"]: ln for ln in lines}
+        assert len(lines) == 2 and len(by_uri) == 2, lines
+        assert by_uri[back.decode()]["outcome"] == "retried"
+        assert isinstance(by_uri[back.decode()]["retry_after_ms"], int)
+        assert by_uri[gone.decode()]["outcome"] == "abandoned"
+        assert by_uri[gone.decode()]["retry_after_ms"] is None
+
+
+def test_restart_and_stop_write_pending_once(mpm):
+    """A graceful restart writes what is pending as pending; a resend after
+    it writes nothing more; a stop writes the rest as pending."""
+    h = Httpd(conf("ExpectEventLog logs/events.log", "ExpectRetryWindow 300"), mpm=mpm,
+              name=f"eventlog-stop-{mpm}")
+    log = os.path.join(h.logs, "events.log")
+    with serving(h):
+        first = uniq("first")
+        reject(h, first)
+        time.sleep(0.2)
+        h.reload("graceful")
+        lines = wait_lines(log, 1, timeout=10)
+        assert [(ln["uri"], ln["outcome"]) for ln in lines] == [(first.decode(), "pending")]
+        # Its client comes back: retried in the segment, but already written.
+        assert request(h, first, expect=False) == 200
+        second = uniq("second")
+        reject(h, second)
+        time.sleep(0.2)
+        outcomes = {e["uri"]: e["outcome"] for e in events_json(h)}
+        assert outcomes[first.decode()] == "retried", outcomes
+        h.stop()
+        lines = lines_of([log])
+        assert [(ln["uri"], ln["outcome"]) for ln in lines] == [
+            (first.decode(), "pending"), (second.decode(), "pending")]
+        assert len({ln["seq"] for ln in lines}) == 2
+
+
+@pytest.fixture
+def rotated(mpm, tmp_path):
+    """The rotatelogs run, its files copied out before the root is removed."""
+    if not os.access(ROTATELOGS, os.X_OK):
+        pytest.skip(f"{ROTATELOGS} missing (Debian package apache2-utils)")
+    # A new file when one passes 3K (two or three lines), named by the
+    # second it was opened in: each generation's lines, written at its
+    # graceful restart, land in a file of their own second.
+    h = Httpd(conf(ROTATE_LINE), mpm=mpm, name=f"eventlog-rotate-{mpm}")
+    sent = []
+    with serving(h):
+        for rnd in range(ROUNDS):
+            for i in range(6):
+                t = uniq(f"r{rnd}-{i}")
+                reject(h, t)
+                sent.append(t.decode())
+            time.sleep(1.0)
+            if rnd < ROUNDS - 1:
+                h.reload("graceful")
+        h.stop()
+        for p in glob.glob(os.path.join(h.logs, "ev.log*")):
+            shutil.copy(p, tmp_path)
+    return sent, sorted(glob.glob(str(tmp_path / "ev.log*")))
+
+
+def test_rotatelogs_with_graceful_restarts(rotated):
+    """Rotated by size many times, through four graceful restarts: the
+    lines over all files are the 417s sent, none lost, none doubled."""
+    sent, files = rotated
+    lines = lines_of(files)
+    keys = [(ln["pid"], ln["seq"]) for ln in lines]
+    assert len(keys) == len(set(keys)), "a line written twice"
+    assert sorted(ln["uri"] for ln in lines) == sorted(sent)
+    assert {ln["outcome"] for ln in lines} == {"pending"}
+    # Each generation's lines come at once, at its graceful restart or the
+    # stop, a second or more apart: one file each at least.
+    assert len(files) >= ROUNDS, files   # rotated several times
+
+
+def test_vhost_refused():
+    h = Httpd("<VirtualHost 127.0.0.1:@PORT@>\n    ServerName v.test\n"
+              "    ExpectEventLog logs/v.log\n</VirtualHost>\n", name="eventlog-vhost")
+    try:
+        res = h.configtest()
+        assert res.returncode != 0
+        assert "EXP0050" in res.stderr and "ExpectEventLog" in res.stderr, res.stderr
+        h.write_config('ExpectEventLog "|  "\n')
+        res = h.configtest()
+        assert res.returncode != 0 and "EXP0057" in res.stderr, res.stderr
+        h.write_config('ExpectEventLog logs/events.log\n')
+        res = h.configtest()
+        assert res.returncode == 0, res.stderr
+    finally:
+        h.cleanup()
+
+
+def test_logger_gets_whole_lines(mpm, tmp_path):
+    """The docs' logger line, pointed at a socket of the test's own instead
+    of the system's syslog: each line arrives as one message, whole (logger
+    cuts messages at 1024 bytes unless --size says more), the one written
+    at the stop included."""
+    logger = shutil.which("logger")
+    if logger is None:
+        pytest.skip("logger missing (Debian package bsdutils)")
+    sock_path = str(tmp_path / "syslog.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(sock_path)
+    sock.settimeout(TICK_WAIT)
+    h = Httpd(conf(f'ExpectEventLog "|{logger} --size 4096 -u {sock_path} -t mod_expect"',
+                   "ExpectRetryWindow 0"), mpm=mpm, name=f"eventlog-logger-{mpm}")
+    try:
+        with serving(h):
+            target = uniq("logger")
+            reject(h, target, ua=b"Java-http-client/17.0.15 " + b"x" * 150)
+            time.sleep(0.2)
+            # At a stop httpd stops the logger before the last lines are
+            # written: they reach the socket through a new one.
+            h.stop()
+            msg = sock.recv(65536)
+        assert b" mod_expect: {" in msg, msg[:200]
+        line = parse(msg[msg.index(b"{"):].rstrip(b"\n") + b"\n")
+        assert len(msg) > 1024 and line["uri"] == target.decode(), line
+        assert line["outcome"] == "untracked"
+        # Why --size: without it this logger cuts the same line.
+        subprocess.run([logger, "-u", sock_path, "-t", "mod_expect"], input=msg[msg.index(b"{"):],
+                       check=True, timeout=10)
+        cut = sock.recv(65536)
+        whole, got = msg[msg.index(b"{"):], cut[cut.index(b"{"):]
+        assert len(got) <= 1024 < len(whole) and whole.startswith(got), (len(got), len(whole))
+    finally:
+        sock.close()
+
+
+def test_rebuilt_segment_no_line_twice(mpm):
+    """A graceful restart that rebuilds the segment (ExpectEventSlots
+    changed) carries the newest events into the new ring under new numbers:
+    they were written already and are not written again."""
+    body = conf("ExpectEventLog logs/events.log", "ExpectRetryWindow 0")
+    h = Httpd(body + "ExpectEventSlots 64\n", mpm=mpm, name=f"eventlog-rebuild-{mpm}")
+    log = os.path.join(h.logs, "events.log")
+    with serving(h):
+        sent = [uniq(f"a{i}") for i in range(3)]
+        for t in sent:
+            reject(h, t)
+        time.sleep(0.2)
+        h.write_config(body + "ExpectEventSlots 128\n")
+        h.reload("graceful")
+        assert "EXP0012" in h.read_error_log() and "128 event slots" in h.read_error_log()
+        more = [uniq(f"b{i}") for i in range(2)]
+        for t in more:
+            reject(h, t)
+        time.sleep(0.2)
+        # The carried events are in the new ring, and shown once.
+        uris = [e["uri"] for e in events_json(h)]
+        assert sorted(uris) == sorted(t.decode() for t in sent + more), uris
+        h.stop()
+        lines = lines_of([log])
+        assert sorted(ln["uri"] for ln in lines) == sorted(t.decode() for t in sent + more)
+
+
+def test_ring_overflow_gap_line(mpm):
+    """More 417s between two ticks than the ring holds: a gap line counts
+    the lost ones, the error log says EXP0051, and lines + lost = 417s."""
+    h = Httpd(conf("ExpectEventLog logs/events.log", "ExpectRetryWindow 0",
+                   "ExpectEventSlots 2"), mpm=mpm, name=f"eventlog-gap-{mpm}")
+    log = os.path.join(h.logs, "events.log")
+    with serving(h):
+        for i in range(12):
+            reject(h, uniq(f"g{i}"))
+        time.sleep(0.2)
+        h.stop()
+        lines = lines_of([log])
+        gaps = [ln for ln in lines if ln["format"] == "mod_expect.event.gap"]
+        events = [ln for ln in lines if ln["format"] == "mod_expect.event"]
+        assert gaps and all(g["lost"] > 0 and g["pid"] == events[0]["pid"] for g in gaps)
+        assert len(events) + sum(g["lost"] for g in gaps) == 12, lines
+        assert len({ln["seq"] for ln in events}) == len(events)
+        assert "EXP0051" in h.read_error_log()
