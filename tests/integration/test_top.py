@@ -88,10 +88,14 @@ class Tmux:
 
     def close(self):
         subprocess.run(["tmux", "-L", self.sock, "kill-server"], capture_output=True)
-        try:
-            os.unlink(self.exit_file)
-        except OSError:
-            pass
+        # kill-server can leave its socket behind.
+        socket = os.path.join(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}",
+                              self.sock)
+        for path in (self.exit_file, socket):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
 
 def _quote(s):
