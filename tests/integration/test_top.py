@@ -623,9 +623,10 @@ def test_once_reports_a_segment_that_dies_between_its_snapshots():
     h = Httpd(CONF, name="top-once-dies")
     try:
         h.start()
-        proc = subprocess.Popen([expectctl_path(), "-s", h.shm, "top", "--once", "-d", "3"],
+        proc = subprocess.Popen([expectctl_path(), "-s", h.shm, "top", "--once", "-d", "6"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(1)
+        # Its first snapshot is taken at once; a loaded machine gets 2 s.
+        time.sleep(2)
         h.stop()
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == 3, (out, err)
