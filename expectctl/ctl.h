@@ -38,7 +38,8 @@ typedef enum {
     CTL_VERB_HELP,
     CTL_VERB_VERSION,
     CTL_VERB_PROBE,
-    CTL_VERB_CLIENTS
+    CTL_VERB_CLIENTS,
+    CTL_VERB_TOP
 } ctl_verb_t;
 
 /* Everything the command line said, checked for shape but not for meaning
@@ -76,9 +77,16 @@ typedef struct {
     int compare;             /* --compare: with --http2/--h2c, HTTP/1.1 too, compared */
     /* clients: needs no segment either */
     const char *user_agent;  /* clients USER-AGENT: the entry it matches; NULL: all */
+    /* top */
+    long delay_ms;           /* -d SECONDS: between two frames */
+    int once;                /* --once: one frame as text */
+    const char *pattern;     /* PATTERN: vhosts whose name contains it */
 } ctl_opts_t;
 
 #define CTL_EVENTS_DEFAULT 20
+#define CTL_TOP_DELAY_MS 2000
+#define CTL_TOP_DELAY_MIN_MS 100
+#define CTL_TOP_DELAY_MAX_MS 3600000
 #define CTL_PROBE_TIMEOUT_MS 3000
 #define CTL_PROBE_TIMEOUT_MIN_MS 100
 #define CTL_PROBE_TIMEOUT_MAX_MS 60000
@@ -122,6 +130,9 @@ uint64_t ctl_now_usec(void);
 typedef enum { CTL_LIVE = 0, CTL_STALE, CTL_REPLACED } ctl_live_t;
 /* LIVE, or STALE / REPLACED (path now names other files) with a reason. */
 ctl_live_t ctl_liveness(const expect_shm_t *h, const char *path, char *why, size_t len);
+/* The same without waiting out a restart in progress (a screen that
+ * redraws every second must not stop for three). */
+ctl_live_t ctl_liveness_now(const expect_shm_t *h, const char *path, char *why, size_t len);
 void ctl_sleep_ms(long ms);
 
 /* One file per verb family. */
@@ -184,5 +195,8 @@ int ctl_probe(const ctl_opts_t *o);
 /* ctl_clients.c: the client table, or the entry o->user_agent matches
  * (CTL_EXIT_FAIL when none does). */
 int ctl_clients(const ctl_opts_t *o);
+/* ctl_top.c: the live screen, or --once one frame as text; h may be
+ * replaced by a rebuilt segment's (the caller detaches whatever it holds). */
+int ctl_top(expect_shm_t *h, const ctl_opts_t *o);
 
 #endif /* EXPECTCTL_CTL_H */

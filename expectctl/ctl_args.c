@@ -35,6 +35,9 @@ static const ctl_verb_def verbs[] = {
      "                                          handles Expect: 100-continue (no segment needed)"},
     {"clients", CTL_VERB_CLIENTS, "clients [USER-AGENT] [--json]           what each client does with 100-continue and\n"
      "                                          a 417, and its own switch (no segment needed)"},
+    {"top", CTL_VERB_TOP, "top [-d SECONDS] [--once] [PATTERN]     live view of the vhosts whose name contains\n"
+     "                                          PATTERN: rates, 417s, the newest 417s;\n"
+     "                                          --once (or no terminal): one frame as text"},
     {NULL, CTL_VERB_NONE, NULL}
 };
 
@@ -65,8 +68,8 @@ static int parse_count(const char *s, long *out)
     return 0;
 }
 
-/* --timeout: seconds, decimals allowed, within the documented range. */
-static int parse_timeout(const char *s, long *ms)
+/* Seconds, decimals allowed, within [min_ms, max_ms]: --timeout and -d. */
+static int parse_seconds(const char *s, long min_ms, long max_ms, long *ms)
 {
     char *end = NULL;
     double v;
@@ -75,8 +78,8 @@ static int parse_timeout(const char *s, long *ms)
         return -1;
     }
     v = strtod(s, &end);
-    if (*end != '\0' || !isfinite(v) || v * 1000.0 < (double)CTL_PROBE_TIMEOUT_MIN_MS
-        || v * 1000.0 > (double)CTL_PROBE_TIMEOUT_MAX_MS) {
+    if (*end != '\0' || !isfinite(v) || v * 1000.0 < (double)min_ms - 0.5
+        || v * 1000.0 > (double)max_ms) {
         return -1;
     }
     *ms = (long)(v * 1000.0 + 0.5);
@@ -270,6 +273,7 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
 {
     const char *pos[3] = {NULL, NULL, NULL};
     const char *probe_opt = NULL;   /* the first probe-only option seen */
+    const char *top_opt = NULL;     /* the first top-only option seen */
     const char *events_opt = NULL;  /* the first events-only option seen */
     int npos = 0, i, saw_n = 0, saw_s = 0, dashdash = 0;
     size_t v;
@@ -281,6 +285,7 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
     o->timeout_ms = CTL_PROBE_TIMEOUT_MS;
     o->method = "POST";
     o->size = CTL_PROBE_SIZE;
+    o->delay_ms = CTL_TOP_DELAY_MS;
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -379,9 +384,22 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
             saw_n = 1;
             o->count_given = 1;
         }
+        else if (strcmp(a, "-d") == 0) {
+            top_opt = top_opt ? top_opt : a;
+            if (++i >= argc || parse_seconds(argv[i], CTL_TOP_DELAY_MIN_MS,
+                                                CTL_TOP_DELAY_MAX_MS, &o->delay_ms) != 0) {
+                return args_fail(err, errlen, "-d needs seconds from 0.1 to 3600",
+                                 i < argc ? argv[i] : NULL);
+            }
+        }
+        else if (strcmp(a, "--once") == 0) {
+            top_opt = top_opt ? top_opt : a;
+            o->once = 1;
+        }
         else if (strcmp(a, "--timeout") == 0) {
             probe_opt = probe_opt ? probe_opt : a;
-            if (++i >= argc || parse_timeout(argv[i], &o->timeout_ms) != 0) {
+            if (++i >= argc || parse_seconds(argv[i], CTL_PROBE_TIMEOUT_MIN_MS,
+                                                CTL_PROBE_TIMEOUT_MAX_MS, &o->timeout_ms) != 0) {
                 return args_fail(err, errlen, "--timeout needs seconds from 0.1 to 60",
                             i < argc ? argv[i] : NULL);
             }
@@ -472,6 +490,9 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
     if (probe_opt != NULL && o->verb != CTL_VERB_PROBE) {
         return args_fail(err, errlen, "option is for probe", probe_opt);
     }
+    if (top_opt != NULL && o->verb != CTL_VERB_TOP) {
+        return args_fail(err, errlen, "option is for top", top_opt);
+    }
     if (events_opt != NULL && o->verb != CTL_VERB_EVENTS) {
         return args_fail(err, errlen, "option is for events", events_opt);
     }
@@ -527,6 +548,11 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
             }
         }
         break;
+    case CTL_VERB_TOP:
+        if (o->format != CTL_FMT_TEXT || o->follow || saw_n) {
+            return args_fail(err, errlen, "top takes -d SECONDS, --once and a PATTERN", NULL);
+        }
+        break;
     case CTL_VERB_POLICY:
     case CTL_VERB_RESET:
     case CTL_VERB_SET:
@@ -558,6 +584,14 @@ int ctl_parse_args(int argc, char **argv, const char *env_shm,
     }
     if (o->verb == CTL_VERB_CLIENTS) {
         o->user_agent = npos == 2 ? pos[1] : NULL;
+        return 0;
+    }
+    if (o->verb == CTL_VERB_TOP) {
+        /* A part of names, not one VHOST: it may match none yet. */
+        if (npos > 2) {
+            return args_fail(err, errlen, "too many arguments", pos[2]);
+        }
+        o->pattern = npos == 2 ? pos[1] : NULL;
         return 0;
     }
     if (o->verb == CTL_VERB_PROBE) {

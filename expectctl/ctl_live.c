@@ -74,7 +74,9 @@ static void last_written(const char *path, char *buf, size_t len)
                                   + (uint64_t)st.st_mtim.tv_nsec / 1000u);
 }
 
-ctl_live_t ctl_liveness(const expect_shm_t *h, const char *path, char *why, size_t len)
+/* wait_ms: how long a restart in progress is waited out. */
+static ctl_live_t liveness(const expect_shm_t *h, const char *path, char *why, size_t len,
+                           long wait_ms)
 {
     expect_shm_liveness_t l;
     char when[40], written[40];
@@ -88,7 +90,7 @@ ctl_live_t ctl_liveness(const expect_shm_t *h, const char *path, char *why, size
         expect_shm_liveness(h, &l);
         /* A restart, or new files not yet published: wait a little. */
         if ((l.state != EXPECT_SEG_RESTARTING && l.state != EXPECT_SEG_BUILDING)
-            || waited >= RESTART_WAIT_MS
+            || waited >= wait_ms
             || !server_running(l.server_pid, l.server_start)) {
             break;
         }
@@ -125,4 +127,14 @@ ctl_live_t ctl_liveness(const expect_shm_t *h, const char *path, char *why, size
                  (unsigned long)l.server_pid, when);
         return CTL_STALE;
     }
+}
+
+ctl_live_t ctl_liveness(const expect_shm_t *h, const char *path, char *why, size_t len)
+{
+    return liveness(h, path, why, len, RESTART_WAIT_MS);
+}
+
+ctl_live_t ctl_liveness_now(const expect_shm_t *h, const char *path, char *why, size_t len)
+{
+    return liveness(h, path, why, len, 0);
 }

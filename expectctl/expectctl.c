@@ -61,7 +61,8 @@ static const char *advice(expect_shm_err_t e)
 static int attach_live(expect_shm_t *h, const ctl_opts_t *o)
 {
     int writable = o->verb == CTL_VERB_SET || o->verb == CTL_VERB_RESET;
-    int both = o->verb == CTL_VERB_STATS || o->verb == CTL_VERB_EVENTS;
+    int both = o->verb == CTL_VERB_STATS || o->verb == CTL_VERB_EVENTS
+               || o->verb == CTL_VERB_TOP;
     expect_shm_err_t e;
     char why[512];
     int tries;
@@ -152,6 +153,7 @@ static int run_on_segment(const ctl_opts_t *o)
         rc = o->summary ? ctl_events_summary(&h, o) : ctl_events(&h, o);
         break;
     case CTL_VERB_POLICY: rc = ctl_policy(&h, o); break;
+    case CTL_VERB_TOP:    rc = ctl_top(&h, o); break;
     case CTL_VERB_SET:    rc = write_verified(&h, o, ctl_set, ctl_set_report); break;
     case CTL_VERB_RESET:  rc = write_verified(&h, o, ctl_reset, ctl_reset_report); break;
     default:              rc = CTL_EXIT_USAGE; break;

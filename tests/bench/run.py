@@ -4,7 +4,7 @@
 
     tests/bench/run.py all          # make bench: every section, ~8 minutes
     tests/bench/run.py check-perf   # make check-perf: callgrind budgets only
-    tests/bench/run.py overhead reject budgets scale upload   # any subset
+    tests/bench/run.py overhead reject budgets scale upload top   # any subset
 
 Environment: BENCH_ROUNDS (wrk rounds, default 25), BENCH_SECONDS (per wrk
 run, default 1), BENCH_PIN=0 (do not pin wrk and the server to separate
@@ -492,6 +492,28 @@ def section_upload(res, mb=50, reps=3):
 
 # ------------------------------------------------------------ report
 
+# ------------------------------------------------------------ 6. top
+
+TOP_BUDGET_MS = 20
+
+
+def section_top(res, counts=(100, 10000), frames=50):
+    """expectctl top's CPU per frame over a synthetic segment (no httpd):
+    tests/bench/top_bench.c, built by make bench."""
+    exe = os.path.join(B.TOP, "tests", "bench", "top_bench")
+    if not os.path.exists(exe):
+        subprocess.run(["make", "-C", B.TOP, "tests/bench/top_bench"], check=True,
+                       capture_output=True)
+    rows = {}
+    for n in counts:
+        out = subprocess.run([exe, B.expectctl_path(), str(n), str(frames)],
+                             capture_output=True, text=True, check=True)
+        rows[n] = json.loads(out.stdout)
+        log(f"  top {n} vhosts: frame {rows[n]['screen_ms']['median']:.2f} ms CPU, "
+            f"--once run {rows[n]['once_ms']['median']:.1f} ms CPU")
+    res["top"] = {"budget_ms": TOP_BUDGET_MS, "frames": frames, "rows": rows}
+
+
 def fmt_ratio(x):
     return f"{x:.3f}"
 
@@ -646,6 +668,23 @@ def render(res):
                      f"{'/'.join(map(str, row['status']))} | {row['size_upload']:.0f} | "
                      f"{row['time_total_s'] * 1000:.1f} ms |")
         L.append("")
+    if "top" in res:
+        t = res["top"]
+        L.append(f"### 6. `expectctl top`: CPU per frame (synthetic segment, {t['frames']} "
+                 "frames, medians [min, max])")
+        L.append("")
+        L.append("| vhosts | frame: snapshot, model, sort, 80x24 drawn by ncurses | "
+                 f"/ budget {t['budget_ms']} ms | `top --once -d 0.1`, whole process | "
+                 "frame / frame at the fewest vhosts |")
+        L.append("|---:|---:|---:|---:|---:|")
+        rows = sorted(t["rows"].items(), key=lambda x: int(x[0]))
+        base = rows[0][1]["screen_ms"]["median"]
+        for n, r in rows:
+            sm, om = r["screen_ms"], r["once_ms"]
+            L.append(f"| {int(n)} | {sm['median']:.2f} ms [{sm['min']:.2f}, {sm['max']:.2f}] | "
+                     f"{sm['median'] / t['budget_ms']:.3f} | {om['median']:.1f} ms "
+                     f"[{om['min']:.1f}, {om['max']:.1f}] | {sm['median'] / base:.1f} |")
+        L.append("")
     return "\n".join(L)
 
 
@@ -684,6 +723,7 @@ SECTIONS = {
     "budgets": section_budgets,
     "scale": section_scale,
     "upload": section_upload,
+    "top": section_top,
 }
 
 

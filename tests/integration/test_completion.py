@@ -41,7 +41,7 @@ def complete(line, path=None):
     return [w for w in res.stdout.split("\n") if w]
 
 
-VERBS = ["stats", "events", "policy", "set", "reset", "probe", "clients"]
+VERBS = ["stats", "events", "policy", "set", "reset", "probe", "clients", "top"]
 
 
 @pytest.mark.parametrize("line,want", [
@@ -70,6 +70,10 @@ VERBS = ["stats", "events", "policy", "set", "reset", "probe", "clients"]
     ("expectctl set all ", ["continue", "reject", "ignore", "default"]),
     ("expectctl set all re", ["reject"]),
     ("expectctl set all reject ", []),           # set takes two arguments
+    ("expectctl t", ["top"]),
+    ("expectctl top -", ["-s", "-d", "--once"]),
+    ("expectctl top --", ["--once"]),
+    ("expectctl top -d ", []),                   # seconds: nothing to offer
 ])
 def test_verbs_and_options(line, want):
     assert complete(line) == want
@@ -117,8 +121,10 @@ def test_vhost_names_from_policy(fake_ctl):
     # -s PATH is passed on to the policy call.
     assert complete("expectctl -s /srv/seg.shm policy leg", path) == ["legacy.example:80"]
     assert log.read_text().strip() == "/srv/seg.shm"
-    # events takes no VHOST.
+    # events takes no VHOST; top's PATTERN starts from the names.
     assert complete("expectctl events ", path) == []
+    assert complete("expectctl top -d 1 up", path) == names[:2]
+    assert complete("expectctl top uploads.example:443 ", path) == []
 
 
 def test_vhost_names_from_live_segment():

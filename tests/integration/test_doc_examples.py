@@ -319,7 +319,7 @@ def live():
 
 def test_commands_found():
     verbs = {shlex.split(c)[1] for _, c, _ in COMMANDS}
-    assert {"stats", "events", "policy", "set", "reset", "probe", "clients"} <= verbs, verbs
+    assert {"stats", "events", "policy", "set", "reset", "probe", "clients", "top"} <= verbs, verbs
 
 
 def test_commands_found_in_the_docs_too():

@@ -37,7 +37,7 @@ def page():
 
 def test_synopsis_names_instances(page):
     syn = page["SYNOPSIS"]
-    for verb in ("stats", "events", "policy", "set", "reset"):
+    for verb in ("stats", "events", "policy", "set", "reset", "top"):
         assert f"expectctl [-s PATH | -i NAME] {verb}" in syn, (verb, syn)
 
 

@@ -64,6 +64,7 @@ COMMANDS = [
     ("policy", "vg-b.test"), ("set", "vg-b.test", "ignore"), ("set", "all", "default"),
     ("reset", "vg-a.test"), ("reset",), ("--help",), ("--version",),
     ("clients",), ("clients", "--json"), ("clients", "Java-http-client/17.0.15", "--json"),
+    ("top", "--once", "-d", "0.2"), ("top", "-d", "0.2", "vg-a"),
 ]
 
 

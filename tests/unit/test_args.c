@@ -406,6 +406,43 @@ static void since_forms(void **state)
     }
 }
 
+static void top_forms(void **state)
+{
+    ctl_opts_t o;
+    char err[256];
+    (void)state;
+    assert_int_equal(parse_args(&o, err, NULL, "top", NULL), 0);
+    assert_int_equal(o.verb, CTL_VERB_TOP);
+    assert_int_equal(o.delay_ms, CTL_TOP_DELAY_MS);
+    assert_false(o.once);
+    assert_null(o.pattern);
+    assert_null(o.vhost);
+    assert_int_equal(parse_args(&o, err, NULL, "top", "-d", "0.5", "--once", "uploads", NULL), 0);
+    assert_int_equal(o.delay_ms, 500);
+    assert_true(o.once);
+    /* A part of names, not a VHOST: nothing narrows stats' walk. */
+    assert_string_equal(o.pattern, "uploads");
+    assert_null(o.vhost);
+    assert_int_equal(parse_args(&o, err, NULL, "-s", "/x.shm", "top", "-d", "3600", NULL), 0);
+    assert_int_equal(o.delay_ms, 3600000);
+    assert_int_equal(parse_args(&o, err, NULL, "top", "-d", "0.1", NULL), 0);
+    assert_int_equal(o.delay_ms, 100);
+    assert_int_equal(parse_args(&o, err, NULL, "top", "-d", "0.05", NULL), -1);
+    assert_non_null(strstr(err, "-d needs seconds from 0.1 to 3600"));
+    assert_int_equal(parse_args(&o, err, NULL, "top", "-d", "3601", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "top", "-d", "1s", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "top", "-d", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "top", "--json", NULL), -1);
+    assert_non_null(strstr(err, "top takes"));
+    assert_int_equal(parse_args(&o, err, NULL, "top", "-n", "3", NULL), -1);
+    assert_int_equal(parse_args(&o, err, NULL, "top", "a", "b", NULL), -1);
+    assert_non_null(strstr(err, "too many arguments"));
+    assert_int_equal(parse_args(&o, err, NULL, "events", "--once", NULL), -1);
+    assert_non_null(strstr(err, "option is for top"));
+    assert_int_equal(parse_args(&o, err, NULL, "stats", "-d", "1", NULL), -1);
+    assert_non_null(strstr(err, "option is for top"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,6 +456,7 @@ int main(void)
         cmocka_unit_test(probe_errors),
         cmocka_unit_test(probe_hop_options),
         cmocka_unit_test(clients_forms),
+        cmocka_unit_test(top_forms),
         cmocka_unit_test(time_format),
         cmocka_unit_test(vhost_after_dashdash_and_escaped),
         cmocka_unit_test(from_forms),
