@@ -11,9 +11,11 @@
  */
 #include <inttypes.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -379,6 +381,26 @@ static const expect_shm_vhost_snap_t *detail_vhost(const top_state_t *st, const 
     return NULL;
 }
 
+/* The answer to the question in s->v.message: a resize redraws the
+ * question at the new size rather than answering it, and a signal ends
+ * top with nothing changed. */
+static int ask(top_state_t *st, screen_t *s)
+{
+    int k;
+
+    for (;;) {
+        top_draw_size(&s->v.width, &s->v.height);
+        top_draw_frame(&st->m, &s->v);
+        if ((k = top_draw_key(-1)) != TOP_KEY_RESIZE) {
+            break;
+        }
+    }
+    if (k == TOP_KEY_QUIT) {
+        s->quit = 1;
+    }
+    return k;
+}
+
 static void ask_policy(top_state_t *st, screen_t *s)
 {
     const expect_shm_vhost_snap_t *v = s->v.screen == TOP_SCREEN_DETAIL
@@ -403,8 +425,7 @@ static void ask_policy(top_state_t *st, screen_t *s)
     snprintf(q, sizeof(q), "policy for %s: c continue, r reject, i ignore, d default "
              "(the configured one); Esc cancels", name);
     s->v.message = q;
-    top_draw_frame(&st->m, &s->v);
-    k = top_draw_key(-1);
+    k = ask(st, s);
     switch (k) {
     case 'c': value = EXPECT_POLICY_CONTINUE; break;
     case 'r': value = EXPECT_POLICY_REJECT; break;
@@ -417,8 +438,7 @@ static void ask_policy(top_state_t *st, screen_t *s)
     snprintf(q, sizeof(q), "set %s to %s, as expectctl set does? y/n", name,
              value == EXPECT_OVERRIDE_NONE ? "default"
              : expect_policy_name((expect_policy_t)value));
-    top_draw_frame(&st->m, &s->v);
-    k = top_draw_key(-1);
+    k = ask(st, s);
     if (k != 'y' && k != 'Y') {
         snprintf(s->message, sizeof(s->message), "nothing was changed");
         return;
@@ -502,6 +522,9 @@ static void on_key(top_state_t *st, screen_t *s, int k, int *resample)
         s->message[0] = '\0';
     }
     switch (k) {
+    case TOP_KEY_QUIT:
+        s->quit = 1;
+        break;
     case 'q': case 'Q': case TOP_KEY_ESC:
         if (s->v.screen == TOP_SCREEN_HELP) {
             s->v.screen = s->back;
@@ -577,6 +600,26 @@ static void on_key(top_state_t *st, screen_t *s, int k, int *resample)
     }
 }
 
+/* How top ends once the terminal is restored: Ctrl-C is the way out that
+ * every terminal program has, and leaves as q does (0); SIGTERM, SIGHUP
+ * and Ctrl-\ end it by the same signal, so that whoever sent one sees it
+ * was obeyed (no core for Ctrl-\: there is nothing to debug). */
+static int ended_by(int sig)
+{
+    struct rlimit none = {0, 0};
+
+    if (sig == 0 || sig == SIGINT) {
+        return CTL_EXIT_OK;
+    }
+    if (sig == SIGQUIT) {
+        setrlimit(RLIMIT_CORE, &none);
+    }
+    fflush(stdout);
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return CTL_EXIT_FAIL;   /* not reached: the default action ends the process */
+}
+
 static int top_screen(top_state_t *st, ctl_opts_t *all)
 {
     screen_t s;
@@ -635,7 +678,7 @@ static int top_screen(top_state_t *st, ctl_opts_t *all)
         remember_selection(st, &s);
     }
     top_draw_close();
-    return CTL_EXIT_OK;
+    return ended_by(top_draw_signal());
 }
 
 int ctl_top(expect_shm_t *h, const ctl_opts_t *o)

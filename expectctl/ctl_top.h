@@ -143,13 +143,16 @@ int top_draw_utf8(void);
 void top_draw_size(int *width, int *height);
 /* Draw a frame (clears, lays out, refreshes); returns top_frame's answer. */
 size_t top_draw_frame(const top_model_t *m, const top_view_t *view);
-/* A key within ms milliseconds, or -1; TOP_KEY_* for the special ones. */
+/* A key within ms milliseconds (ms < 0: however long it takes), or -1;
+ * TOP_KEY_* for the special ones, TOP_KEY_QUIT once a signal asked top to
+ * end (top_draw_signal says which). */
 int top_draw_key(long ms);
+int top_draw_signal(void);
 /* Read a line at the bottom after prompt (Esc: -1, buf untouched). */
 int top_draw_prompt(const char *prompt, char *buf, size_t len);
 enum {
     TOP_KEY_UP = 0x1000, TOP_KEY_DOWN, TOP_KEY_PGUP, TOP_KEY_PGDN, TOP_KEY_HOME,
-    TOP_KEY_END, TOP_KEY_ENTER, TOP_KEY_ESC, TOP_KEY_RESIZE, TOP_KEY_BACKSPACE
+    TOP_KEY_END, TOP_KEY_ENTER, TOP_KEY_ESC, TOP_KEY_RESIZE, TOP_KEY_BACKSPACE, TOP_KEY_QUIT
 };
 
 #endif /* EXPECTCTL_CTL_TOP_H */

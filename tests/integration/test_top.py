@@ -40,6 +40,7 @@ class Tmux:
         Tmux.count += 1
         self.sock = f"mod_expect-top-{os.getpid()}-{Tmux.count}"
         self.exit_file = f"/tmp/{self.sock}.exit"
+        self.stty_file = f"/tmp/{self.sock}.stty"
         envs = {"TERM": "xterm", "LANG": "C.UTF-8", "LC_ALL": "", "NO_COLOR": ""}
         envs.update(env or {})
         cmd = ["env"] + [f"{k}={v}" for k, v in envs.items()] + [
@@ -48,7 +49,10 @@ class Tmux:
             pw = pwd.getpwnam(user)
             cmd = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}",
                    "--clear-groups", "--"] + cmd
-        shell = " ".join(_quote(c) for c in cmd) + f"; echo $? > {self.exit_file}; sleep 600"
+        # After top, the pane's terminal as the shell has it (what a person
+        # would type next into).
+        shell = (" ".join(_quote(c) for c in cmd) + f"; echo $? > {self.exit_file}; "
+                 f"stty -a > {self.stty_file}; sleep 600")
         self.tmux("new-session", "-d", "-x", str(width), "-y", str(height), shell)
 
     def tmux(self, *args):
@@ -86,12 +90,21 @@ class Tmux:
                 return None
         return int(wait_for(read, timeout=timeout, what="top to exit"))
 
+    def top_pid(self):
+        """expectctl's pid: the pane's shell's child (env execs expectctl)."""
+        shell = int(self.tmux("display-message", "-p", "#{pane_pid}").strip())
+        with open(f"/proc/{shell}/task/{shell}/children") as f:
+            return int(f.read().split()[0])
+
+    def pane(self, fmt):
+        return self.tmux("display-message", "-p", fmt).strip()
+
     def close(self):
         subprocess.run(["tmux", "-L", self.sock, "kill-server"], capture_output=True)
         # kill-server can leave its socket behind.
         socket = os.path.join(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}",
                               self.sock)
-        for path in (self.exit_file, socket):
+        for path in (self.exit_file, self.stty_file, socket):
             try:
                 os.unlink(path)
             except OSError:
@@ -585,6 +598,31 @@ def test_unknown_term_is_a_clear_error(event_server, top_factory):
     top = top_factory(h, "-d", "1", env={"TERM": "no-such-terminal"})
     assert top.exit_code() == 1
     assert "TERM=no-such-terminal" in top.screen()
+
+
+@pytest.mark.parametrize("sig,key,status", [
+    (signal.SIGQUIT, "C-\\", 128 + signal.SIGQUIT), (signal.SIGINT, "C-c", 0),
+    (signal.SIGHUP, None, 128 + signal.SIGHUP), (signal.SIGTERM, None, 128 + signal.SIGTERM)])
+def test_a_signal_leaves_the_terminal_sane(event_server, top_factory, sig, key, status):
+    """Ctrl-\\, Ctrl-C, a hangup, kill: the terminal comes back as it was
+    (main screen, cursor shown, canonical input with echo), and the exit
+    status says how top ended: 0 for Ctrl-C as for q, else the signal."""
+    h = event_server
+    top = top_factory(h, "-d", "1")
+    top.wait(lambda s: "VHOST" in s, "the list")
+    assert top.pane("#{alternate_on}") == "1" and top.pane("#{cursor_flag}") == "0"
+    if key is not None:
+        top.keys(key)
+    else:
+        os.kill(top.top_pid(), sig)
+    assert top.exit_code() == status
+    stty = wait_for(lambda: os.path.exists(top.stty_file) and open(top.stty_file).read(),
+                    timeout=10, what="stty -a in the pane")
+    flags = stty.split()
+    assert "icanon" in flags and "echo" in flags, stty
+    assert "-icanon" not in flags and "-echo" not in flags, stty
+    assert top.pane("#{alternate_on}") == "0", "still in the alternate screen"
+    assert top.pane("#{cursor_flag}") == "1", "the cursor is still hidden"
 
 
 # ---- --once ----------------------------------------------------------------------
