@@ -322,6 +322,33 @@ def test_graceful_that_rebuilds_the_segment_is_followed(top_factory):
         assert any("reattached" in s for s in seen + [screen])
 
 
+def test_reset_while_top_runs_gives_no_rate_for_a_frame(event_server, top_factory):
+    """expectctl reset takes a vhost's counters down: the frame that sees it
+    shows no rate for the vhost ("-"), not one made up from the drop, and
+    the next frame its true rate again."""
+    h = event_server
+    busy = name(h, "busy.test")
+    top = top_factory(h, "-d", "0.5", "busy.test")
+    traffic = Traffic(h.port, ["busy.test"])
+    traffic.start()
+    try:
+        screen = top.wait(lambda s: busy in rows_of(s) and rate(rows_of(s)[busy][2]) > 0,
+                          "busy's rate")
+        before = rate(rows_of(screen)[busy][2])
+
+        def reset():
+            res = expectctl("reset", busy, shm=h.shm)
+            assert res.returncode == 0, res.stderr
+        seen = screens_during(top, reset, count=40)
+        top.wait(lambda s: busy in rows_of(s) and rate(rows_of(s)[busy][2]) > 0,
+                 "busy's rate again")
+    finally:
+        traffic.stop()
+    cells = [rows_of(s)[busy][2] for s in seen if busy in rows_of(s)]
+    assert "-" in cells, cells
+    assert max(rate(c) for c in cells if c != "-") < 10 * before + 50, cells
+
+
 def test_stale_banner_when_the_parent_is_killed(top_factory):
     """kill -9 leaves the files in place, LIVE in the control file: only
     the dead parent tells the numbers are not live."""

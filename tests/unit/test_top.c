@@ -71,10 +71,27 @@ static void rates_are_deltas_over_elapsed(void **state)
     assert_true(m.total_rate[TOP_R_EXPECT] == 20.0);
     assert_true(m.total_ctr[EXPECT_CTR_EXPECT] == 145);
     assert_int_equal(m.policies[EXPECT_POLICY_REJECT], 2);
-    /* expectctl reset: the counter went down; what it counted since is its value. */
+    /* expectctl reset: the counters went down; when is unknown, so no
+     * rate on that frame (never a huge unsigned difference)... */
     v[0] = snap(0, "a:80", 4, 0, 0);
     assert_int_equal(top_model_update(&m, v, 2, 1004.0), 0);
-    assert_true(row(&m, "a:80")->rate[TOP_R_EXPECT] == 2.0);
+    assert_false(row(&m, "a:80")->has_rate);
+    assert_true(row(&m, "a:80")->rate[TOP_R_EXPECT] == 0.0);
+    assert_true(m.total_rate[TOP_R_EXPECT] == 0.0);
+    /* ...and a rate again over the next interval, from the reset values. */
+    v[0] = snap(0, "a:80", 10, 0, 0);
+    assert_int_equal(top_model_update(&m, v, 2, 1006.0), 0);
+    assert_true(row(&m, "a:80")->has_rate);
+    assert_true(row(&m, "a:80")->rate[TOP_R_EXPECT] == 3.0);
+    /* One counter down among others up is a reset too. */
+    v[0] = snap(0, "a:80", 12, 0, 0);
+    v[0].ctr[EXPECT_CTR_RETRIED] = 5;
+    assert_int_equal(top_model_update(&m, v, 2, 1008.0), 0);
+    assert_true(row(&m, "a:80")->has_rate);
+    v[0] = snap(0, "a:80", 14, 0, 0);
+    assert_int_equal(top_model_update(&m, v, 2, 1010.0), 0);
+    assert_false(row(&m, "a:80")->has_rate);
+    assert_true(row(&m, "a:80")->rate[TOP_R_RETRIED] == 0.0);
     top_model_free(&m);
 }
 
@@ -86,20 +103,30 @@ static void new_slots_and_rebuilt_segments(void **state)
     (void)state;
     top_model_init(&m);
     assert_int_equal(top_model_update(&m, v, 1, 10.0), 0);
-    /* A graceful restart added slot 1: it started at zero. */
+    /* A graceful restart added slot 1 -- or re-added a vhost an earlier
+     * one removed, whose slot kept its counters (500,000 here): no rate on
+     * the frame it first shows in, as at start-up... */
+    v[1] = snap(1, "new:80", 1000000, 0, 0);
     assert_int_equal(top_model_update(&m, v, 2, 12.0), 0);
+    assert_false(row(&m, "new:80")->has_rate);
+    assert_true(row(&m, "new:80")->rate[TOP_R_EXPECT] == 0.0);
+    assert_true(m.total_rate[TOP_R_EXPECT] == 0.0);
+    /* ...and its true rate one interval later. */
+    v[1] = snap(1, "new:80", 1000006, 0, 0);
+    assert_int_equal(top_model_update(&m, v, 2, 14.0), 0);
     assert_true(row(&m, "new:80")->has_rate);
     assert_true(row(&m, "new:80")->rate[TOP_R_EXPECT] == 3.0);
+    v[1] = snap(1, "new:80", 6, 0, 0);
     /* Another name at slot 0 (a rebuilt segment seen without forget):
      * its counters are not this vhost's history. */
     v[0] = snap(0, "other:80", 500, 0, 0);
-    assert_int_equal(top_model_update(&m, v, 2, 14.0), 0);
+    assert_int_equal(top_model_update(&m, v, 2, 16.0), 0);
     assert_false(row(&m, "other:80")->has_rate);
     /* After forget, nothing has a rate until the next interval. */
     top_model_forget(&m);
-    assert_int_equal(top_model_update(&m, v, 2, 16.0), 0);
-    assert_false(row(&m, "new:80")->has_rate);
     assert_int_equal(top_model_update(&m, v, 2, 18.0), 0);
+    assert_false(row(&m, "new:80")->has_rate);
+    assert_int_equal(top_model_update(&m, v, 2, 20.0), 0);
     assert_true(row(&m, "new:80")->has_rate);
     top_model_free(&m);
 }
