@@ -133,6 +133,9 @@ ctl_live_t ctl_liveness(const expect_shm_t *h, const char *path, char *why, size
 /* The same without waiting out a restart in progress (a screen that
  * redraws every second must not stop for three). */
 ctl_live_t ctl_liveness_now(const expect_shm_t *h, const char *path, char *why, size_t len);
+/* Whether the httpd the control file names still runs (whatever the
+ * segment's state): only then is a restart in progress worth waiting for. */
+int ctl_server_runs(const expect_shm_t *h);
 void ctl_sleep_ms(long ms);
 
 /* One file per verb family. */

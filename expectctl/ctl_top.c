@@ -31,6 +31,8 @@
 #define DETAIL_SCAN 4096
 /* A restart in progress is not stale for this long (as ctl_live.c waits). */
 #define RESTART_GRACE_S 3.0
+/* How often --once looks again at a restart in progress. */
+#define RESTART_POLL_MS 50
 /* How often keys are looked at while waiting for the next frame. */
 #define KEY_POLL_MS 250
 
@@ -171,12 +173,19 @@ static int follow_rebuild(top_state_t *st)
 
 /* A restart in progress (the old files RESTARTING, or new ones not yet
  * LIVE) reads its configuration while the children go on serving: it is
- * not stale unless it takes longer than stats would wait (ctl_live.c). */
+ * not stale unless it takes longer than stats would wait (ctl_live.c).
+ * The grace is the running server's only: a parent that died mid-restart
+ * (kill -9, a configuration that failed) leaves the files RESTARTING for
+ * good, and its numbers are dead at once. */
 static void not_live(top_state_t *st, int restarting, const char *why)
 {
     double now = mono_now();
 
-    if (restarting && st->restart_seen == 0) {
+    restarting = restarting && ctl_server_runs(st->h);
+    if (!restarting) {
+        st->restart_seen = 0;
+    }
+    else if (st->restart_seen == 0) {
         st->restart_seen = now;
     }
     if (!restarting || now - st->restart_seen >= RESTART_GRACE_S) {
@@ -184,9 +193,10 @@ static void not_live(top_state_t *st, int restarting, const char *why)
     }
 }
 
-/* One snapshot of every vhost into the model, and whether it is live.
- * Returns 1 when it reattached to a rebuilt segment. */
-static int take_sample(top_state_t *st, ctl_opts_t *all)
+/* Whether a running httpd serves the segment (st->stale, st->live), the
+ * files a rebuild put in its place taken when one does.  Returns 1 when
+ * it reattached. */
+static int check_live(top_state_t *st)
 {
     char why[512];
     int rebuilt = 0, current = expect_shm_is_current(st->h, st->o->shm_path);
@@ -212,6 +222,15 @@ static int take_sample(top_state_t *st, ctl_opts_t *all)
         }
     }
     expect_shm_liveness(st->h, &st->live);
+    return rebuilt;
+}
+
+/* One snapshot of every vhost into the model, and whether it is live.
+ * Returns 1 when it reattached to a rebuilt segment. */
+static int take_sample(top_state_t *st, ctl_opts_t *all)
+{
+    int rebuilt = check_live(st);
+
     st->nsnaps = 0;
     st->oom = 0;
     ctl_each_vhost(st->h, all, top_collect, st);
@@ -256,6 +275,12 @@ static int top_once(top_state_t *st, ctl_opts_t *all, int utf8)
     take_sample(st, all);
     ctl_sleep_ms(st->o->delay_ms);
     take_sample(st, all);
+    /* A restart still within its grace is neither live nor stale yet: the
+     * exit code waits for which (at most the grace, as stats waits). */
+    while (st->stale[0] == '\0' && st->restart_seen != 0) {
+        ctl_sleep_ms(RESTART_POLL_MS);
+        check_live(st);
+    }
     top_model_view(&st->m, TOP_SORT_EXPECT, st->o->pattern);
     read_events(st, NULL);
     memset(&v, 0, sizeof(v));

@@ -365,15 +365,19 @@ def test_stale_banner_when_the_parent_is_killed(top_factory):
         assert os.path.exists(h.shm), "the files are still there"
         assert set(rows_of(screen)[name(h, "busy.test")][2:]) == {"-"}
     finally:
-        # Its children lost their parent: end them, by their ServerRoot.
-        for entry in os.listdir("/proc"):
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if h.conf.encode() in f.read():
-                        os.kill(int(entry), signal.SIGKILL)
-            except (OSError, ValueError):
-                pass
+        kill_orphans(h)
         h.cleanup()
+
+
+def kill_orphans(h):
+    """The children of a parent that died: end them, by their ServerRoot."""
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if h.conf.encode() in f.read():
+                    os.kill(int(entry), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
 
 
 # ---- keys ----------------------------------------------------------------------
@@ -690,14 +694,60 @@ def test_once_reports_a_segment_that_dies_between_its_snapshots():
         h.start()
         proc = subprocess.Popen([expectctl_path(), "-s", h.shm, "top", "--once", "-d", "6"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        # Its first snapshot is taken at once; a loaded machine gets 2 s.
-        time.sleep(2)
+        # The stop comes after its first snapshot: once it sleeps out -d.
+        wait_for(lambda: sleeping(proc.pid), timeout=20, what="top's first snapshot")
         h.stop()
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == 3, (out, err)
         assert "STALE" in out and "httpd stopped" in err
         assert re.search(r"per second: EXP -", out), out
     finally:
+        h.cleanup()
+
+
+def sleeping(pid):
+    """Whether pid sleeps in nanosleep (x86-64 and arm64 syscall numbers)."""
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            if "nanosleep" in f.read():
+                return True
+        with open(f"/proc/{pid}/syscall") as f:
+            return f.read().split()[0] in ("35", "230", "101", "115")
+    except (OSError, IndexError):
+        return False
+
+
+def test_once_over_a_parent_that_died_mid_restart_is_3():
+    """A graceful restart whose configuration fails ends the parent after it
+    marked the files RESTARTING (as kill -9 mid-restart does): nothing runs
+    that could finish the restart, so no grace: the frame is STALE and the
+    exit status 3, whether the first snapshot came before or after."""
+    h = Httpd(CONF, name="top-once-mid-restart")
+    try:
+        h.start()
+        pid = h.pid()
+        proc = subprocess.Popen([expectctl_path(), "-s", h.shm, "top", "--once", "-d", "2"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # The first snapshot is taken once it sleeps out -d (the only sleep
+        # of a --once over a live segment): the restart comes after it.
+        wait_for(lambda: sleeping(proc.pid), timeout=20, what="top's first snapshot")
+        h.write_config(CONF + "NoSuchDirectiveAnywhere on\n")
+        os.kill(pid, signal.SIGUSR1)
+
+        def gone():
+            try:
+                os.kill(pid, 0)
+                with open(f"/proc/{pid}/stat") as f:
+                    return f.read().split(") ")[1].startswith("Z")
+            except OSError:
+                return True
+        wait_for(gone, timeout=20, what="the parent to die on its bad configuration")
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 3, (out, err)
+        assert "STALE" in out, (out, err)
+        assert f"httpd pid {pid}" in err and "no longer running" in err, err
+    finally:
+        kill_orphans(h)
         h.cleanup()
 
 
