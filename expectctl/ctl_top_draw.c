@@ -26,7 +26,7 @@ static volatile sig_atomic_t caught;
  * whether a signal came: ncurses may restart a read a signal broke. */
 #define SIGNAL_POLL_MS 250
 
-static void on_signal(int sig)
+static void note_signal(int sig)
 {
     caught = sig;
 }
@@ -42,7 +42,7 @@ static void catch_signals(void)
     size_t i;
 
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
+    sa.sa_handler = note_signal;
     sigemptyset(&sa.sa_mask);
     for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
         sigaction(sigs[i], &sa, NULL);

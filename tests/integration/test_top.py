@@ -569,6 +569,31 @@ def test_policy_change_asks_then_does_what_set_does(event_server, top_factory):
         assert expectctl("set", name(h, host), "default", shm=h.shm).returncode == 0
 
 
+def test_resize_during_the_policy_question_keeps_asking(event_server, top_factory):
+    """A resize redraws the question at the new size; it is not an answer."""
+    h = event_server
+    top = top_factory(h, "-d", "1", "v03.test")
+    top.wait(lambda s: row_names(s) == [name(h, "v03.test")], "v03 alone")
+    before = policy_line(h, "v03.test")
+    top.keys("c")
+    top.wait(lambda s: "policy for " in s, "the policy question")
+    top.tmux("resize-window", "-x", "100", "-y", "30")
+    screen = top.wait(lambda s: len(s.rstrip("\n").split("\n")) > 24, "the bigger screen")
+    assert "policy for " in screen and "nothing was changed" not in screen, screen
+    top.keys("i")
+    top.wait(lambda s: "y/n" in s, "the confirmation")
+    top.tmux("resize-window", "-x", "80", "-y", "24")
+    screen = top.wait(lambda s: len(s.rstrip("\n").split("\n")) <= 24 and "y/n" in s,
+                      "the confirmation, at 80x24")
+    assert "nothing was changed" not in screen, screen
+    top.keys("y")
+    top.wait(lambda s: "policy set to ignore" in s, "the change")
+    try:
+        assert "override=ignore" in policy_line(h, "v03.test") != before
+    finally:
+        assert expectctl("set", name(h, "v03.test"), "default", shm=h.shm).returncode == 0
+
+
 def test_policy_change_refused_as_non_root(event_server, top_factory):
     if os.geteuid() != 0:
         pytest.skip("needs root, to run top as another user")
