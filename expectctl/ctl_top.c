@@ -33,8 +33,6 @@
 #define RESTART_GRACE_S 3.0
 /* How often --once looks again at a restart in progress. */
 #define RESTART_POLL_MS 50
-/* How often keys are looked at while waiting for the next frame. */
-#define KEY_POLL_MS 250
 
 typedef struct {
     expect_shm_t *h;
@@ -537,7 +535,7 @@ static void move_by(screen_t *s, long d)
     }
 }
 
-static void on_key(top_state_t *st, screen_t *s, int k, int *resample)
+static void on_key(top_state_t *st, screen_t *s, int k, int *fresh)
 {
     long page = s->room > 1 ? (long)s->room - 1 : 1;
     const top_row_t *r;
@@ -579,8 +577,9 @@ static void on_key(top_state_t *st, screen_t *s, int k, int *resample)
             move_by(s, k == TOP_KEY_PGDN ? page : -page);
         }
         break;
-    case TOP_KEY_HOME: move_by(s, -(long)st->m.nrows - 1000); break;
-    case TOP_KEY_END:  move_by(s, (long)st->m.nrows); break;
+    /* As far as it goes: the drawing bounds it (clamp, top_body_lines). */
+    case TOP_KEY_HOME: move_by(s, -(1L << 30)); break;
+    case TOP_KEY_END:  move_by(s, 1L << 30); break;
     case 's':
         s->v.sort = (top_sort_t)((s->v.sort + 1) % TOP_SORTS);
         s->v.sel = s->v.first = 0;
@@ -599,12 +598,12 @@ static void on_key(top_state_t *st, screen_t *s, int k, int *resample)
             memcpy(s->detail_name, r->v.name, sizeof(s->detail_name));
             s->v.screen = TOP_SCREEN_DETAIL;
             s->v.scroll = 0;
-            *resample = 1;
+            *fresh = 1;
         }
         break;
     case 'p': case 'P':
         s->v.paused = !s->v.paused;
-        *resample = !s->v.paused;
+        *fresh = !s->v.paused;
         break;
     case '?': case 'h':
         if (s->v.screen != TOP_SCREEN_HELP) {
@@ -616,11 +615,58 @@ static void on_key(top_state_t *st, screen_t *s, int k, int *resample)
     case 'c': case 'C':
         if (s->v.screen != TOP_SCREEN_HELP) {
             ask_policy(st, s);
-            *resample = 1;
+            *fresh = 1;
         }
         break;
     default:
         break;
+    }
+}
+
+/* One frame on the screen, as the state and the keys have it: redrawn
+ * for a new sample, a key or a resize only (nothing else changes it). */
+static void draw_screen(top_state_t *st, screen_t *s)
+{
+    char name[4 * EXPECT_SHM_NAME_LEN + 1];
+    size_t lines;
+    int width, height;
+
+    /* The open vhost is gone (a rebuilt segment without it): back to the
+     * list, saying why, rather than a list drawn under a page's keys. */
+    if ((s->v.screen == TOP_SCREEN_DETAIL
+         || (s->v.screen == TOP_SCREEN_HELP && s->back == TOP_SCREEN_DETAIL))
+        && detail_vhost(st, s) == NULL) {
+        expect_escape_text(name, sizeof(name), s->detail_name);
+        snprintf(s->message, sizeof(s->message), "%.300s is gone: httpd no longer has it "
+                 "(back to the list)", name);
+        if (s->v.screen == TOP_SCREEN_DETAIL) {
+            s->v.screen = TOP_SCREEN_LIST;
+            s->v.scroll = 0;
+        }
+        s->back = TOP_SCREEN_LIST;
+    }
+    top_draw_size(&width, &height);
+    view_facts(st, &s->v);
+    s->v.width = width;
+    s->v.height = height;
+    s->v.filter = s->filter;
+    s->v.message = s->message[0] ? s->message : NULL;
+    s->v.detail = s->v.screen == TOP_SCREEN_DETAIL ? detail_vhost(st, s) : NULL;
+    if (s->v.screen == TOP_SCREEN_LIST) {
+        clamp(st, s);
+    }
+    s->room = top_draw_frame(&st->m, &s->v);
+    if (s->v.screen == TOP_SCREEN_LIST && s->v.sel >= s->v.first + (s->room ? s->room : 1)) {
+        clamp(st, s);
+        s->room = top_draw_frame(&st->m, &s->v);
+    }
+    if (s->v.screen != TOP_SCREEN_LIST) {
+        /* The page showed its last lines at most: Up from End moves at once. */
+        lines = top_body_lines(&st->m, &s->v);
+        lines = lines > s->room ? lines - s->room : 0;
+        if (s->v.scroll > lines) {
+            s->v.scroll = lines;
+        }
     }
 }
 
@@ -647,9 +693,11 @@ static int ended_by(int sig)
 static int top_screen(top_state_t *st, ctl_opts_t *all)
 {
     screen_t s;
-    char err[512];
-    double next = 0, now;
-    int resample = 1, width, height;
+    char err[512], sorted_filter[sizeof(s.filter)];
+    double next = 0, last = 0, now, every = (double)st->o->delay_ms / 1000.0;
+    int fresh = 0, resort = 1, dirty = 1, k;
+    long wait_ms;
+    top_sort_t sorted_by = TOP_SORT_EXPECT;
 
     memset(&s, 0, sizeof(s));
     if (top_draw_open(err, sizeof(err)) != 0) {
@@ -661,45 +709,53 @@ static int top_screen(top_state_t *st, ctl_opts_t *all)
     if (st->o->pattern != NULL) {
         snprintf(s.filter, sizeof(s.filter), "%s", st->o->pattern);
     }
+    sorted_filter[0] = '\0';
     while (!s.quit) {
         now = mono_now();
-        if (resample || (!s.v.paused && now >= next)) {
-            if (!s.v.paused) {
-                if (take_sample(st, all)) {
-                    snprintf(s.message, sizeof(s.message), "reattached: httpd rebuilt the "
-                             "segment (generation %u); rates start again",
-                             (unsigned)expect_shm_generation(st->h));
-                }
-                next = now + (double)st->o->delay_ms / 1000.0;
+        /* A sample when -d has passed; Enter, c and un-pausing want fresh
+         * news too, but rates over a sliver of an interval are noise (one
+         * request in 50 ms is 20/s, and the rows jump): those keys take a
+         * sample only once half an interval has passed, else the events. */
+        if (!s.v.paused && (now >= next || (fresh && now - last >= every / 2))) {
+            if (take_sample(st, all)) {
+                snprintf(s.message, sizeof(s.message), "reattached: httpd rebuilt the "
+                         "segment (generation %u); rates start again",
+                         (unsigned)expect_shm_generation(st->h));
             }
+            last = now;
+            next = now + every;
+            resort = fresh = 1;
+        }
+        if (fresh) {
             read_events(st, s.v.screen == TOP_SCREEN_DETAIL ? detail_vhost(st, &s) : NULL);
-            resample = 0;
+            fresh = 0;
+            dirty = 1;
         }
-        top_draw_size(&width, &height);
-        top_model_view(&st->m, s.v.sort, s.filter);
-        if (s.v.screen == TOP_SCREEN_LIST) {
-            follow_selection(st, &s);
+        /* Sorting 10,000 rows is most of a frame: only for new numbers or
+         * another order, never for a key that only moves the selection. */
+        if (resort || s.v.sort != sorted_by || strcmp(s.filter, sorted_filter) != 0) {
+            top_model_view(&st->m, s.v.sort, s.filter);
+            sorted_by = s.v.sort;
+            memcpy(sorted_filter, s.filter, sizeof(sorted_filter));
+            if (s.v.screen == TOP_SCREEN_LIST) {
+                follow_selection(st, &s);
+            }
+            resort = 0;
+            dirty = 1;
         }
-        view_facts(st, &s.v);
-        s.v.width = width;
-        s.v.height = height;
-        s.v.filter = s.filter;
-        s.v.message = s.message[0] ? s.message : NULL;
-        s.v.detail = s.v.screen == TOP_SCREEN_DETAIL ? detail_vhost(st, &s) : NULL;
-        if (s.v.screen == TOP_SCREEN_LIST) {
-            clamp(st, &s);
+        if (dirty) {
+            draw_screen(st, &s);
+            dirty = 0;
         }
-        s.room = top_draw_frame(&st->m, &s.v);
-        if (s.v.screen == TOP_SCREEN_LIST && s.v.sel >= s.v.first + (s.room ? s.room : 1)) {
-            clamp(st, &s);
-            s.room = top_draw_frame(&st->m, &s.v);
-        }
+        /* Wait for a key, at most until the next sample. */
         now = mono_now();
-        on_key(st, &s, top_draw_key(s.v.paused || next <= now ? KEY_POLL_MS
-                                    : (long)((next - now) * 1000) + 1 > KEY_POLL_MS
-                                    ? KEY_POLL_MS : (long)((next - now) * 1000) + 1),
-               &resample);
-        remember_selection(st, &s);
+        wait_ms = s.v.paused ? -1 : next <= now ? 0 : (long)((next - now) * 1000) + 1;
+        k = top_draw_key(wait_ms);
+        if (k != -1) {
+            on_key(st, &s, k, &fresh);
+            remember_selection(st, &s);
+            dirty = 1;
+        }
     }
     top_draw_close();
     return ended_by(top_draw_signal());

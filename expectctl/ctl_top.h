@@ -131,6 +131,9 @@ typedef void (*top_sink_fn)(void *ctx, int y, top_line_t kind, const char *text)
 /* ctl_top_text.c: lay a frame out; returns the number of vhost rows the
  * list has room for (what PgDn moves), or the detail's body lines. */
 size_t top_frame(const top_model_t *m, const top_view_t *view, top_sink_fn sink, void *ctx);
+/* How many body lines the detail or help screen has at view's width (0
+ * for the list): what their scroll is bounded by. */
+size_t top_body_lines(const top_model_t *m, const top_view_t *view);
 /* A rate in at most 3 columns: 0, .02, 0.3, 12, 123, 12k, .3M, 12M. */
 void top_rate_text(char *buf, size_t len, double r);
 /* The widest a line of --once is: its vhost names are never cut. */

@@ -500,7 +500,9 @@ def test_resize_to_132x40_redraws(event_server, top_factory):
     screen = top.wait(lambda s: "VHOST" in s, "the list")
     assert len(row_names(screen)) == 12 and widest(screen) <= 80
     top.tmux("resize-window", "-x", "132", "-y", "40")
-    screen = top.wait(lambda s: len(row_names(s)) > 12, "the bigger list")
+    # The key line is drawn last: a screen with it is not one caught mid-redraw.
+    screen = top.wait(lambda s: len(row_names(s)) > 12 and s.rstrip("\n").split("\n")[-1]
+                      .startswith("q quit"), "the bigger list")
     assert widest(screen) <= 132
     assert len(screen.rstrip("\n").split("\n")) <= 40
     assert len(row_names(screen)) == 24, row_names(screen)
