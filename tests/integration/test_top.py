@@ -494,6 +494,30 @@ def test_selection_follows_its_vhost_when_rows_reorder(event_server, top_factory
     top.wait(lambda s: "nothing was changed" in s, "nothing changed")
 
 
+def test_enter_right_after_a_sample_makes_no_rate_of_a_sliver(event_server, top_factory):
+    """Enter just after a sample re-reads the events only: a rate over the
+    few milliseconds since would make one request 20/s or more.  The rate
+    comes with the next sample, over the whole interval (1 in 4 s)."""
+    h = event_server
+    v07 = name(h, "v07.test")
+    top = top_factory(h, "-d", "4", "v07.test")
+    # The list is first drawn right after top's first sample.
+    top.wait(lambda s: row_names(s) == [v07], "v07 alone")
+    assert upload(h.port, "v07.test") == 200
+    top.keys("Enter")
+    top.wait(lambda s: f"vhost {v07}" in s, "v07's page")
+    seen = []
+
+    def expect_rate(screen):
+        seen.append(screen)
+        m = re.search(r"per second: Expect (\S+),", " ".join(screen.split()))
+        return m and m.group(1) != "-" and rate(m.group(1)) > 0 and m.group(1)
+    got = top.wait(expect_rate, "a rate for the request", timeout=20)
+    cells = [re.search(r"per second: Expect (\S+),", " ".join(s.split())) for s in seen]
+    rates = [rate(c.group(1)) for c in cells if c and c.group(1) != "-"]
+    assert max(rates) <= 1, (rates, got)
+
+
 def test_resize_to_132x40_redraws(event_server, top_factory):
     h = event_server
     top = top_factory(h, "-d", "1")
