@@ -518,6 +518,47 @@ def test_enter_right_after_a_sample_makes_no_rate_of_a_sliver(event_server, top_
     assert max(rates) <= 1, (rates, got)
 
 
+def test_end_in_the_help_shows_its_last_page(event_server, top_factory):
+    h = event_server
+    top = top_factory(h, "-d", "1")
+    top.wait(lambda s: "VHOST" in s, "the list")
+    top.keys("?")
+    top.wait(lambda s: "keys:" in s, "the help")
+    top.keys("End")
+    screen = top.wait(lambda s: "keys:" not in s, "the help scrolled")
+    body = [line for line in screen.split("\n")[1:-1] if line.strip()]
+    assert "not live; top follows a rebuilt segment" in " ".join(screen.split()), screen
+    assert len(body) >= 10, screen   # a full page, not the last line alone
+    top.keys("Up")
+    top.wait(lambda s: s != screen, "Up moves at once from the end")
+
+
+def test_an_open_vhost_that_is_gone_goes_back_to_the_list(top_factory):
+    """A graceful restart that drops the open vhost: the list, in list
+    mode (its keys, Enter opens again), and a line that says why."""
+    conf = vhost("keep.test") + vhost("drop.test")
+    h = Httpd(conf, name="top-gone")
+    with serving(h):
+        top = top_factory(h, "-d", "0.3", "drop.test")
+        drop = name(h, "drop.test")
+        top.wait(lambda s: row_names(s) == [drop], "drop alone")
+        top.keys("Enter")
+        top.wait(lambda s: f"vhost {drop}" in s, "drop's page")
+        h.write_config(vhost("keep.test"))
+        h.reload("graceful")
+        screen = top.wait(lambda s: "is gone" in s, "the vhost gone")
+        assert "VHOST" in screen and drop in screen and f"vhost {drop}" not in screen
+        top.keys("/")
+        top.wait(lambda s: "filter:" in s, "the filter prompt, as in the list")
+        top.keys("C-u")
+        for _ in range(12):
+            top.keys("BSpace")
+        top.keys("Enter")
+        screen = top.wait(lambda s: name(h, "keep.test") in row_names(s), "the list")
+        top.keys("Enter")
+        top.wait(lambda s: "vhost " in s and "what to do" in s, "a page opened from the list")
+
+
 def test_resize_to_132x40_redraws(event_server, top_factory):
     h = event_server
     top = top_factory(h, "-d", "1")
