@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include "ctl_top.h"
 
@@ -59,8 +60,19 @@ enum { PAIR_TITLE = 1, PAIR_BANNER, PAIR_HEAD, PAIR_SELECTED, PAIR_PANE };
 int top_draw_utf8(void)
 {
     const char *cs = nl_langinfo(CODESET);
+    wchar_t c;
 
-    return cs != NULL && strcmp(cs, "UTF-8") == 0;
+    if (cs == NULL || strcmp(cs, "UTF-8") != 0) {
+        return 0;
+    }
+    /* U+2581..U+2588 are East Asian Ambiguous: two columns in a CJK
+     * locale, which would push every row past the edge.  ASCII then. */
+    for (c = 0x2581; c <= 0x2588; c++) {
+        if (wcwidth(c) != 1) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 int top_draw_open(char *err, size_t errlen)

@@ -95,8 +95,10 @@ typedef struct {
 
 static void emit(frame_t *f, top_line_t kind, const line_t *l)
 {
-    /* A terminal too small for the frame shows its top. */
-    if (f->view->height == 0 || f->y < f->view->height) {
+    /* A terminal too small for the frame shows its top, and the keys on
+     * the bottom line (the way out) rather than what would run into it. */
+    if (f->view->height == 0 || f->y < f->view->height - 1
+        || (kind == TOP_L_STATUS && f->y == f->view->height - 1)) {
         f->sink(f->ctx, f->y, kind, l->b);
     }
     f->y++;
@@ -510,8 +512,10 @@ static int pane_events(int height)
     return height > 14 ? (height - 14) / 2 : 0;
 }
 
+/* Within 80 columns, ? help included (the arrows go without saying; the
+ * help names them). */
 static const char *const list_keys =
-    "q quit  arrows PgUp PgDn scroll  s sort  / filter  Enter open  c policy  p pause  ? help";
+    "q quit  PgUp PgDn  s sort  / filter  Enter open  c policy  p pause  ? help";
 
 static size_t list_screen(frame_t *f, const top_model_t *m)
 {
