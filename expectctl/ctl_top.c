@@ -47,6 +47,7 @@ typedef struct {
     expect_shm_liveness_t live;
     double restart_seen;        /* when a restart in progress was first seen; 0: none */
     int oom;
+    int failed;                 /* the last snapshot could not be taken */
 } top_state_t;
 
 static double mono_now(void)
@@ -231,9 +232,14 @@ static int take_sample(top_state_t *st, ctl_opts_t *all)
 
     st->nsnaps = 0;
     st->oom = 0;
-    ctl_each_vhost(st->h, all, top_collect, st);
-    if (st->oom || top_model_update(&st->m, st->snaps, st->nsnaps, mono_now()) != 0) {
-        snprintf(st->stale, sizeof(st->stale), "out of memory");
+    st->failed = 0;
+    /* A snapshot that failed is no frame: zero vhosts shown as live would
+     * say the server has none.  The model keeps the last one, and the
+     * banner says the numbers are not live and why. */
+    if (ctl_each_vhost(st->h, all, top_collect, st) != CTL_EXIT_OK || st->oom
+        || top_model_update(&st->m, st->snaps, st->nsnaps, mono_now()) != 0) {
+        snprintf(st->stale, sizeof(st->stale), "cannot read the virtual hosts (out of memory)");
+        st->failed = 1;
     }
     return rebuilt;
 }
@@ -289,7 +295,7 @@ static int top_once(top_state_t *st, ctl_opts_t *all, int utf8)
     top_frame(&st->m, &v, print_line, NULL);
     if (st->stale[0] != '\0') {
         fprintf(stderr, "expectctl: %s: %s\n", st->o->shm_path, st->stale);
-        return CTL_EXIT_NOSEG;
+        return st->failed ? CTL_EXIT_FAIL : CTL_EXIT_NOSEG;
     }
     return CTL_EXIT_OK;
 }
