@@ -198,15 +198,31 @@ def top_factory():
         t.close()
 
 
-def screens_during(top, action, count=60):
-    """The screens captured every 50 ms while action() runs, and after."""
+def screens_during(top, action, count=60, timed=False):
+    """The screens captured every 50 ms while action() runs, and after;
+    timed: (seconds since action() began, screen) pairs."""
     seen = []
-    watcher = threading.Thread(target=lambda: [seen.append(top.screen()) or time.sleep(0.05)
-                                               for _ in range(count)])
+    t0 = time.monotonic()
+
+    def watch():
+        for _ in range(count):
+            seen.append((time.monotonic() - t0, top.screen()))
+            time.sleep(0.05)
+    watcher = threading.Thread(target=watch)
     watcher.start()
     action()
     watcher.join()
-    return seen
+    return seen if timed else [screen for _, screen in seen]
+
+
+# top waits this long for a restart in progress before it says STALE
+# (RESTART_GRACE_S in ctl_top.c): a STALE banner before it is a bug, one
+# after it may be a loaded machine's slow graceful.
+RESTART_GRACE_S = 3.0
+
+
+def stale_within_the_grace(seen):
+    return [s for t, s in seen if "STALE" in s and t < RESTART_GRACE_S]
 
 
 def sort_by_name(top):
@@ -262,6 +278,7 @@ def test_stale_banner_after_stop_then_reattached_after_start(mpm, top_factory):
             top = top_factory(h, "-d", "0.5")
             top.wait(lambda s: "VHOST" in s and "STALE" not in s, "the live list")
             gen = re.search(r"generation (\d+)", top.screen()).group(1)
+            pid = h.pid()
             traffic = Traffic(h.port, ["busy.test"])
             traffic.start()
             busy = name(h, "busy.test")
@@ -283,7 +300,10 @@ def test_stale_banner_after_stop_then_reattached_after_start(mpm, top_factory):
             assert busy in rows_of(screen)
             # The stop removed the counters: the new segment starts from zero.
             assert "since start: EXP 0 " in screen, screen
-            assert re.search(r"generation \d+", screen) and gen
+            # A new server (its pid) with a new segment, whose generation
+            # counts from a first start's again.
+            assert int(re.search(r"generation (\d+)", screen).group(1)) == int(gen), screen
+            assert f"httpd pid {h.pid()} " in screen and f"httpd pid {pid} " not in screen
             top.keys("q")
             assert top.exit_code() == 0
         finally:
@@ -296,8 +316,8 @@ def test_graceful_restart_is_never_stale(event_server, top_factory):
     top = top_factory(h, "-d", "0.2")
     screen = top.wait(lambda s: "VHOST" in s and "STALE" not in s, "the live list")
     gen = int(re.search(r"generation (\d+)", screen).group(1))
-    seen = screens_during(top, lambda: h.reload("graceful"))
-    assert not [s for s in seen if "STALE" in s], [s for s in seen if "STALE" in s][:1]
+    seen = screens_during(top, lambda: h.reload("graceful"), timed=True)
+    assert not stale_within_the_grace(seen), stale_within_the_grace(seen)[:1]
     top.wait(lambda s: f"generation {gen + 1}" in s and "STALE" not in s, "the next generation")
 
 
@@ -314,12 +334,13 @@ def test_graceful_that_rebuilds_the_segment_is_followed(top_factory):
         top.wait(lambda s: "since start: EXP 1 " in s, "the 417 counted")
         ino = os.stat(h.shm).st_ino
         h.write_config(small + "".join(vhost(f"g{i:02d}.test") for i in range(70)))
-        seen = screens_during(top, lambda: h.reload("graceful"))
+        seen = screens_during(top, lambda: h.reload("graceful"), timed=True)
         assert os.stat(h.shm).st_ino != ino, "the graceful did not rebuild the segment"
-        screen = top.wait(lambda s: "72 vhosts" in s, "the grown table")
+        screen = top.wait(lambda s: "72 vhosts" in s and "STALE" not in s, "the grown table")
         assert "since start: EXP 1 " in screen, "the counters came along"
-        assert not [s for s in seen if "STALE" in s], [s for s in seen if "STALE" in s][:1]
-        assert any("reattached" in s for s in seen + [screen])
+        assert not stale_within_the_grace(seen), stale_within_the_grace(seen)[:1]
+        # The message stays until a key: on the screen that shows the new table.
+        assert "reattached" in screen or any("reattached" in s for _, s in seen), screen
 
 
 def test_reset_while_top_runs_gives_no_rate_for_a_frame(event_server, top_factory):
@@ -475,16 +496,29 @@ def test_arrows_and_pgdn_scroll_many_vhosts(event_server, top_factory):
     assert widest(screen) <= 80
 
 
+def selected_row(top):
+    """The name of the row drawn in reverse video (NO_COLOR), or None."""
+    for raw in top.screen(escapes=True).split("\n"):
+        text = re.sub(r"\x1b\[[0-9;]*m", "", raw)
+        if "\x1b[7m" in raw and ROW.match(text) and not text.startswith("VHOST"):
+            return text.split()[0]
+    return None
+
+
 def test_selection_follows_its_vhost_when_rows_reorder(event_server, top_factory):
     h = event_server
-    top = top_factory(h, "-d", "0.5")
+    top = top_factory(h, "-d", "0.5", env={"NO_COLOR": "1"})
     v00, v05 = name(h, "v00.test"), name(h, "v05.test")
     top.wait(lambda s: row_names(s)[3:4] == [v00], "v00 fourth, by name among zeros")
     top.keys("Down", "Down", "Down")   # busy calm main v00
+    # send-keys returns before top has read them: the selection is seen on
+    # v00 before any reorder may come.
+    wait_for(lambda: selected_row(top) == v00, timeout=20, what="v00 selected")
     traffic = Traffic(h.port, ["v05.test"])
     traffic.start()
     try:
         top.wait(lambda s: row_names(s)[:1] == [v05], "v05 first by its traffic")
+        assert selected_row(top) == v00, "the selection stayed on its vhost"
         top.keys("c")
         screen = top.wait(lambda s: "policy for " in s, "the policy question")
         assert f"policy for {v00}:" in screen, screen
