@@ -126,6 +126,17 @@ void ctl_emit_stdout(void *ctx, const char *s, size_t len);
 /* Wall clock, microseconds since the epoch, as the segment keeps time. */
 uint64_t ctl_now_usec(void);
 
+/* ctl_attach.c: attach what o's verb needs (both files, or the control
+ * file, writable for set and reset) and make sure a running httpd serves
+ * it; CTL_EXIT_OK, or an exit code with the reason on stderr. */
+int ctl_attach_live(expect_shm_t *h, const ctl_opts_t *o);
+/* write(), then verify that the generation that serves took it (writing
+ * again across a restart), then report(); h may be detached and attached
+ * again on the way, and is detached on failure. */
+int ctl_write_verified(expect_shm_t *h, const ctl_opts_t *o,
+                       int (*write)(expect_shm_t *, const ctl_opts_t *),
+                       int (*report)(const expect_shm_t *, const ctl_opts_t *));
+
 /* ctl_live.c: is the segment served by a running httpd? */
 typedef enum { CTL_LIVE = 0, CTL_STALE, CTL_REPLACED } ctl_live_t;
 /* LIVE, or STALE / REPLACED (path now names other files) with a reason. */
@@ -133,6 +144,9 @@ ctl_live_t ctl_liveness(const expect_shm_t *h, const char *path, char *why, size
 /* The same without waiting out a restart in progress (a screen that
  * redraws every second must not stop for three). */
 ctl_live_t ctl_liveness_now(const expect_shm_t *h, const char *path, char *why, size_t len);
+/* Whether the httpd the control file names still runs (whatever the
+ * segment's state): only then is a restart in progress worth waiting for. */
+int ctl_server_runs(const expect_shm_t *h);
 void ctl_sleep_ms(long ms);
 
 /* One file per verb family. */

@@ -55,6 +55,14 @@ static int server_running(uint32_t pid, uint64_t start)
     return server_state(pid, start) == SERVER_RUNS;
 }
 
+int ctl_server_runs(const expect_shm_t *h)
+{
+    expect_shm_liveness_t l;
+
+    expect_shm_liveness(h, &l);
+    return server_running(l.server_pid, l.server_start);
+}
+
 void ctl_sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};

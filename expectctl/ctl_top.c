@@ -11,9 +11,11 @@
  */
 #include <inttypes.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,8 +31,8 @@
 #define DETAIL_SCAN 4096
 /* A restart in progress is not stale for this long (as ctl_live.c waits). */
 #define RESTART_GRACE_S 3.0
-/* How often keys are looked at while waiting for the next frame. */
-#define KEY_POLL_MS 250
+/* How often --once looks again at a restart in progress. */
+#define RESTART_POLL_MS 50
 
 typedef struct {
     expect_shm_t *h;
@@ -45,6 +47,7 @@ typedef struct {
     expect_shm_liveness_t live;
     double restart_seen;        /* when a restart in progress was first seen; 0: none */
     int oom;
+    int failed;                 /* the last snapshot could not be taken */
 } top_state_t;
 
 static double mono_now(void)
@@ -169,12 +172,19 @@ static int follow_rebuild(top_state_t *st)
 
 /* A restart in progress (the old files RESTARTING, or new ones not yet
  * LIVE) reads its configuration while the children go on serving: it is
- * not stale unless it takes longer than stats would wait (ctl_live.c). */
+ * not stale unless it takes longer than stats would wait (ctl_live.c).
+ * The grace is the running server's only: a parent that died mid-restart
+ * (kill -9, a configuration that failed) leaves the files RESTARTING for
+ * good, and its numbers are dead at once. */
 static void not_live(top_state_t *st, int restarting, const char *why)
 {
     double now = mono_now();
 
-    if (restarting && st->restart_seen == 0) {
+    restarting = restarting && ctl_server_runs(st->h);
+    if (!restarting) {
+        st->restart_seen = 0;
+    }
+    else if (st->restart_seen == 0) {
         st->restart_seen = now;
     }
     if (!restarting || now - st->restart_seen >= RESTART_GRACE_S) {
@@ -182,9 +192,10 @@ static void not_live(top_state_t *st, int restarting, const char *why)
     }
 }
 
-/* One snapshot of every vhost into the model, and whether it is live.
- * Returns 1 when it reattached to a rebuilt segment. */
-static int take_sample(top_state_t *st, ctl_opts_t *all)
+/* Whether a running httpd serves the segment (st->stale, st->live), the
+ * files a rebuild put in its place taken when one does.  Returns 1 when
+ * it reattached. */
+static int check_live(top_state_t *st)
 {
     char why[512];
     int rebuilt = 0, current = expect_shm_is_current(st->h, st->o->shm_path);
@@ -210,11 +221,25 @@ static int take_sample(top_state_t *st, ctl_opts_t *all)
         }
     }
     expect_shm_liveness(st->h, &st->live);
+    return rebuilt;
+}
+
+/* One snapshot of every vhost into the model, and whether it is live.
+ * Returns 1 when it reattached to a rebuilt segment. */
+static int take_sample(top_state_t *st, ctl_opts_t *all)
+{
+    int rebuilt = check_live(st);
+
     st->nsnaps = 0;
     st->oom = 0;
-    ctl_each_vhost(st->h, all, top_collect, st);
-    if (st->oom || top_model_update(&st->m, st->snaps, st->nsnaps, mono_now()) != 0) {
-        snprintf(st->stale, sizeof(st->stale), "out of memory");
+    st->failed = 0;
+    /* A snapshot that failed is no frame: zero vhosts shown as live would
+     * say the server has none.  The model keeps the last one, and the
+     * banner says the numbers are not live and why. */
+    if (ctl_each_vhost(st->h, all, top_collect, st) != CTL_EXIT_OK || st->oom
+        || top_model_update(&st->m, st->snaps, st->nsnaps, mono_now()) != 0) {
+        snprintf(st->stale, sizeof(st->stale), "cannot read the virtual hosts (out of memory)");
+        st->failed = 1;
     }
     return rebuilt;
 }
@@ -254,6 +279,12 @@ static int top_once(top_state_t *st, ctl_opts_t *all, int utf8)
     take_sample(st, all);
     ctl_sleep_ms(st->o->delay_ms);
     take_sample(st, all);
+    /* A restart still within its grace is neither live nor stale yet: the
+     * exit code waits for which (at most the grace, as stats waits). */
+    while (st->stale[0] == '\0' && st->restart_seen != 0) {
+        ctl_sleep_ms(RESTART_POLL_MS);
+        check_live(st);
+    }
     top_model_view(&st->m, TOP_SORT_EXPECT, st->o->pattern);
     read_events(st, NULL);
     memset(&v, 0, sizeof(v));
@@ -264,37 +295,38 @@ static int top_once(top_state_t *st, ctl_opts_t *all, int utf8)
     top_frame(&st->m, &v, print_line, NULL);
     if (st->stale[0] != '\0') {
         fprintf(stderr, "expectctl: %s: %s\n", st->o->shm_path, st->stale);
-        return CTL_EXIT_NOSEG;
+        return st->failed ? CTL_EXIT_FAIL : CTL_EXIT_NOSEG;
     }
     return CTL_EXIT_OK;
 }
 
 /* ---- the policy, as set changes it ---- */
 
-/* Run set's own code on a control handle of its own, its complaint (on
- * stderr, which would tear the screen) caught for the status line. */
+/* set prints the vhost's new policy line; on the screen the status line
+ * says it instead. */
+static int report_nothing(const expect_shm_t *h, const ctl_opts_t *o)
+{
+    (void)h;
+    (void)o;
+    return CTL_EXIT_OK;
+}
+
+/* Run set's own code -- its attach, its write, and its check that the
+ * configuration that serves took the write, written again across a
+ * restart (ctl_attach.c) -- on a control handle of its own, its complaint
+ * (on stderr, which would tear the screen) caught for the status line. */
 static void change_policy(top_state_t *st, const expect_shm_vhost_snap_t *v, uint32_t value,
                           char *msg, size_t len)
 {
     expect_shm_t w;
-    expect_shm_liveness_t before, after;
     ctl_opts_t so = *st->o;
-    char why[512], name[4 * EXPECT_SHM_NAME_LEN + 1], caught[512];
+    char name[4 * EXPECT_SHM_NAME_LEN + 1], caught[512];
     const char *what = value == EXPECT_OVERRIDE_NONE ? "default"
                        : expect_policy_name((expect_policy_t)value);
     FILE *tmp;
     int saved, rc;
 
     expect_escape_text(name, sizeof(name), v->name);
-    if (expect_shm_attach_control(&w, st->o->shm_path, 1, why, sizeof(why)) != EXPECT_SHM_OK) {
-        snprintf(msg, len, "not changed: %.400s", why);
-        return;
-    }
-    if (ctl_liveness_now(&w, st->o->shm_path, why, sizeof(why)) != CTL_LIVE) {
-        expect_shm_detach(&w);
-        snprintf(msg, len, "not changed: %.400s", why);
-        return;
-    }
     so.verb = CTL_VERB_SET;
     so.vhost = v->name;
     so.set_all = 0;
@@ -306,10 +338,13 @@ static void change_policy(top_state_t *st, const expect_shm_vhost_snap_t *v, uin
     if (tmp != NULL && saved >= 0) {
         dup2(fileno(tmp), STDERR_FILENO);
     }
-    expect_shm_liveness(&w, &before);
-    rc = ctl_set(&w, &so);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    expect_shm_liveness(&w, &after);
+    memset(&w, 0, sizeof(w));
+    rc = ctl_attach_live(&w, &so);
+    if (rc == CTL_EXIT_OK) {
+        rc = ctl_write_verified(&w, &so, ctl_set, report_nothing);
+        /* A detached handle is zeroed: safe whatever the wrapper did. */
+        expect_shm_detach(&w);
+    }
     fflush(stderr);
     if (tmp != NULL && saved >= 0) {
         dup2(saved, STDERR_FILENO);
@@ -326,19 +361,14 @@ static void change_policy(top_state_t *st, const expect_shm_vhost_snap_t *v, uin
         fclose(tmp);
     }
     if (rc != CTL_EXIT_OK) {
-        snprintf(msg, len, "not changed: %.400s", caught[0] ? caught : "expectctl set failed");
-    }
-    else if (after.state != EXPECT_SEG_LIVE || after.generation != before.generation
-             || !expect_shm_is_current(&w, st->o->shm_path)) {
-        /* What set would write again; here the operator looks again. */
-        snprintf(msg, len, "httpd restarted while %.200s was being set to %s: check with "
-                 "expectctl policy", name, what);
+        /* The first line is the reason; "expectctl: " adds nothing here. */
+        const char *why = strncmp(caught, "expectctl: ", 11) == 0 ? caught + 11 : caught;
+        snprintf(msg, len, "not changed: %.400s", why[0] ? why : "expectctl set failed");
     }
     else {
         snprintf(msg, len, "%.200s: policy set to %s (as expectctl set %.200s %s)", name, what,
                  name, what);
     }
-    expect_shm_detach(&w);
 }
 
 /* ---- the screen ---- */
@@ -379,6 +409,26 @@ static const expect_shm_vhost_snap_t *detail_vhost(const top_state_t *st, const 
     return NULL;
 }
 
+/* The answer to the question in s->v.message: a resize redraws the
+ * question at the new size rather than answering it, and a signal ends
+ * top with nothing changed. */
+static int ask(top_state_t *st, screen_t *s)
+{
+    int k;
+
+    for (;;) {
+        top_draw_size(&s->v.width, &s->v.height);
+        top_draw_frame(&st->m, &s->v);
+        if ((k = top_draw_key(-1)) != TOP_KEY_RESIZE) {
+            break;
+        }
+    }
+    if (k == TOP_KEY_QUIT) {
+        s->quit = 1;
+    }
+    return k;
+}
+
 static void ask_policy(top_state_t *st, screen_t *s)
 {
     const expect_shm_vhost_snap_t *v = s->v.screen == TOP_SCREEN_DETAIL
@@ -403,8 +453,7 @@ static void ask_policy(top_state_t *st, screen_t *s)
     snprintf(q, sizeof(q), "policy for %s: c continue, r reject, i ignore, d default "
              "(the configured one); Esc cancels", name);
     s->v.message = q;
-    top_draw_frame(&st->m, &s->v);
-    k = top_draw_key(-1);
+    k = ask(st, s);
     switch (k) {
     case 'c': value = EXPECT_POLICY_CONTINUE; break;
     case 'r': value = EXPECT_POLICY_REJECT; break;
@@ -417,8 +466,7 @@ static void ask_policy(top_state_t *st, screen_t *s)
     snprintf(q, sizeof(q), "set %s to %s, as expectctl set does? y/n", name,
              value == EXPECT_OVERRIDE_NONE ? "default"
              : expect_policy_name((expect_policy_t)value));
-    top_draw_frame(&st->m, &s->v);
-    k = top_draw_key(-1);
+    k = ask(st, s);
     if (k != 'y' && k != 'Y') {
         snprintf(s->message, sizeof(s->message), "nothing was changed");
         return;
@@ -493,7 +541,7 @@ static void move_by(screen_t *s, long d)
     }
 }
 
-static void on_key(top_state_t *st, screen_t *s, int k, int *resample)
+static void on_key(top_state_t *st, screen_t *s, int k, int *fresh)
 {
     long page = s->room > 1 ? (long)s->room - 1 : 1;
     const top_row_t *r;
@@ -502,6 +550,9 @@ static void on_key(top_state_t *st, screen_t *s, int k, int *resample)
         s->message[0] = '\0';
     }
     switch (k) {
+    case TOP_KEY_QUIT:
+        s->quit = 1;
+        break;
     case 'q': case 'Q': case TOP_KEY_ESC:
         if (s->v.screen == TOP_SCREEN_HELP) {
             s->v.screen = s->back;
@@ -532,8 +583,9 @@ static void on_key(top_state_t *st, screen_t *s, int k, int *resample)
             move_by(s, k == TOP_KEY_PGDN ? page : -page);
         }
         break;
-    case TOP_KEY_HOME: move_by(s, -(long)st->m.nrows - 1000); break;
-    case TOP_KEY_END:  move_by(s, (long)st->m.nrows); break;
+    /* As far as it goes: the drawing bounds it (clamp, top_body_lines). */
+    case TOP_KEY_HOME: move_by(s, -(1L << 30)); break;
+    case TOP_KEY_END:  move_by(s, 1L << 30); break;
     case 's':
         s->v.sort = (top_sort_t)((s->v.sort + 1) % TOP_SORTS);
         s->v.sel = s->v.first = 0;
@@ -552,12 +604,12 @@ static void on_key(top_state_t *st, screen_t *s, int k, int *resample)
             memcpy(s->detail_name, r->v.name, sizeof(s->detail_name));
             s->v.screen = TOP_SCREEN_DETAIL;
             s->v.scroll = 0;
-            *resample = 1;
+            *fresh = 1;
         }
         break;
     case 'p': case 'P':
         s->v.paused = !s->v.paused;
-        *resample = !s->v.paused;
+        *fresh = !s->v.paused;
         break;
     case '?': case 'h':
         if (s->v.screen != TOP_SCREEN_HELP) {
@@ -569,7 +621,7 @@ static void on_key(top_state_t *st, screen_t *s, int k, int *resample)
     case 'c': case 'C':
         if (s->v.screen != TOP_SCREEN_HELP) {
             ask_policy(st, s);
-            *resample = 1;
+            *fresh = 1;
         }
         break;
     default:
@@ -577,12 +629,81 @@ static void on_key(top_state_t *st, screen_t *s, int k, int *resample)
     }
 }
 
+/* One frame on the screen, as the state and the keys have it: redrawn
+ * for a new sample, a key or a resize only (nothing else changes it). */
+static void draw_screen(top_state_t *st, screen_t *s)
+{
+    char name[4 * EXPECT_SHM_NAME_LEN + 1];
+    size_t lines;
+    int width, height;
+
+    /* The open vhost is gone (a rebuilt segment without it): back to the
+     * list, saying why, rather than a list drawn under a page's keys. */
+    if ((s->v.screen == TOP_SCREEN_DETAIL
+         || (s->v.screen == TOP_SCREEN_HELP && s->back == TOP_SCREEN_DETAIL))
+        && detail_vhost(st, s) == NULL) {
+        expect_escape_text(name, sizeof(name), s->detail_name);
+        snprintf(s->message, sizeof(s->message), "%.300s is gone: httpd no longer has it "
+                 "(back to the list)", name);
+        if (s->v.screen == TOP_SCREEN_DETAIL) {
+            s->v.screen = TOP_SCREEN_LIST;
+            s->v.scroll = 0;
+        }
+        s->back = TOP_SCREEN_LIST;
+    }
+    top_draw_size(&width, &height);
+    view_facts(st, &s->v);
+    s->v.width = width;
+    s->v.height = height;
+    s->v.filter = s->filter;
+    s->v.message = s->message[0] ? s->message : NULL;
+    s->v.detail = s->v.screen == TOP_SCREEN_DETAIL ? detail_vhost(st, s) : NULL;
+    if (s->v.screen == TOP_SCREEN_LIST) {
+        clamp(st, s);
+    }
+    s->room = top_draw_frame(&st->m, &s->v);
+    if (s->v.screen == TOP_SCREEN_LIST && s->v.sel >= s->v.first + (s->room ? s->room : 1)) {
+        clamp(st, s);
+        s->room = top_draw_frame(&st->m, &s->v);
+    }
+    if (s->v.screen != TOP_SCREEN_LIST) {
+        /* The page showed its last lines at most: Up from End moves at once. */
+        lines = top_body_lines(&st->m, &s->v);
+        lines = lines > s->room ? lines - s->room : 0;
+        if (s->v.scroll > lines) {
+            s->v.scroll = lines;
+        }
+    }
+}
+
+/* How top ends once the terminal is restored: Ctrl-C is the way out that
+ * every terminal program has, and leaves as q does (0); SIGTERM, SIGHUP
+ * and Ctrl-\ end it by the same signal, so that whoever sent one sees it
+ * was obeyed (no core for Ctrl-\: there is nothing to debug). */
+static int ended_by(int sig)
+{
+    struct rlimit none = {0, 0};
+
+    if (sig == 0 || sig == SIGINT) {
+        return CTL_EXIT_OK;
+    }
+    if (sig == SIGQUIT) {
+        setrlimit(RLIMIT_CORE, &none);
+    }
+    fflush(stdout);
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return CTL_EXIT_FAIL;   /* not reached: the default action ends the process */
+}
+
 static int top_screen(top_state_t *st, ctl_opts_t *all)
 {
     screen_t s;
-    char err[512];
-    double next = 0, now;
-    int resample = 1, width, height;
+    char err[512], sorted_filter[sizeof(s.filter)];
+    double next = 0, last = 0, now, every = (double)st->o->delay_ms / 1000.0;
+    int fresh = 0, resort = 1, dirty = 1, k;
+    long wait_ms;
+    top_sort_t sorted_by = TOP_SORT_EXPECT;
 
     memset(&s, 0, sizeof(s));
     if (top_draw_open(err, sizeof(err)) != 0) {
@@ -594,48 +715,56 @@ static int top_screen(top_state_t *st, ctl_opts_t *all)
     if (st->o->pattern != NULL) {
         snprintf(s.filter, sizeof(s.filter), "%s", st->o->pattern);
     }
+    sorted_filter[0] = '\0';
     while (!s.quit) {
         now = mono_now();
-        if (resample || (!s.v.paused && now >= next)) {
-            if (!s.v.paused) {
-                if (take_sample(st, all)) {
-                    snprintf(s.message, sizeof(s.message), "reattached: httpd rebuilt the "
-                             "segment (generation %u); rates start again",
-                             (unsigned)expect_shm_generation(st->h));
-                }
-                next = now + (double)st->o->delay_ms / 1000.0;
+        /* A sample when -d has passed; Enter, c and un-pausing want fresh
+         * news too, but rates over a sliver of an interval are noise (one
+         * request in 50 ms is 20/s, and the rows jump): those keys take a
+         * sample only once half an interval has passed, else the events. */
+        if (!s.v.paused && (now >= next || (fresh && now - last >= every / 2))) {
+            if (take_sample(st, all)) {
+                snprintf(s.message, sizeof(s.message), "reattached: httpd rebuilt the "
+                         "segment (generation %u); rates start again",
+                         (unsigned)expect_shm_generation(st->h));
             }
+            last = now;
+            next = now + every;
+            resort = fresh = 1;
+        }
+        if (fresh) {
             read_events(st, s.v.screen == TOP_SCREEN_DETAIL ? detail_vhost(st, &s) : NULL);
-            resample = 0;
+            fresh = 0;
+            dirty = 1;
         }
-        top_draw_size(&width, &height);
-        top_model_view(&st->m, s.v.sort, s.filter);
-        if (s.v.screen == TOP_SCREEN_LIST) {
-            follow_selection(st, &s);
+        /* Sorting 10,000 rows is most of a frame: only for new numbers or
+         * another order, never for a key that only moves the selection. */
+        if (resort || s.v.sort != sorted_by || strcmp(s.filter, sorted_filter) != 0) {
+            top_model_view(&st->m, s.v.sort, s.filter);
+            sorted_by = s.v.sort;
+            memcpy(sorted_filter, s.filter, sizeof(sorted_filter));
+            if (s.v.screen == TOP_SCREEN_LIST) {
+                follow_selection(st, &s);
+            }
+            resort = 0;
+            dirty = 1;
         }
-        view_facts(st, &s.v);
-        s.v.width = width;
-        s.v.height = height;
-        s.v.filter = s.filter;
-        s.v.message = s.message[0] ? s.message : NULL;
-        s.v.detail = s.v.screen == TOP_SCREEN_DETAIL ? detail_vhost(st, &s) : NULL;
-        if (s.v.screen == TOP_SCREEN_LIST) {
-            clamp(st, &s);
+        if (dirty) {
+            draw_screen(st, &s);
+            dirty = 0;
         }
-        s.room = top_draw_frame(&st->m, &s.v);
-        if (s.v.screen == TOP_SCREEN_LIST && s.v.sel >= s.v.first + (s.room ? s.room : 1)) {
-            clamp(st, &s);
-            s.room = top_draw_frame(&st->m, &s.v);
-        }
+        /* Wait for a key, at most until the next sample. */
         now = mono_now();
-        on_key(st, &s, top_draw_key(s.v.paused || next <= now ? KEY_POLL_MS
-                                    : (long)((next - now) * 1000) + 1 > KEY_POLL_MS
-                                    ? KEY_POLL_MS : (long)((next - now) * 1000) + 1),
-               &resample);
-        remember_selection(st, &s);
+        wait_ms = s.v.paused ? -1 : next <= now ? 0 : (long)((next - now) * 1000) + 1;
+        k = top_draw_key(wait_ms);
+        if (k != -1) {
+            on_key(st, &s, k, &fresh);
+            remember_selection(st, &s);
+            dirty = 1;
+        }
     }
     top_draw_close();
-    return CTL_EXIT_OK;
+    return ended_by(top_draw_signal());
 }
 
 int ctl_top(expect_shm_t *h, const ctl_opts_t *o)

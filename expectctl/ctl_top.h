@@ -131,6 +131,9 @@ typedef void (*top_sink_fn)(void *ctx, int y, top_line_t kind, const char *text)
 /* ctl_top_text.c: lay a frame out; returns the number of vhost rows the
  * list has room for (what PgDn moves), or the detail's body lines. */
 size_t top_frame(const top_model_t *m, const top_view_t *view, top_sink_fn sink, void *ctx);
+/* How many body lines the detail or help screen has at view's width (0
+ * for the list): what their scroll is bounded by. */
+size_t top_body_lines(const top_model_t *m, const top_view_t *view);
 /* A rate in at most 3 columns: 0, .02, 0.3, 12, 123, 12k, .3M, 12M. */
 void top_rate_text(char *buf, size_t len, double r);
 /* The widest a line of --once is: its vhost names are never cut. */
@@ -143,13 +146,16 @@ int top_draw_utf8(void);
 void top_draw_size(int *width, int *height);
 /* Draw a frame (clears, lays out, refreshes); returns top_frame's answer. */
 size_t top_draw_frame(const top_model_t *m, const top_view_t *view);
-/* A key within ms milliseconds, or -1; TOP_KEY_* for the special ones. */
+/* A key within ms milliseconds (ms < 0: however long it takes), or -1;
+ * TOP_KEY_* for the special ones, TOP_KEY_QUIT once a signal asked top to
+ * end (top_draw_signal says which). */
 int top_draw_key(long ms);
+int top_draw_signal(void);
 /* Read a line at the bottom after prompt (Esc: -1, buf untouched). */
 int top_draw_prompt(const char *prompt, char *buf, size_t len);
 enum {
     TOP_KEY_UP = 0x1000, TOP_KEY_DOWN, TOP_KEY_PGUP, TOP_KEY_PGDN, TOP_KEY_HOME,
-    TOP_KEY_END, TOP_KEY_ENTER, TOP_KEY_ESC, TOP_KEY_RESIZE, TOP_KEY_BACKSPACE
+    TOP_KEY_END, TOP_KEY_ENTER, TOP_KEY_ESC, TOP_KEY_RESIZE, TOP_KEY_BACKSPACE, TOP_KEY_QUIT
 };
 
 #endif /* EXPECTCTL_CTL_TOP_H */

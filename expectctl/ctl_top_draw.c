@@ -9,22 +9,70 @@
  */
 #include <curses.h>
 #include <langinfo.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include "ctl_top.h"
 
 static SCREEN *screen;
 static int colour;
+/* The signal that asked top to end (0: none): the loop ends through
+ * top_draw_close, never from the handler, so the terminal is restored. */
+static volatile sig_atomic_t caught;
+
+/* How often a wait with no end (a question, the filter prompt) looks
+ * whether a signal came: ncurses may restart a read a signal broke. */
+#define SIGNAL_POLL_MS 250
+
+static void note_signal(int sig)
+{
+    caught = sig;
+}
+
+/* Ctrl-C, Ctrl-\, a closed terminal, kill: each would leave the terminal
+ * in the alternate screen with echo off (ncurses restores it on SIGINT and
+ * SIGTERM only, then exits 1 as for an error).  No SA_RESTART: a blocked
+ * read returns at once. */
+static void catch_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+    size_t i;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = note_signal;
+    sigemptyset(&sa.sa_mask);
+    for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+int top_draw_signal(void)
+{
+    return (int)caught;
+}
 
 enum { PAIR_TITLE = 1, PAIR_BANNER, PAIR_HEAD, PAIR_SELECTED, PAIR_PANE };
 
 int top_draw_utf8(void)
 {
     const char *cs = nl_langinfo(CODESET);
+    wchar_t c;
 
-    return cs != NULL && strcmp(cs, "UTF-8") == 0;
+    if (cs == NULL || strcmp(cs, "UTF-8") != 0) {
+        return 0;
+    }
+    /* U+2581..U+2588 are East Asian Ambiguous: two columns in a CJK
+     * locale, which would push every row past the edge.  ASCII then. */
+    for (c = 0x2581; c <= 0x2588; c++) {
+        if (wcwidth(c) != 1) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 int top_draw_open(char *err, size_t errlen)
@@ -42,6 +90,7 @@ int top_draw_open(char *err, size_t errlen)
         return -1;
     }
     set_term(screen);
+    catch_signals();
     cbreak();
     noecho();
     nonl();
@@ -171,9 +220,25 @@ int top_draw_key(long ms)
 {
     int c;
 
-    timeout(ms < 0 ? -1 : (int)ms);
-    c = getch();
-    return c == ERR ? -1 : translate(c);
+    for (;;) {
+        if (caught) {
+            return TOP_KEY_QUIT;
+        }
+        timeout(ms < 0 || ms > SIGNAL_POLL_MS ? SIGNAL_POLL_MS : (int)ms);
+        c = getch();
+        if (caught) {
+            return TOP_KEY_QUIT;
+        }
+        if (c != ERR) {
+            return translate(c);
+        }
+        if (ms >= 0 && ms <= SIGNAL_POLL_MS) {
+            return -1;
+        }
+        if (ms > 0) {
+            ms -= SIGNAL_POLL_MS;
+        }
+    }
 }
 
 int top_draw_prompt(const char *prompt, char *buf, size_t len)
@@ -184,7 +249,6 @@ int top_draw_prompt(const char *prompt, char *buf, size_t len)
 
     line[0] = '\0';
     curs_set(1);
-    timeout(-1);
     for (;;) {
         getmaxyx(stdscr, height, width);
         move(height - 1, 0);
@@ -195,11 +259,11 @@ int top_draw_prompt(const char *prompt, char *buf, size_t len)
         addnstr(line, width - 1 - (int)strlen(prompt) > 0
                           ? width - 1 - (int)strlen(prompt) : 0);
         refresh();
-        c = translate(getch());
+        c = top_draw_key(-1);
         if (c == TOP_KEY_ENTER) {
             break;
         }
-        if (c == TOP_KEY_ESC) {
+        if (c == TOP_KEY_ESC || c == TOP_KEY_QUIT) {
             curs_set(0);
             return -1;
         }

@@ -99,10 +99,23 @@ static int grow_rows(top_model_t *m, size_t n)
 }
 
 /* A counter that went down was reset (expectctl reset): what it counted
- * since is its value. */
+ * since is unknown (the reset may have come at any time in the interval),
+ * so the row has no rate on that frame rather than a made-up one. */
+static int went_down(const uint64_t *now, const uint64_t *before)
+{
+    size_t k;
+
+    for (k = 0; k < EXPECT_CTR_COUNT; k++) {
+        if (now[k] < before[k]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static uint64_t delta(uint64_t now, uint64_t before)
 {
-    return now >= before ? now - before : now;
+    return now - before;   /* went_down() was checked first */
 }
 
 /* Move the sparkline's current cell to t's, emptying the cells passed. */
@@ -171,9 +184,12 @@ int top_model_update(top_model_t *m, const expect_shm_vhost_snap_t *v, size_t n,
         top_row_t *r = &m->rows[i];
         uint32_t s = v[i].slot, *cells = m->cells[s], eff;
         uint64_t id = name_id(v[i].name);
-        /* A slot first seen after the first snapshot is a vhost a graceful
-         * restart added: it started at zero, so its first delta counts. */
-        int known = m->prev_id[s] == id || (m->prev_id[s] == 0 && m->have_prev);
+        /* Only a slot seen with this name at the last snapshot has a rate.
+         * One first seen later may be new, but may as well be a vhost a
+         * graceful restart removed and another brought back: its slot kept
+         * its counters, so a delta from zero would be all it ever counted.
+         * Like every vhost at start-up, it gets a rate one interval later. */
+        int known = m->prev_id[s] == id && !went_down(v[i].ctr, m->prev[s]);
 
         memset(r, 0, sizeof(*r));
         r->v = v[i];

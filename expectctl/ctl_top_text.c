@@ -95,8 +95,10 @@ typedef struct {
 
 static void emit(frame_t *f, top_line_t kind, const line_t *l)
 {
-    /* A terminal too small for the frame shows its top. */
-    if (f->view->height == 0 || f->y < f->view->height) {
+    /* A terminal too small for the frame shows its top, and the keys on
+     * the bottom line (the way out) rather than what would run into it. */
+    if (f->view->height == 0 || f->y < f->view->height - 1
+        || (kind == TOP_L_STATUS && f->y == f->view->height - 1)) {
         f->sink(f->ctx, f->y, kind, l->b);
     }
     f->y++;
@@ -510,8 +512,10 @@ static int pane_events(int height)
     return height > 14 ? (height - 14) / 2 : 0;
 }
 
+/* Within 80 columns, ? help included (the arrows go without saying; the
+ * help names them). */
 static const char *const list_keys =
-    "q quit  arrows PgUp PgDn scroll  s sort  / filter  Enter open  c policy  p pause  ? help";
+    "q quit  PgUp PgDn  s sort  / filter  Enter open  c policy  p pause  ? help";
 
 static size_t list_screen(frame_t *f, const top_model_t *m)
 {
@@ -657,13 +661,56 @@ static void detail_body(frame_t *f, const top_model_t *m)
     }
 }
 
+static void sink_nothing(void *ctx, int y, top_line_t kind, const char *text)
+{
+    (void)ctx;
+    (void)y;
+    (void)kind;
+    (void)text;
+}
+
+static void help_body(frame_t *f);
+
+size_t top_body_lines(const top_model_t *m, const top_view_t *view)
+{
+    top_view_t v = *view;
+    frame_t f;
+
+    /* Laid out whole, into nothing: height 0 bounds no line. */
+    v.height = 0;
+    memset(&f, 0, sizeof(f));
+    f.view = &v;
+    f.sink = sink_nothing;
+    f.room = (size_t)-1;
+    f.nw = name_width(m, &v);
+    if (v.screen == TOP_SCREEN_HELP) {
+        help_body(&f);
+    }
+    else if (v.screen == TOP_SCREEN_DETAIL && v.detail != NULL) {
+        detail_body(&f, m);
+    }
+    return f.body;
+}
+
+/* The first body line shown: scrolled no further than the last page (End
+ * must not leave a blank one). */
+static size_t bounded_skip(const frame_t *f, const top_model_t *m)
+{
+    size_t lines = top_body_lines(m, f->view);
+
+    if (lines <= f->room) {
+        return 0;
+    }
+    return f->view->scroll < lines - f->room ? f->view->scroll : lines - f->room;
+}
+
 static size_t detail_screen(frame_t *f, const top_model_t *m)
 {
     const top_view_t *v = f->view;
 
     header_title(f);
-    f->skip = v->scroll;
     f->room = v->height == 0 ? (size_t)-1 : (size_t)(v->height > f->y + 1 ? v->height - f->y - 1 : 0);
+    f->skip = v->height == 0 ? 0 : bounded_skip(f, m);
     detail_body(f, m);
     if (v->height != 0) {
         f->y = v->height - 1;
@@ -706,17 +753,23 @@ static const char *const help_text[] = {
     "last written, not live; top follows a rebuilt segment by itself.",
 };
 
-static size_t help_screen(frame_t *f)
+static void help_body(frame_t *f)
 {
-    const top_view_t *v = f->view;
     size_t i;
 
-    emit_text(f, TOP_L_TITLE, "expectctl top: help");
-    f->skip = v->scroll;
-    f->room = (size_t)(v->height > f->y + 1 ? v->height - f->y - 1 : 0);
     for (i = 0; i < sizeof(help_text) / sizeof(help_text[0]); i++) {
         body_text(f, help_text[i], 13);
     }
+}
+
+static size_t help_screen(frame_t *f, const top_model_t *m)
+{
+    const top_view_t *v = f->view;
+
+    emit_text(f, TOP_L_TITLE, "expectctl top: help");
+    f->room = (size_t)(v->height > f->y + 1 ? v->height - f->y - 1 : 0);
+    f->skip = bounded_skip(f, m);
+    help_body(f);
     f->y = v->height - 1;
     emit_text(f, TOP_L_STATUS, "Esc or q back  arrows scroll");
     return f->room;
@@ -733,7 +786,7 @@ size_t top_frame(const top_model_t *m, const top_view_t *view, top_sink_fn sink,
     f.room = (size_t)-1;
     f.nw = name_width(m, view);
     if (view->screen == TOP_SCREEN_HELP && view->height > 0) {
-        return help_screen(&f);
+        return help_screen(&f, m);
     }
     if (view->screen == TOP_SCREEN_DETAIL && view->detail != NULL) {
         return detail_screen(&f, m);

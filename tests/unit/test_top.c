@@ -71,10 +71,27 @@ static void rates_are_deltas_over_elapsed(void **state)
     assert_true(m.total_rate[TOP_R_EXPECT] == 20.0);
     assert_true(m.total_ctr[EXPECT_CTR_EXPECT] == 145);
     assert_int_equal(m.policies[EXPECT_POLICY_REJECT], 2);
-    /* expectctl reset: the counter went down; what it counted since is its value. */
+    /* expectctl reset: the counters went down; when is unknown, so no
+     * rate on that frame (never a huge unsigned difference)... */
     v[0] = snap(0, "a:80", 4, 0, 0);
     assert_int_equal(top_model_update(&m, v, 2, 1004.0), 0);
-    assert_true(row(&m, "a:80")->rate[TOP_R_EXPECT] == 2.0);
+    assert_false(row(&m, "a:80")->has_rate);
+    assert_true(row(&m, "a:80")->rate[TOP_R_EXPECT] == 0.0);
+    assert_true(m.total_rate[TOP_R_EXPECT] == 0.0);
+    /* ...and a rate again over the next interval, from the reset values. */
+    v[0] = snap(0, "a:80", 10, 0, 0);
+    assert_int_equal(top_model_update(&m, v, 2, 1006.0), 0);
+    assert_true(row(&m, "a:80")->has_rate);
+    assert_true(row(&m, "a:80")->rate[TOP_R_EXPECT] == 3.0);
+    /* One counter down among others up is a reset too. */
+    v[0] = snap(0, "a:80", 12, 0, 0);
+    v[0].ctr[EXPECT_CTR_RETRIED] = 5;
+    assert_int_equal(top_model_update(&m, v, 2, 1008.0), 0);
+    assert_true(row(&m, "a:80")->has_rate);
+    v[0] = snap(0, "a:80", 14, 0, 0);
+    assert_int_equal(top_model_update(&m, v, 2, 1010.0), 0);
+    assert_false(row(&m, "a:80")->has_rate);
+    assert_true(row(&m, "a:80")->rate[TOP_R_RETRIED] == 0.0);
     top_model_free(&m);
 }
 
@@ -86,20 +103,30 @@ static void new_slots_and_rebuilt_segments(void **state)
     (void)state;
     top_model_init(&m);
     assert_int_equal(top_model_update(&m, v, 1, 10.0), 0);
-    /* A graceful restart added slot 1: it started at zero. */
+    /* A graceful restart added slot 1 -- or re-added a vhost an earlier
+     * one removed, whose slot kept its counters (500,000 here): no rate on
+     * the frame it first shows in, as at start-up... */
+    v[1] = snap(1, "new:80", 1000000, 0, 0);
     assert_int_equal(top_model_update(&m, v, 2, 12.0), 0);
+    assert_false(row(&m, "new:80")->has_rate);
+    assert_true(row(&m, "new:80")->rate[TOP_R_EXPECT] == 0.0);
+    assert_true(m.total_rate[TOP_R_EXPECT] == 0.0);
+    /* ...and its true rate one interval later. */
+    v[1] = snap(1, "new:80", 1000006, 0, 0);
+    assert_int_equal(top_model_update(&m, v, 2, 14.0), 0);
     assert_true(row(&m, "new:80")->has_rate);
     assert_true(row(&m, "new:80")->rate[TOP_R_EXPECT] == 3.0);
+    v[1] = snap(1, "new:80", 6, 0, 0);
     /* Another name at slot 0 (a rebuilt segment seen without forget):
      * its counters are not this vhost's history. */
     v[0] = snap(0, "other:80", 500, 0, 0);
-    assert_int_equal(top_model_update(&m, v, 2, 14.0), 0);
+    assert_int_equal(top_model_update(&m, v, 2, 16.0), 0);
     assert_false(row(&m, "other:80")->has_rate);
     /* After forget, nothing has a rate until the next interval. */
     top_model_forget(&m);
-    assert_int_equal(top_model_update(&m, v, 2, 16.0), 0);
-    assert_false(row(&m, "new:80")->has_rate);
     assert_int_equal(top_model_update(&m, v, 2, 18.0), 0);
+    assert_false(row(&m, "new:80")->has_rate);
+    assert_int_equal(top_model_update(&m, v, 2, 20.0), 0);
     assert_true(row(&m, "new:80")->has_rate);
     top_model_free(&m);
 }
@@ -199,6 +226,9 @@ static void rates_fit_three_columns(void **state)
 
 typedef struct {
     int width, lines, widest, maxy;
+    int twice;                  /* a screen line drawn over */
+    unsigned char at[64];       /* lines drawn at each y */
+    top_line_t kind_at[64];
     char all[16384];
 } sink_t;
 
@@ -218,10 +248,17 @@ static void sink(void *ctx, int y, top_line_t kind, const char *text)
     sink_t *k = ctx;
     size_t used = strlen(k->all);
 
-    (void)kind;
     k->lines++;
     k->widest = columns(text) > k->widest ? columns(text) : k->widest;
+    /* -1 stays below any height: a line at y < 0 fails the bounds check. */
     k->maxy = y > k->maxy ? y : k->maxy;
+    if (y < 0 || y >= 64) {
+        k->maxy = 1 << 20;
+    }
+    else {
+        k->twice |= k->at[y]++ > 0;
+        k->kind_at[y] = kind;
+    }
     snprintf(k->all + used, sizeof(k->all) - used, "%s\n", text);
 }
 
@@ -255,7 +292,7 @@ static void no_line_wider_than_the_screen(void **state)
     top_event_t ev;
     top_view_t v;
     sink_t k;
-    size_t i, s, u;
+    size_t i, s, u, st;
 
     (void)state;
     fill_model(&m, &ev);
@@ -272,10 +309,26 @@ static void no_line_wider_than_the_screen(void **state)
                 v.events = &ev;
                 v.nevents = 1;
                 v.interval = 2;
-                v.stale = s == 1 ? "stale segment: httpd pid 1 is gone" : NULL;
-                top_frame(&m, &v, sink, &k);
-                assert_true(k.widest <= sizes[i][0]);
-                assert_true(k.maxy < sizes[i][1]);
+                for (st = 0; st < 2; st++) {
+                    memset(&k, 0, sizeof(k));
+                    k.maxy = -1;
+                    /* A stale banner takes two lines more above the rows. */
+                    v.stale = st ? "stale segment: httpd pid 1, which served it, is no "
+                                   "longer running (state changed long ago)" : NULL;
+                    top_frame(&m, &v, sink, &k);
+                    assert_true(k.widest <= sizes[i][0]);
+                    /* Every line on the screen, none drawn over another... */
+                    assert_true(k.maxy < sizes[i][1]);
+                    assert_true(k.lines > 0 && k.maxy >= 0);
+                    if (k.twice) {
+                        fail_msg("drawn over: %dx%d screen %d utf8 %d stale %d:\n%s", sizes[i][0], sizes[i][1], (int)s, (int)u, (int)st, k.all);
+                    }
+                    /* ...and the keys on the bottom line, where there is room. */
+                    if (sizes[i][1] >= 5) {
+                        assert_int_equal(k.at[sizes[i][1] - 1], 1);
+                        assert_int_equal(k.kind_at[sizes[i][1] - 1], TOP_L_STATUS);
+                    }
+                }
             }
         }
     }
@@ -312,6 +365,8 @@ static void list_at_80x24(void **state)
     /* Cut in the middle, the port kept; overridden policy marked. */
     assert_non_null(strstr(k.all, "a-very-long~ple.com:8443 con*  2k   0   0  2k  2k"));
     assert_non_null(strstr(k.all, "\nq quit"));
+    /* The key line whole at 80 columns: its last key is not cut. */
+    assert_non_null(strstr(k.all, "? help\n"));
     assert_non_null(strstr(k.all, "per second: EXP 2k"));
     assert_null(strstr(k.all, "STALE"));
     top_model_free(&m);
