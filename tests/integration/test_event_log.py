@@ -445,3 +445,107 @@ def test_pending_slot_reused_is_written_as_last_seen():
         assert [ln["uri"] for ln in lines].count(first[0].decode()) == 1
         assert sorted(ln["uri"] for ln in lines) == sorted(t.decode() for t in first + later)
         assert all(ln["format"] == "mod_expect.event" for ln in lines)
+
+
+# ---- a full pipe, a dead or a stuck logger: the parent never blocks ----
+
+LONG = 1500   # a URI this long makes ~1.8 KB lines: 200 of them pass 64 KiB
+
+
+def long_uri(tag):
+    return uniq(tag) + b"/" + b"x" * LONG
+
+
+def tag(uri):
+    return uri.split("/")[2]
+
+
+def wait_recorded(h, n):
+    """Until n 417s are counted in the segment (log_transaction records
+    them after the client has its response)."""
+    def count():
+        return sum(v["r417"]["total"] for v in h.ctl_json("stats")["vhosts"])
+    wait_for(lambda: count() >= n, timeout=15, what=f"{n} 417s recorded", interval=0.05)
+
+
+def timed_stop(h, bound):
+    """apache2 -k stop; the seconds the parent took to exit, failing the
+    test (after killing it) past bound."""
+    pid = h.pid()
+    t0 = time.monotonic()
+    h.ctl("-k", "stop", check=False)
+    while time.monotonic() - t0 < bound:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return time.monotonic() - t0
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    pytest.fail(f"the parent had not exited {bound} s after -k stop")
+
+
+def rotate_files(h):
+    return sorted(glob.glob(os.path.join(h.logs, "big.log*")))
+
+
+BIG_LINE = 'ExpectEventLog "|' + ROTATELOGS + ' @ROOT@/logs/big.log 100M"'
+
+
+@pytest.mark.parametrize("how", ["stop", "restart"])
+def test_more_than_a_pipe_pending_at_stop_or_restart(mpm, how):
+    """Over 64 KiB of pending lines at -k stop or -k restart (httpd has
+    stopped the logger by then): the parent does not block on the full
+    pipe; every line reaches the log, through a new logger, once."""
+    if not os.access(ROTATELOGS, os.X_OK):
+        pytest.skip(f"{ROTATELOGS} missing (Debian package apache2-utils)")
+    h = Httpd(conf(BIG_LINE, "ExpectRetryWindow 300"), mpm=mpm,
+              name=f"eventlog-full-{how}-{mpm}")
+    n = 200 if how == "stop" else 120
+    with serving(h):
+        sent = []
+        for i in range(n):
+            t = long_uri(f"{how}{i}")
+            reject(h, t)
+            sent.append(t.decode())
+        wait_recorded(h, n)
+        if how == "restart":
+            t0 = time.monotonic()
+            h.reload("restart", timeout=15)
+            assert time.monotonic() - t0 < 10, time.monotonic() - t0
+            t = long_uri("after")
+            reject(h, t)
+            sent.append(t.decode())
+            wait_recorded(h, n + 1)
+        took = timed_stop(h, 10)
+        lines = lines_of(rotate_files(h))
+        assert sum(len(r) for r in raw_lines(rotate_files(h))) > 65536
+        # The ring keeps a URI's first bytes: the tag part is whole.
+        assert sorted(tag(ln["uri"]) for ln in lines) == sorted(map(tag, sent))
+        assert {ln["outcome"] for ln in lines} == {"pending"}
+        assert len({ln["seq"] for ln in lines}) == len(lines)
+        assert took < 8, took
+
+
+def test_logger_that_stops_reading(mpm):
+    """A logger that never reads: the pipe fills at a tick; the server goes
+    on serving, a graceful restart and a stop complete within bounds, and
+    the lost lines are counted in the error log (EXP0059, EXP0054)."""
+    h = Httpd(conf('ExpectEventLog "|/bin/sleep 100000"', "ExpectRetryWindow 0"), mpm=mpm,
+              name=f"eventlog-stuck-{mpm}")
+    with serving(h, allowed_errors=("EXP0054", "EXP0059")):
+        for i in range(200):
+            reject(h, long_uri(f"s{i}"))
+        wait_recorded(h, 200)
+        time.sleep(11)                  # a tick at least: the pipe is full
+        t0 = time.monotonic()
+        reject(h, uniq("still"))
+        assert time.monotonic() - t0 < 2
+        t0 = time.monotonic()
+        h.reload("graceful", timeout=15)
+        assert time.monotonic() - t0 < 8, time.monotonic() - t0
+        reject(h, uniq("after"))
+        took = timed_stop(h, 10)
+        assert took < 8, took
+        log = h.read_error_log()
+        assert "EXP0059" in log, log[-3000:]
+        assert "EXP0054" in log and "lines are lost" in log, log[-3000:]
