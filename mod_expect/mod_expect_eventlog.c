@@ -59,6 +59,10 @@ APLOG_USE_MODULE(expect);
  * lines; past it a stuck logger costs counted lines, not the parent's
  * memory. */
 #define OUT_MAX (4 * 1024 * 1024)
+/* A tick's time for a logger that reads, and for one that does not. */
+#define TICK_FLUSH_USEC (500 * 1000)
+#define STALL_USEC (50 * 1000)
+#define FLUSH_POLL_USEC (2 * 1000)
 
 /*
  * The writer's state, in the process pool: it outlives every generation
@@ -348,6 +352,42 @@ static void recheck_kept(eventlog_gen *g, uint64_t now, int final)
     st->nkept = keep;
 }
 
+/* The bytes in the pipe of f, on either end (Linux answers FIONREAD on
+ * both). */
+static int queued_in(apr_file_t *f)
+{
+    apr_os_file_t fd;
+    int queued = 0;
+
+    if (apr_os_file_get(&fd, f) != APR_SUCCESS || ioctl(fd, FIONREAD, &queued) != 0) {
+        return 0;
+    }
+    return queued > 0 ? queued : 0;
+}
+
+/*
+ * Lines waiting for a pipe its logger is reading: a pipe holds 64 KiB, so
+ * one try a tick would cap the log at 64 KiB each ten seconds.  Go on
+ * while the logger takes bytes out, within TICK_FLUSH_USEC; a logger that
+ * takes nothing for STALL_USEC costs no more.
+ */
+static void flush_while_read(eventlog_gen *g)
+{
+    apr_time_t deadline = apr_time_now() + TICK_FLUSH_USEC, still = 0;
+    int last, queued;
+
+    if (g->pl == NULL) {
+        return;
+    }
+    last = queued_in(g->fd);
+    while (!flush(g) && still < STALL_USEC && apr_time_now() < deadline) {
+        apr_sleep(FLUSH_POLL_USEC);
+        queued = queued_in(g->fd);
+        still = queued < last ? 0 : still + FLUSH_POLL_USEC;
+        last = queued;
+    }
+}
+
 /*
  * One tick: the kept events, then what was claimed since the cursor.  A
  * record claimed but not yet published stops the reading (its writer is
@@ -406,6 +446,9 @@ static void tick(eventlog_gen *g, int final)
     if (lost != 0) {
         put_gap(g, lost, now, "overwritten while read, or never published by their writer");
     }
+    if (!final) {
+        flush_while_read(g);
+    }
 }
 
 int expect_eventlog_monitor(apr_pool_t *p, server_rec *s)
@@ -416,19 +459,6 @@ int expect_eventlog_monitor(apr_pool_t *p, server_rec *s)
         tick(gen, 0);
     }
     return DECLINED;
-}
-
-/* The bytes in the pipe of f, on either end (Linux answers FIONREAD on
- * both). */
-static int queued_in(apr_file_t *f)
-{
-    apr_os_file_t fd;
-    int queued = 0;
-
-    if (apr_os_file_get(&fd, f) != APR_SUCCESS || ioctl(fd, FIONREAD, &queued) != 0) {
-        return 0;
-    }
-    return queued > 0 ? queued : 0;
 }
 
 /*

@@ -549,3 +549,26 @@ def test_logger_that_stops_reading(mpm):
         log = h.read_error_log()
         assert "EXP0059" in log, log[-3000:]
         assert "EXP0054" in log and "lines are lost" in log, log[-3000:]
+
+
+def test_slow_logger_gets_every_line_in_order():
+    """A logger that starts reading only after 14 s: the tick in between
+    fills its pipe (over 64 KiB of lines) and keeps the rest in memory;
+    once it reads, a later tick writes those, in order, none lost, no gap
+    line.  The writer is the parent, whatever the MPM: event only."""
+    h = Httpd(conf('ExpectEventLog "|$sleep 14; exec cat >> @ROOT@/logs/slow.log"',
+                   "ExpectRetryWindow 0"), name="eventlog-slow")
+    log = os.path.join(h.logs, "slow.log")
+    with serving(h):
+        sent = []
+        for i in range(200):
+            t = long_uri(f"slow{i}")
+            reject(h, t)
+            sent.append(tag(t.decode()))
+        wait_recorded(h, 200)
+        lines = wait_lines(log, 200, timeout=45)
+        assert all(ln["format"] == "mod_expect.event" for ln in lines)
+        assert sorted(tag(ln["uri"]) for ln in lines) == sorted(sent)
+        assert [ln["seq"] for ln in lines] == sorted(ln["seq"] for ln in lines)
+        assert sum(len(r) for r in raw_lines([log])) > 65536
+        assert "EXP0054" not in h.read_error_log()
