@@ -443,6 +443,12 @@ static void tick(eventlog_gen *g, int final)
         }
         st->cursor = next;
     }
+    if (final && st->cursor < head && ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING) {
+        /* Claimed by a child the stop killed before it published them:
+         * no later tick will read them, so count them now. */
+        lost += head - st->cursor;
+        st->cursor = head;
+    }
     if (lost != 0) {
         put_gap(g, lost, now, "overwritten while read, or never published by their writer");
     }
