@@ -28,7 +28,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "httpd.h"
@@ -53,8 +55,11 @@ APLOG_USE_MODULE(expect);
  * (which loses whatever it had not read yet). */
 #define DRAIN_MAX_USEC (2 * APR_USEC_PER_SEC)
 #define DRAIN_POLL_USEC (10 * 1000)
-/* And once it has read it all, for it to write out its last read. */
+/* And once it has read it all, for it to write out its last read: until
+ * it is seen back in read(), at most SETTLE_MAX_USEC; where that cannot be
+ * seen, DRAIN_SETTLE_USEC. */
 #define DRAIN_SETTLE_USEC (100 * 1000)
+#define SETTLE_MAX_USEC (500 * 1000)
 /* Lines waiting for a pipe that is full, at most: a ring's worth of long
  * lines; past it a stuck logger costs counted lines, not the parent's
  * memory. */
@@ -468,13 +473,101 @@ int expect_eventlog_monitor(apr_pool_t *p, server_rec *s)
 }
 
 /*
+ * The pid of the child of this process that reads the pipe of rd on its
+ * standard input (the logger), or 0: a shell that did not exec its
+ * command, a system without /proc.
+ */
+static pid_t reader_pid(apr_file_t *rd)
+{
+    char path[64], link[64], want[64], list[4096], *p, *end;
+    apr_os_file_t fd;
+    struct stat sb;
+    ssize_t n;
+    FILE *f;
+    long pid;
+
+    if (apr_os_file_get(&fd, rd) != APR_SUCCESS || fstat(fd, &sb) != 0) {
+        return 0;
+    }
+    snprintf(want, sizeof(want), "pipe:[%lu]", (unsigned long)sb.st_ino);
+    snprintf(path, sizeof(path), "/proc/self/task/%ld/children", (long)getpid());
+    if ((f = fopen(path, "r")) == NULL) {
+        return 0;
+    }
+    n = (ssize_t)fread(list, 1, sizeof(list) - 1, f);
+    fclose(f);
+    list[n > 0 ? n : 0] = '\0';
+    for (p = list; (pid = strtol(p, &end, 10)) > 0 && end != p; p = end) {
+        snprintf(path, sizeof(path), "/proc/%ld/fd/0", pid);
+        n = readlink(path, link, sizeof(link) - 1);
+        if (n > 0) {
+            link[n] = '\0';
+            if (strcmp(link, want) == 0) {
+                return (pid_t)pid;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Whether pid sleeps in read() on its standard input: it has written out
+ * what it read before (a logger reads, writes, and reads again). */
+static int idle_in_read(pid_t pid)
+{
+    char path[64], buf[256], *st;
+    FILE *f;
+    size_t n;
+    int sleeping;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    if ((f = fopen(path, "r")) == NULL) {
+        return 1;                         /* gone: nothing more to wait for */
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    st = strrchr(buf, ')');
+    sleeping = st != NULL && st[1] == ' ' && st[2] == 'S';
+    snprintf(path, sizeof(path), "/proc/%ld/syscall", (long)pid);
+    if (!sleeping || (f = fopen(path, "r")) == NULL) {
+        return 0;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strncmp(buf, "0 0x0 ", 6) == 0;   /* read (0 on x86_64) of fd 0 */
+}
+
+/*
+ * After the logger has taken the last bytes out of the pipe, before it is
+ * stopped: until it is back in read() (so it wrote them out), within
+ * deadline; where that cannot be seen, DRAIN_SETTLE_USEC.
+ */
+static void settle(piped_log *pl, apr_time_t deadline)
+{
+    pid_t pid = reader_pid(ap_piped_log_read_fd(pl));
+
+#if defined(__linux__) && defined(__x86_64__)
+    if (pid != 0) {
+        while (!idle_in_read(pid) && apr_time_now() < deadline) {
+            apr_sleep(DRAIN_POLL_USEC / 5);
+        }
+        return;
+    }
+#else
+    (void)pid;
+#endif
+    apr_sleep(DRAIN_SETTLE_USEC);
+}
+
+/*
  * Write the waiting lines to a live logger, and wait for it to read them
  * all, until deadline.  Returns the bytes still not read out of the pipe
  * (lines still waiting in memory are in st->outlen).  Settles a moment
  * after, only when there was something to read, for the logger to write
  * out what it read last before it is stopped.
  */
-static int feed(eventlog_gen *g, apr_time_t deadline)
+static int feed(eventlog_gen *g, piped_log *pl, apr_time_t deadline)
 {
     int queued = queued_in(g->fd), had = queued > 0 || g->st->outlen > 0;
 
@@ -483,7 +576,7 @@ static int feed(eventlog_gen *g, apr_time_t deadline)
     }
     queued = queued_in(g->fd);
     if (had && queued == 0) {
-        apr_sleep(DRAIN_SETTLE_USEC);
+        settle(pl, apr_time_now() + SETTLE_MAX_USEC);
     }
     return queued;
 }
@@ -575,7 +668,7 @@ static void relay(eventlog_gen *g)
     }
     g->fd = ap_piped_log_write_fd(pl);
     apr_file_pipe_timeout_set(g->fd, 0);
-    left = feed(g, deadline);
+    left = feed(g, pl, deadline);
     if (st->outlen != 0 || left != 0) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, g->s, EXPLOGNO(0054)
                      "ExpectEventLog %s: its program, started again at the stop, had not "
@@ -634,7 +727,7 @@ static apr_status_t eventlog_cleanup(void *data)
             /* A graceful restart: the logger reads on until the piped log's
              * cleanup stops it; what it has not read by then is lost, and
              * what it was not given waits for the next generation's. */
-            left = feed(g, apr_time_now() + DRAIN_MAX_USEC);
+            left = feed(g, g->pl, apr_time_now() + DRAIN_MAX_USEC);
             if (left != 0) {
                 ap_log_error(APLOG_MARK, APLOG_ERR, 0, g->s, EXPLOGNO(0059)
                              "ExpectEventLog %s: at a graceful restart its program had not "
