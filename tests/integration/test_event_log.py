@@ -498,6 +498,23 @@ def wait_recorded(h, n):
     wait_for(lambda: count() >= n, timeout=15, what=f"{n} 417s recorded", interval=0.05)
 
 
+def pipe_queued(h, comm):
+    """The bytes in the pipe of the parent's child named comm, on its
+    stdin (0 when there is none)."""
+    import fcntl
+    import termios
+    for line in subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(h.pid())],
+                               capture_output=True, text=True).stdout.splitlines():
+        pid, name = line.split(None, 1)
+        if name.strip() == comm:
+            fd = os.open(f"/proc/{pid}/fd/0", os.O_RDONLY | os.O_NONBLOCK)
+            try:
+                return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4), "little")
+            finally:
+                os.close(fd)
+    return 0
+
+
 def timed_stop(h, bound):
     """apache2 -k stop; the seconds the parent took to exit, failing the
     test (after killing it) past bound."""
@@ -566,7 +583,10 @@ def test_logger_that_stops_reading(mpm):
         for i in range(200):
             reject(h, long_uri(f"s{i}"))
         wait_recorded(h, 200)
-        time.sleep(11)                  # a tick at least: the pipe is full
+        # Until a tick has written: the pipe, seen through the logger's
+        # stdin, is then full (a page a line: 16 lines, under 64 KiB).
+        wait_for(lambda: pipe_queued(h, "sleep") > 30000, timeout=TICK_WAIT,
+                 what="the logger's pipe full", interval=0.2)
         t0 = time.monotonic()
         reject(h, uniq("still"))
         assert time.monotonic() - t0 < 2
