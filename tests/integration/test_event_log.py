@@ -621,13 +621,15 @@ def test_logger_that_stops_reading(mpm):
 
 
 def test_stuck_logger_overflow_is_a_gap_line():
-    """A logger that starts reading only after 14 s: the ticks in between
+    """A logger that starts reading only when told: the ticks before
     fill its pipe and keep lines in memory, up to 4 MiB; the lines past it
     are lost, said by EXP0054.  Once the logger reads, the kept lines come,
     in order, though a tick's first try takes only a pipe's 64 KiB, then a
     gap line with the number lost (EXP0056): lines + lost = 417s sent.
     Event only: the writer is the parent, whatever the MPM."""
-    h = Httpd(conf('ExpectEventLog "|$sleep 14; exec cat >> @ROOT@/logs/slow.log"',
+    # The logger reads once the test says "go" (a file).
+    h = Httpd(conf('ExpectEventLog "|$while [ ! -e @ROOT@/logs/go ]; do sleep 0.1; done; '
+                   'exec cat >> @ROOT@/logs/slow.log"',
                    "ExpectRetryWindow 0", "ExpectEventSlots 4096"), name="eventlog-overflow")
     log = os.path.join(h.logs, "slow.log")
     n = 1400
@@ -636,6 +638,12 @@ def test_stuck_logger_overflow_is_a_gap_line():
         for i in range(n):
             reject(h, uniq(f"o{i}") + b"/" + big, ua=big)
         wait_recorded(h, n)
+        # A tick has filled the pipe and kept the rest: over 4 MiB of lines
+        # were written after the last 417's tick began, so wait for EXP0054.
+        wait_for(lambda: "EXP0054" in h.read_error_log(), timeout=TICK_WAIT,
+                 what="EXP0054", interval=0.2)
+        with open(os.path.join(h.logs, "go"), "w"):
+            pass
         def done():
             got = lines_of([log]) if os.path.exists(log) else []
             return got if any(ln["format"] == "mod_expect.event.gap" for ln in got) else None
