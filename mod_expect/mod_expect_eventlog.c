@@ -11,7 +11,14 @@
  * copied out and looked at again each tick until it is final, or until
  * its ring slot is taken by a later 417 (then it is written as last seen).
  * A stop or a restart writes what is still pending as such, so every
- * event is written once.  The cursor outlives a graceful restart, which
+ * event is written once.
+ *
+ * The parent never blocks on the log: its end of a piped log's pipe is
+ * non-blocking (httpd makes it blocking, and the parent holds the read end
+ * too, so a full pipe would hang it for good once the logger stops
+ * reading).  A line the pipe does not take now waits in memory, in order,
+ * for the next tick; past OUT_MAX bytes lines are counted as lost, and a
+ * gap line says how many once writing works again.  The cursor outlives a graceful restart, which
  * unloads and reloads this DSO, in the process pool (no pointer into the
  * DSO is kept there).
  *
@@ -21,13 +28,16 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
 #include "http_core.h"
+#include "unixd.h"
 #include "apr_file_io.h"
 #include "apr_portable.h"
 #include "apr_strings.h"
@@ -45,8 +55,19 @@ APLOG_USE_MODULE(expect);
  * (which loses whatever it had not read yet). */
 #define DRAIN_MAX_USEC (2 * APR_USEC_PER_SEC)
 #define DRAIN_POLL_USEC (10 * 1000)
-/* And once it has read it all, for it to write out its last read. */
+/* And once it has read it all, for it to write out its last read: until
+ * it is seen back in read(), at most SETTLE_MAX_USEC; where that cannot be
+ * seen, DRAIN_SETTLE_USEC. */
 #define DRAIN_SETTLE_USEC (100 * 1000)
+#define SETTLE_MAX_USEC (500 * 1000)
+/* Lines waiting for a pipe that is full, at most: a ring's worth of long
+ * lines; past it a stuck logger costs counted lines, not the parent's
+ * memory. */
+#define OUT_MAX (4 * 1024 * 1024)
+/* A tick's time for a logger that reads, and for one that does not. */
+#define TICK_FLUSH_USEC (500 * 1000)
+#define STALL_USEC (50 * 1000)
+#define FLUSH_POLL_USEC (2 * 1000)
 
 /*
  * The writer's state, in the process pool: it outlives every generation
@@ -66,6 +87,13 @@ typedef struct {
     uint32_t nkept, cap;      /* pending events copied out */
     expect_shm_event_t *kept; /* malloc()ed: cap of them */
     expect_shm_event_t *batch;/* malloc()ed: BATCH of them */
+    /* Whole lines not written yet (the pipe was full, or its logger was
+     * stopped at a restart), oldest first; a later generation's log, or
+     * the logger started at a stop, gets them. */
+    char *out;                /* malloc()ed */
+    size_t outlen, outcap;
+    uint64_t lost;            /* lines lost since the last gap line */
+    int complained;           /* EXP0054 said for the current loss */
 } eventlog_state;
 
 static const char *eventlog_key(apr_pool_t *p)
@@ -100,7 +128,6 @@ typedef struct {
     server_rec *s;
     pid_t creator;
     uint64_t *next_seq;       /* see seq_floor */
-    uint64_t failed;          /* lines lost to failed writes since the last good one */
 } eventlog_gen;
 
 /* This generation's log; NULL when off (the monitor hook's one test). */
@@ -143,30 +170,128 @@ const char *expect_eventlog_set(cmd_parms *cmd, void *dconf, const char *arg)
 }
 
 /* One line, one write: a pipe takes it whole or not at all (< PIPE_BUF),
- * and an O_APPEND file whole at its end. */
+ * and an O_APPEND file whole at its end, or a part when the disk is full. */
+static apr_status_t try_write(eventlog_gen *g, const char *line, apr_size_t len)
+{
+    apr_size_t n = len, nl = 1;
+    apr_status_t rv = apr_file_write(g->fd, line, &n);
+
+    if (rv == APR_SUCCESS && n == len) {
+        return APR_SUCCESS;
+    }
+    if (n > 0) {
+        /* A fragment in a file: end it, so that the next line starts a
+         * line of its own (a reader counts the fragment as malformed). */
+        apr_file_write(g->fd, "\n", &nl);
+    }
+    return rv != APR_SUCCESS ? rv : APR_EGENERAL;
+}
+
+static void lose(eventlog_gen *g, apr_status_t rv, const char *why)
+{
+    eventlog_state *st = g->st;
+
+    st->lost++;
+    if (!st->complained) {
+        st->complained = 1;
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, g->s, EXPLOGNO(0054)
+                     "ExpectEventLog %s: %s; lines are lost until writing works again, "
+                     "then a gap line counts them", g->target, why);
+    }
+}
+
+/* Keep a line for later; past OUT_MAX, count it as lost. */
+static void enqueue(eventlog_gen *g, const char *line, apr_size_t len)
+{
+    eventlog_state *st = g->st;
+    size_t cap;
+    char *grown;
+
+    if (st->outlen + len > st->outcap) {
+        if (st->outlen + len > OUT_MAX) {
+            lose(g, APR_EAGAIN, "its program does not read, and the lines waiting for it "
+                 "fill the memory kept for them");
+            return;
+        }
+        cap = st->outcap != 0 ? st->outcap : 64 * 1024;
+        while (cap < st->outlen + len) {
+            cap *= 2;
+        }
+        if ((grown = realloc(st->out, cap)) == NULL) {
+            lose(g, APR_ENOMEM, "no memory for the lines waiting for its program");
+            return;
+        }
+        st->out = grown;
+        st->outcap = cap;
+    }
+    memcpy(st->out + st->outlen, line, len);
+    st->outlen += len;
+}
+
+/*
+ * The waiting lines, oldest first, as far as the log takes them; then,
+ * once none waits, a gap line for the ones lost.  Returns whether nothing
+ * waits any more (a new line may then be written at once).
+ */
+static int flush(eventlog_gen *g)
+{
+    eventlog_state *st = g->st;
+    char line[EXPECT_EVENT_LINE_MAX];
+    size_t done = 0, len;
+    const char *end;
+    apr_status_t rv;
+
+    while (done < st->outlen) {
+        end = memchr(st->out + done, '\n', st->outlen - done);
+        len = end != NULL ? (size_t)(end + 1 - (st->out + done)) : st->outlen - done;
+        rv = try_write(g, st->out + done, len);
+        if (APR_STATUS_IS_EAGAIN(rv)) {
+            break;
+        }
+        if (rv != APR_SUCCESS) {
+            lose(g, rv, "cannot write a line");
+        }
+        done += len;
+    }
+    if (done != 0) {
+        memmove(st->out, st->out + done, st->outlen - done);
+        st->outlen -= done;
+    }
+    if (st->outlen != 0) {
+        return 0;
+    }
+    if (st->lost != 0) {
+        len = expect_event_gap_line(line, sizeof(line), g->server, (uint64_t)getpid(),
+                                    (uint64_t)apr_time_now(), st->lost);
+        if (try_write(g, line, len) != APR_SUCCESS) {
+            return 0;
+        }
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, g->s, EXPLOGNO(0056)
+                     "ExpectEventLog %s: writing again; %" APR_UINT64_T_FMT " lines were "
+                     "lost, and a gap line says so", g->target, (apr_uint64_t)st->lost);
+        st->lost = 0;
+        st->complained = 0;
+    }
+    return 1;
+}
+
 static void write_line(eventlog_gen *g, const char *line, apr_size_t len)
 {
-    apr_size_t n = len;
     apr_status_t rv;
 
     if (len == 0) {
         return;
     }
-    rv = apr_file_write(g->fd, line, &n);
-    if (rv == APR_SUCCESS && n == len) {
-        if (g->failed != 0) {
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, g->s, EXPLOGNO(0056)
-                         "ExpectEventLog %s: writing again; %" APR_UINT64_T_FMT
-                         " lines were lost", g->target, (apr_uint64_t)g->failed);
-            g->failed = 0;
-        }
+    if (!flush(g)) {
+        enqueue(g, line, len);      /* after the older ones, in order */
         return;
     }
-    if (g->failed++ == 0) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, g->s, EXPLOGNO(0054)
-                     "ExpectEventLog %s: cannot write a line (%" APR_SIZE_T_FMT " of %"
-                     APR_SIZE_T_FMT " bytes written); lines are lost until writing works "
-                     "again", g->target, n, len);
+    rv = try_write(g, line, len);
+    if (APR_STATUS_IS_EAGAIN(rv)) {
+        enqueue(g, line, len);
+    }
+    else if (rv != APR_SUCCESS) {
+        lose(g, rv, "cannot write a line");
     }
 }
 
@@ -212,10 +337,13 @@ static void recheck_kept(eventlog_gen *g, uint64_t now, int final)
         if (!gone) {
             e->outcome = word;
         }
-        /* Gone: the last word seen, which an overdue pending reads as
-         * abandoned, as every reader shows it. */
-        state = expect_outcome_state_at(g->shm, e->outcome, expect_event_claim(e),
-                                        e->time_usec, now);
+        /* Gone: what the last look saw, which was pending (a final one
+         * would have been written then).  Not the window's verdict: the
+         * client may have come back after that look, and nothing says so
+         * now. */
+        state = gone ? EXPECT_OUTCOME_PENDING
+                     : expect_outcome_state_at(g->shm, e->outcome, expect_event_claim(e),
+                                               e->time_usec, now);
         if (state != EXPECT_OUTCOME_PENDING || gone || final) {
             put_event(g, e, state);
         }
@@ -227,6 +355,42 @@ static void recheck_kept(eventlog_gen *g, uint64_t now, int final)
         }
     }
     st->nkept = keep;
+}
+
+/* The bytes in the pipe of f, on either end (Linux answers FIONREAD on
+ * both). */
+static int queued_in(apr_file_t *f)
+{
+    apr_os_file_t fd;
+    int queued = 0;
+
+    if (apr_os_file_get(&fd, f) != APR_SUCCESS || ioctl(fd, FIONREAD, &queued) != 0) {
+        return 0;
+    }
+    return queued > 0 ? queued : 0;
+}
+
+/*
+ * Lines waiting for a pipe its logger is reading: a pipe holds 64 KiB, so
+ * one try a tick would cap the log at 64 KiB each ten seconds.  Go on
+ * while the logger takes bytes out, within TICK_FLUSH_USEC; a logger that
+ * takes nothing for STALL_USEC costs no more.
+ */
+static void flush_while_read(eventlog_gen *g)
+{
+    apr_time_t deadline = apr_time_now() + TICK_FLUSH_USEC, still = 0;
+    int last, queued;
+
+    if (g->pl == NULL) {
+        return;
+    }
+    last = queued_in(g->fd);
+    while (!flush(g) && still < STALL_USEC && apr_time_now() < deadline) {
+        apr_sleep(FLUSH_POLL_USEC);
+        queued = queued_in(g->fd);
+        still = queued < last ? 0 : still + FLUSH_POLL_USEC;
+        last = queued;
+    }
 }
 
 /*
@@ -243,6 +407,7 @@ static void tick(eventlog_gen *g, int final)
     size_t got, i;
     uint32_t state;
 
+    flush(g);                 /* what an earlier tick could not write, first */
     recheck_kept(g, now, final);
     head = expect_shm_ring_head(shm);
     if (st->cursor > head) {
@@ -283,8 +448,17 @@ static void tick(eventlog_gen *g, int final)
         }
         st->cursor = next;
     }
+    if (final && st->cursor < head && ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING) {
+        /* Claimed by a child the stop killed before it published them:
+         * no later tick will read them, so count them now. */
+        lost += head - st->cursor;
+        st->cursor = head;
+    }
     if (lost != 0) {
         put_gap(g, lost, now, "overwritten while read, or never published by their writer");
+    }
+    if (!final) {
+        flush_while_read(g);
     }
 }
 
@@ -298,42 +472,131 @@ int expect_eventlog_monitor(apr_pool_t *p, server_rec *s)
     return DECLINED;
 }
 
-/* Wait until nothing is left in the pipe of fd, or DRAIN_MAX_USEC; returns
- * the bytes still in it.  Linux answers FIONREAD on either end of a pipe. */
-static int wait_read(apr_file_t *f)
+/*
+ * The pid of the child of this process that reads the pipe of rd on its
+ * standard input (the logger), or 0: a shell that did not exec its
+ * command, a system without /proc.
+ */
+static pid_t reader_pid(apr_file_t *rd)
 {
+    char path[64], link[64], want[64], list[4096], *p, *end;
     apr_os_file_t fd;
-    apr_time_t waited = 0;
-    int queued = 0;
+    struct stat sb;
+    ssize_t n;
+    FILE *f;
+    long pid;
 
-    if (apr_os_file_get(&fd, f) != APR_SUCCESS) {
+    if (apr_os_file_get(&fd, rd) != APR_SUCCESS || fstat(fd, &sb) != 0) {
         return 0;
     }
-    while (ioctl(fd, FIONREAD, &queued) == 0 && queued > 0 && waited < DRAIN_MAX_USEC) {
-        apr_sleep(DRAIN_POLL_USEC);
-        waited += DRAIN_POLL_USEC;
+    snprintf(want, sizeof(want), "pipe:[%lu]", (unsigned long)sb.st_ino);
+    snprintf(path, sizeof(path), "/proc/self/task/%ld/children", (long)getpid());
+    if ((f = fopen(path, "r")) == NULL) {
+        return 0;
     }
-    return queued > 0 ? queued : 0;
+    n = (ssize_t)fread(list, 1, sizeof(list) - 1, f);
+    fclose(f);
+    list[n > 0 ? n : 0] = '\0';
+    for (p = list; (pid = strtol(p, &end, 10)) > 0 && end != p; p = end) {
+        snprintf(path, sizeof(path), "/proc/%ld/fd/0", pid);
+        n = readlink(path, link, sizeof(link) - 1);
+        if (n > 0) {
+            link[n] = '\0';
+            if (strcmp(link, want) == 0) {
+                return (pid_t)pid;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Whether pid sleeps in read() on its standard input: it has written out
+ * what it read before (a logger reads, writes, and reads again). */
+static int idle_in_read(pid_t pid)
+{
+    char path[64], buf[256], *st;
+    FILE *f;
+    size_t n;
+    int sleeping;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    if ((f = fopen(path, "r")) == NULL) {
+        return 1;                         /* gone: nothing more to wait for */
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    st = strrchr(buf, ')');
+    sleeping = st != NULL && st[1] == ' ' && st[2] == 'S';
+    snprintf(path, sizeof(path), "/proc/%ld/syscall", (long)pid);
+    if (!sleeping || (f = fopen(path, "r")) == NULL) {
+        return 0;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strncmp(buf, "0 0x0 ", 6) == 0;   /* read (0 on x86_64) of fd 0 */
 }
 
 /*
- * The lines nobody read out of the pipe, handed to a logger of their own:
- * at a stop or a plain restart httpd has already stopped the piped loggers
- * (when it reclaimed its children) before pconf's cleanups run.  The
- * parent holds the pipe's read end too, so they are still there.
+ * After the logger has taken the last bytes out of the pipe, before it is
+ * stopped: until it is back in read() (so it wrote them out), within
+ * deadline; where that cannot be seen, DRAIN_SETTLE_USEC.
  */
-static void relay(eventlog_gen *g, int queued)
+static void settle(piped_log *pl, apr_time_t deadline)
 {
-    apr_pool_t *tp;
-    apr_file_t *rd = ap_piped_log_read_fd(g->pl), *wr;
-    piped_log *pl;
-    char *buf, *line, *end;
-    apr_size_t got = 0, n;
+    pid_t pid = reader_pid(ap_piped_log_read_fd(pl));
 
-    if (apr_pool_create(&tp, NULL) != APR_SUCCESS) {
+#if defined(__linux__) && defined(__x86_64__)
+    if (pid != 0) {
+        while (!idle_in_read(pid) && apr_time_now() < deadline) {
+            apr_sleep(DRAIN_POLL_USEC / 5);
+        }
         return;
     }
-    buf = apr_palloc(tp, (apr_size_t)queued + 1);
+#else
+    (void)pid;
+#endif
+    apr_sleep(DRAIN_SETTLE_USEC);
+}
+
+/*
+ * Write the waiting lines to a live logger, and wait for it to read them
+ * all, until deadline.  Returns the bytes still not read out of the pipe
+ * (lines still waiting in memory are in st->outlen).  Settles a moment
+ * after, only when there was something to read, for the logger to write
+ * out what it read last before it is stopped.
+ */
+static int feed(eventlog_gen *g, piped_log *pl, apr_time_t deadline)
+{
+    int queued = queued_in(g->fd), had = queued > 0 || g->st->outlen > 0;
+
+    while ((!flush(g) || (queued = queued_in(g->fd)) > 0) && apr_time_now() < deadline) {
+        apr_sleep(DRAIN_POLL_USEC);
+    }
+    queued = queued_in(g->fd);
+    if (had && queued == 0) {
+        settle(pl, apr_time_now() + SETTLE_MAX_USEC);
+    }
+    return queued;
+}
+
+/*
+ * What the pipe still holds, taken back in front of the waiting lines:
+ * only when its logger is known stopped (nobody else reads it then).
+ * The pipe holds whole lines only (each went in in one write).
+ */
+static void take_back(eventlog_gen *g)
+{
+    eventlog_state *st = g->st;
+    apr_file_t *rd = ap_piped_log_read_fd(g->pl);
+    int queued = queued_in(rd);
+    apr_size_t got = 0, n;
+    char *buf;
+
+    if (queued == 0 || (buf = malloc((size_t)queued + st->outlen)) == NULL) {
+        return;
+    }
     apr_file_pipe_timeout_set(rd, 0);
     while (got < (apr_size_t)queued) {
         n = (apr_size_t)queued - got;
@@ -342,62 +605,145 @@ static void relay(eventlog_gen *g, int queued)
         }
         got += n;
     }
+    if (st->outlen != 0) {
+        memcpy(buf + got, st->out, st->outlen);
+    }
+    free(st->out);
+    st->out = buf;
+    st->outlen += got;
+    st->outcap = (size_t)queued + st->outlen - got;
+    if (st->outcap < st->outlen) {
+        st->outcap = st->outlen;
+    }
+}
+
+/* Count the waiting lines as lost (the logger that was to get them could
+ * not be started, or did not read them in time). */
+static void lose_waiting(eventlog_gen *g, const char *why)
+{
+    eventlog_state *st = g->st;
+    uint64_t lines = 0;
+    size_t i;
+
+    for (i = 0; i < st->outlen; i++) {
+        lines += st->out[i] == '\n';
+    }
+    if (lines + st->lost == 0) {
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, g->s, EXPLOGNO(0054)
+                 "ExpectEventLog %s: %s: the last %" APR_UINT64_T_FMT " lines are lost",
+                 g->target, why, (apr_uint64_t)(lines + st->lost));
+    st->outlen = 0;
+    st->lost = 0;
+    st->complained = 0;
+}
+
+/*
+ * At a stop httpd has stopped the piped loggers (it reclaimed its
+ * children) before pconf's cleanups run: the last lines, and what the old
+ * logger had not read, go to a logger of their own, for at most
+ * DRAIN_MAX_USEC.
+ */
+static void relay(eventlog_gen *g)
+{
+    eventlog_state *st = g->st;
+    apr_time_t deadline = apr_time_now() + DRAIN_MAX_USEC;
+    apr_file_t *old = g->fd;
+    apr_pool_t *tp;
+    piped_log *pl;
+    int left;
+
+    if (st->outlen == 0 && st->lost == 0) {
+        return;
+    }
+    if (apr_pool_create(&tp, NULL) != APR_SUCCESS) {
+        return;
+    }
     pl = ap_open_piped_log(tp, g->target + 1);
     if (pl == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, g->s, EXPLOGNO(0054)
-                     "ExpectEventLog %s: its program had stopped, and could not be started "
-                     "again for the last %" APR_SIZE_T_FMT " bytes; they are lost",
-                     g->target, got);
+        lose_waiting(g, "its program had stopped, and could not be started again");
         apr_pool_destroy(tp);
         return;
     }
-    wr = ap_piped_log_write_fd(pl);
-    /* Line by line, each one write, as they were written the first time. */
-    for (line = buf; line < buf + got; line = end) {
-        end = memchr(line, '\n', (size_t)(buf + got - line));
-        end = end != NULL ? end + 1 : buf + got;
-        n = (apr_size_t)(end - line);
-        apr_file_write(wr, line, &n);
+    g->fd = ap_piped_log_write_fd(pl);
+    apr_file_pipe_timeout_set(g->fd, 0);
+    left = feed(g, pl, deadline);
+    if (st->outlen != 0 || left != 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, g->s, EXPLOGNO(0054)
+                     "ExpectEventLog %s: its program, started again at the stop, had not "
+                     "read %d bytes out of its pipe within %d s: they are lost with it",
+                     g->target, left, (int)(DRAIN_MAX_USEC / APR_USEC_PER_SEC));
+        lose_waiting(g, "its program, started again at the stop, did not take them "
+                     "in time");
     }
-    wait_read(wr);
-    apr_sleep(DRAIN_SETTLE_USEC);
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, g->s, EXPLOGNO(0058)
-                 "ExpectEventLog %s: its program had stopped; the last %" APR_SIZE_T_FMT
-                 " bytes went to a new one", g->target, got);
+    else {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, g->s, EXPLOGNO(0058)
+                     "ExpectEventLog %s: its program had stopped; the last lines went to "
+                     "a new one", g->target);
+    }
+    g->fd = old;
     apr_pool_destroy(tp);     /* stops that logger, now that it has read all */
 }
 
-/* Make sure a piped logger has what was written (see DRAIN_*). */
-static void drain(eventlog_gen *g)
+/*
+ * Whether httpd has stopped this generation's piped logger: at a stop
+ * (the MPM reclaimed its children, the loggers among them) and at a plain
+ * restart; a graceful restart leaves it running until the piped log's own
+ * cleanup, after this one.
+ */
+static int logger_stopped(void)
 {
-    int queued;
+    ap_unixd_mpm_retained_data *r;
 
-    if (g->pl == NULL) {
-        return;
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING) {
+        return 1;
     }
-    queued = wait_read(g->fd);
-    if (queued > 0) {
-        relay(g, queued);
-        return;
-    }
-    apr_sleep(DRAIN_SETTLE_USEC);
+    /* The MPM's pconf cleanup that resets is_ungraceful, registered when
+     * it set its signals (after this module's post_config), has run by
+     * now and left its verdict in was_graceful. */
+    r = ap_unixd_mpm_get_retained_data();
+    return r != NULL && (r->is_ungraceful || !r->was_graceful);
 }
 
 /*
  * Registered after the log was opened, so it runs before the log's own
  * cleanup closes it: a stop or a restart writes every event read or kept,
  * the pending ones as pending, and they are never written again (the
- * cursor is past them).
+ * cursor is past them).  It never blocks, and a stop spends at most
+ * DRAIN_MAX_USEC here, whatever the logger does.
  */
 static apr_status_t eventlog_cleanup(void *data)
 {
     eventlog_gen *g = data;
+    int left;
 
     if (g->creator != getpid()) {
         return APR_SUCCESS;
     }
     tick(g, 1);
-    drain(g);
+    if (g->pl != NULL) {
+        if (!logger_stopped()) {
+            /* A graceful restart: the logger reads on until the piped log's
+             * cleanup stops it; what it has not read by then is lost, and
+             * what it was not given waits for the next generation's. */
+            left = feed(g, g->pl, apr_time_now() + DRAIN_MAX_USEC);
+            if (left != 0) {
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, g->s, EXPLOGNO(0059)
+                             "ExpectEventLog %s: at a graceful restart its program had not "
+                             "read the last %d bytes in the pipe within %d s; they are "
+                             "lost with it (not counted in a gap line)", g->target, left,
+                             (int)(DRAIN_MAX_USEC / APR_USEC_PER_SEC));
+            }
+        }
+        else {
+            take_back(g);
+            if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING) {
+                relay(g);
+            }
+            /* else a plain restart: the next generation's logger gets them */
+        }
+    }
     if (gen == g) {
         gen = NULL;
     }
@@ -472,6 +818,8 @@ int expect_eventlog_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec
     st = get_state(s, ptemp);
     if (mc->event_log == NULL) {
         st->logging = 0;
+        st->outlen = 0;       /* no log to write them to any more */
+        st->lost = 0;
         return OK;
     }
     if (shm == NULL || shm->ring_slots == 0) {
@@ -513,6 +861,8 @@ int expect_eventlog_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec
             return !OK;
         }
         g->fd = ap_piped_log_write_fd(g->pl);
+        /* Only this process writes to it: never wait on a full pipe. */
+        apr_file_pipe_timeout_set(g->fd, 0);
     }
     else {
         rv = apr_file_open(&g->fd, mc->event_log,
@@ -534,6 +884,7 @@ int expect_eventlog_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec
         put_gap(g, lost, (uint64_t)apr_time_now(), "not carried over when the segment "
                 "was rebuilt");
     }
+    flush(g);                 /* the lines the last generation could not write */
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, EXPLOGNO(0055)
                  "ExpectEventLog %s: writing events from claim %" APR_UINT64_T_FMT
                  " of the segment on", mc->event_log, (apr_uint64_t)st->cursor);

@@ -12,9 +12,14 @@ Under each MPM, against a real httpd and raw HTTP/1.1 clients:
   `retried` (with its delay) or `abandoned`, never `pending` first;
 - a graceful restart and a stop write the still-pending ones as `pending`,
   and never again (a later resend does not write them a second time);
-- a `"|/usr/bin/rotatelogs ..."` target rotated many times, with graceful
-  restarts in between: the lines over all rotated files are exactly the
-  417s sent, none lost, none doubled ((pid, seq) unique);
+- a `"|/usr/bin/rotatelogs ..."` target rotated by size, with lines
+  written by ticks and by graceful restarts: the lines over all rotated
+  files are exactly the 417s sent, none lost, none doubled ((pid, seq)
+  unique);
+- over 64 KiB pending at -k stop and -k restart, a logger that never
+  reads, one that reads late past the 4 MiB kept for it: the parent never
+  blocks, every line arrives once or the loss is counted (a gap line, or
+  EXP0054/EXP0059 where no later line can say it);
 - in a <VirtualHost>, or without a program after "|", `apache2 -t` refuses
   the directive (EXP0050, EXP0057).
 
@@ -44,7 +49,7 @@ EVENT_FIELDS = ["time", "time_usec", "vhost", "client", "method", "uri", "protoc
                 "client_key", "client_family", "client_fix", "outcome", "retry_after_ms"]
 CUT_FIELDS = ("uri", "user_agent", "expect")
 TICK_WAIT = 30
-ROUNDS = 5
+ROUNDS = 2
 ROTATE_LINE = ('ExpectEventLog "|' + ROTATELOGS
                + ' @ROOT@/logs/ev.log.%Y%m%d-%H%M%S 3K"')
 
@@ -125,6 +130,31 @@ def events_json(h):
     return h.ctl_json("events", "-n", "1000")["events"]
 
 
+def retry_counts(h):
+    """The retry counters summed over the vhosts."""
+    out = {"retried": 0, "abandoned": 0, "pending": 0}
+    for v in h.ctl_json("stats")["vhosts"]:
+        for k in out:
+            out[k] += v["retry"][k]
+    return out
+
+
+def wait_retry(h, **want):
+    """Until the retry counters are as wanted: a 417 is remembered in
+    log_transaction, after its client already has the response (a fixed
+    sleep is too short on a loaded machine)."""
+    wait_for(lambda: all(retry_counts(h)[k] == n for k, n in want.items()), timeout=15,
+             what=f"retry counters {want}", interval=0.05)
+
+
+def wait_published(h, targets):
+    """Until each target's 417 is a published event of the ring (written
+    in log_transaction, after the client has its response)."""
+    want = {tag(t.decode() if isinstance(t, bytes) else t) for t in targets}
+    wait_for(lambda: want <= {tag(e["uri"]) for e in events_json(h)}, timeout=15,
+             what=f"{len(want)} events in the ring", interval=0.05)
+
+
 @pytest.fixture(params=MPMS)
 def mpm(request):
     return request.param
@@ -184,7 +214,7 @@ def test_final_outcomes_only(mpm):
         back, gone = uniq("back"), uniq("gone")
         reject(h, back)
         reject(h, gone)
-        time.sleep(0.2)   # the 417 is remembered after its response is sent
+        wait_retry(h, pending=2)
         assert request(h, back, expect=False) == 200
         lines = wait_lines(log, 2, timeout=TICK_WAIT + 15)
         by_uri = {ln["uri"]: ln for ln in lines}
@@ -205,7 +235,7 @@ def test_restart_and_stop_write_pending_once(mpm):
     with serving(h):
         first = uniq("first")
         reject(h, first)
-        time.sleep(0.2)
+        wait_retry(h, pending=1)
         h.reload("graceful")
         lines = wait_lines(log, 1, timeout=10)
         assert [(ln["uri"], ln["outcome"]) for ln in lines] == [(first.decode(), "pending")]
@@ -213,14 +243,14 @@ def test_restart_and_stop_write_pending_once(mpm):
         assert request(h, first, expect=False) == 200
         second = uniq("second")
         reject(h, second)
-        time.sleep(0.2)
+        wait_retry(h, retried=1, pending=1)
         outcomes = {e["uri"]: e["outcome"] for e in events_json(h)}
         assert outcomes[first.decode()] == "retried", outcomes
         # A plain restart (children stopped at once) writes like a graceful one.
         h.reload("restart")
         third = uniq("third")
         reject(h, third)
-        time.sleep(0.2)
+        wait_retry(h, retried=1, pending=2)
         h.stop()
         lines = lines_of([log])
         assert [(ln["uri"], ln["outcome"]) for ln in lines] == [
@@ -234,38 +264,50 @@ def rotated(mpm, tmp_path):
     """The rotatelogs run, its files copied out before the root is removed."""
     if not os.access(ROTATELOGS, os.X_OK):
         pytest.skip(f"{ROTATELOGS} missing (Debian package apache2-utils)")
-    # A new file when one passes 3K (two or three lines), named by the
-    # second it was opened in: each generation's lines, written at its
-    # graceful restart, land in a file of their own second.
-    h = Httpd(conf(ROTATE_LINE), mpm=mpm, name=f"eventlog-rotate-{mpm}")
+    # Retry tracking off: a 417 is written at the next tick.  Each round,
+    # one batch goes through a tick (the test waits for it), and one, a
+    # second later, is written by the graceful restart (or the stop) that
+    # ends the generation.  A batch is over 3K (long URIs), so rotatelogs
+    # starts a new file, named by the second, at each batch after the
+    # first of a generation.
+    h = Httpd(conf(ROTATE_LINE, "ExpectRetryWindow 0"), mpm=mpm,
+              name=f"eventlog-rotate-{mpm}")
+    files = os.path.join(h.logs, "ev.log*")
     sent = []
     with serving(h):
         for rnd in range(ROUNDS):
-            for i in range(6):
-                t = uniq(f"r{rnd}-{i}")
+            for i in range(4):
+                t = long_uri(f"t{rnd}-{i}")
                 reject(h, t)
-                sent.append(t.decode())
-            time.sleep(1.0)
+                sent.append(tag(t.decode()))
+            wait_lines(files, len(sent))          # written by a tick
+            time.sleep(1.0)                       # the next batch: another second
+            for i in range(4):
+                t = long_uri(f"r{rnd}-{i}")
+                reject(h, t)
+                sent.append(tag(t.decode()))
+            wait_published(h, sent[-4:])
             if rnd < ROUNDS - 1:
                 h.reload("graceful")
         h.stop()
-        for p in glob.glob(os.path.join(h.logs, "ev.log*")):
+        for p in glob.glob(files):
             shutil.copy(p, tmp_path)
     return sent, sorted(glob.glob(str(tmp_path / "ev.log*")))
 
 
 def test_rotatelogs_with_graceful_restarts(rotated):
-    """Rotated by size many times, through four graceful restarts: the
-    lines over all files are the 417s sent, none lost, none doubled."""
+    """Rotated by size, lines written by ticks and by graceful restarts:
+    the lines over all files are the 417s sent, none lost, none doubled."""
     sent, files = rotated
     lines = lines_of(files)
     keys = [(ln["pid"], ln["seq"]) for ln in lines]
     assert len(keys) == len(set(keys)), "a line written twice"
-    assert sorted(ln["uri"] for ln in lines) == sorted(sent)
-    assert {ln["outcome"] for ln in lines} == {"pending"}
-    # Each generation's lines come at once, at its graceful restart or the
-    # stop, a second or more apart: one file each at least.
-    assert len(files) >= ROUNDS, files   # rotated several times
+    assert sorted(tag(ln["uri"]) for ln in lines) == sorted(sent)
+    assert {ln["outcome"] for ln in lines} == {"untracked"}
+    # Two batches a generation, each in a second of its own and over the
+    # rotation size: at least two files a generation.
+    assert len(files) >= 2 * ROUNDS, files
+    assert max(os.path.getsize(f) for f in files) > 3 * 1024
 
 
 def test_vhost_refused():
@@ -303,7 +345,7 @@ def test_logger_gets_whole_lines(mpm, tmp_path):
         with serving(h):
             target = uniq("logger")
             reject(h, target, ua=b"Java-http-client/17.0.15 " + b"x" * 150)
-            time.sleep(0.2)
+            wait_published(h, [target])
             # At a stop httpd stops the logger before the last lines are
             # written: they reach the socket through a new one.
             h.stop()
@@ -338,7 +380,7 @@ def test_rebuilt_segment_no_line_twice(mpm):
                 t = uniq(f"r{rnd}-{i}")
                 reject(h, t)
                 sent.append(t.decode())
-            time.sleep(0.2)
+            wait_published(h, sent[-2:])
             h.write_config(body + f"ExpectEventSlots {slots}\n")
             h.reload("graceful")
         assert "4 event slots" in h.read_error_log()
@@ -346,7 +388,7 @@ def test_rebuilt_segment_no_line_twice(mpm):
         for t in more:
             reject(h, t)
             sent.append(t.decode())
-        time.sleep(0.2)
+        wait_published(h, sent[-2:])
         h.stop()
         lines = lines_of([log])
         assert all(ln["format"] == "mod_expect.event" for ln in lines), lines
@@ -366,7 +408,9 @@ def test_ring_overflow_gap_line(mpm):
     with serving(h):
         for i in range(12):
             reject(h, uniq(f"g{i}"))
-        time.sleep(0.2)
+        # Counted before its record is published: one a stop finds still
+        # unpublished is in a gap line too, so the sum holds either way.
+        wait_recorded(h, 12)
         h.stop()
         lines = lines_of([log])
         gaps = [ln for ln in lines if ln["format"] == "mod_expect.event.gap"]
@@ -385,7 +429,7 @@ def test_shell_command_with_dollar():
     with serving(h):
         target = uniq("shell")
         reject(h, target)
-        time.sleep(0.2)
+        wait_published(h, [target])
         h.stop()
         lines = lines_of([os.path.join(h.logs, "shell.log")])
         assert [ln["uri"] for ln in lines] == [target.decode()]
@@ -422,17 +466,20 @@ def test_nothing_to_read_is_said():
 
 def test_pending_slot_reused_is_written_as_last_seen():
     """A pending 417 whose ring slot a later 417 takes is written then,
-    with the outcome last seen (pending), and only once.  The writer is the
-    parent, whatever the MPM: event only."""
-    h = Httpd(conf("ExpectEventLog logs/events.log", "ExpectRetryWindow 300",
+    with the outcome last seen (pending), and only once: also when its
+    window is over by then (its client may have come back meanwhile, and
+    the slot no longer says).  The writer is the parent, whatever the MPM:
+    event only."""
+    h = Httpd(conf("ExpectEventLog logs/events.log", "ExpectRetryWindow 12",
                    "ExpectEventSlots 2"), name="eventlog-reuse")
     log = os.path.join(h.logs, "events.log")
     with serving(h):
         first = [uniq(f"first{i}") for i in range(2)]
         for t in first:
             reject(h, t)
-        # A tick (about every ten seconds) copies them out, pending.
-        time.sleep(12)
+        # A tick (about every ten seconds) copies them out, pending, within
+        # their 12 s window; the slots are reused after it.
+        time.sleep(14)
         assert not os.path.exists(log) or lines_of([log]) == []
         later = [uniq(f"later{i}") for i in range(2)]
         for t in later:
@@ -445,3 +492,167 @@ def test_pending_slot_reused_is_written_as_last_seen():
         assert [ln["uri"] for ln in lines].count(first[0].decode()) == 1
         assert sorted(ln["uri"] for ln in lines) == sorted(t.decode() for t in first + later)
         assert all(ln["format"] == "mod_expect.event" for ln in lines)
+
+
+# ---- a full pipe, a dead or a stuck logger: the parent never blocks ----
+
+LONG = 1500   # a URI this long makes ~1.8 KB lines: 200 of them pass 64 KiB
+
+
+def long_uri(tag):
+    return uniq(tag) + b"/" + b"x" * LONG
+
+
+def tag(uri):
+    """What names a test's 417: its URI's second segment (uniq()'s), whole
+    in the ring however long the URI."""
+    return uri.split("/")[2] if uri.count("/") >= 2 else uri
+
+
+def wait_recorded(h, n):
+    """Until n 417s are counted in the segment (log_transaction records
+    them after the client has its response)."""
+    def count():
+        return sum(v["r417"]["total"] for v in h.ctl_json("stats")["vhosts"])
+    wait_for(lambda: count() >= n, timeout=15, what=f"{n} 417s recorded", interval=0.05)
+
+
+def pipe_queued(h, comm):
+    """The bytes in the pipe of the parent's child named comm, on its
+    stdin (0 when there is none)."""
+    import fcntl
+    import termios
+    for line in subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(h.pid())],
+                               capture_output=True, text=True).stdout.splitlines():
+        pid, name = line.split(None, 1)
+        if name.strip() == comm:
+            fd = os.open(f"/proc/{pid}/fd/0", os.O_RDONLY | os.O_NONBLOCK)
+            try:
+                return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4), "little")
+            finally:
+                os.close(fd)
+    return 0
+
+
+def timed_stop(h, bound):
+    """apache2 -k stop; the seconds the parent took to exit, failing the
+    test (after killing it) past bound."""
+    pid = h.pid()
+    t0 = time.monotonic()
+    h.ctl("-k", "stop", check=False)
+    while time.monotonic() - t0 < bound:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return time.monotonic() - t0
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    pytest.fail(f"the parent had not exited {bound} s after -k stop")
+
+
+def rotate_files(h):
+    return sorted(glob.glob(os.path.join(h.logs, "big.log*")))
+
+
+BIG_LINE = 'ExpectEventLog "|' + ROTATELOGS + ' @ROOT@/logs/big.log 100M"'
+
+
+@pytest.mark.parametrize("how", ["stop", "restart"])
+def test_more_than_a_pipe_pending_at_stop_or_restart(mpm, how):
+    """Over 64 KiB of pending lines at -k stop or -k restart (httpd has
+    stopped the logger by then): the parent does not block on the full
+    pipe; every line reaches the log, through a new logger, once."""
+    if not os.access(ROTATELOGS, os.X_OK):
+        pytest.skip(f"{ROTATELOGS} missing (Debian package apache2-utils)")
+    h = Httpd(conf(BIG_LINE, "ExpectRetryWindow 300"), mpm=mpm,
+              name=f"eventlog-full-{how}-{mpm}")
+    n = 200 if how == "stop" else 120
+    with serving(h):
+        sent = []
+        for i in range(n):
+            t = long_uri(f"{how}{i}")
+            reject(h, t)
+            sent.append(t.decode())
+        wait_retry(h, pending=n)
+        if how == "restart":
+            t0 = time.monotonic()
+            h.reload("restart", timeout=15)
+            assert time.monotonic() - t0 < 10, time.monotonic() - t0
+            t = long_uri("after")
+            reject(h, t)
+            sent.append(t.decode())
+            wait_retry(h, pending=n + 1)
+        took = timed_stop(h, 10)
+        lines = lines_of(rotate_files(h))
+        assert sum(len(r) for r in raw_lines(rotate_files(h))) > 65536
+        # The ring keeps a URI's first bytes: the tag part is whole.
+        assert sorted(tag(ln["uri"]) for ln in lines) == sorted(map(tag, sent))
+        assert {ln["outcome"] for ln in lines} == {"pending"}
+        assert len({ln["seq"] for ln in lines}) == len(lines)
+        assert took < 8, took
+
+
+def test_logger_that_stops_reading(mpm):
+    """A logger that never reads: the pipe fills at a tick; the server goes
+    on serving, a graceful restart and a stop complete within bounds, and
+    the lost lines are counted in the error log (EXP0059, EXP0054)."""
+    h = Httpd(conf('ExpectEventLog "|/bin/sleep 100000"', "ExpectRetryWindow 0"), mpm=mpm,
+              name=f"eventlog-stuck-{mpm}")
+    with serving(h, allowed_errors=("EXP0054", "EXP0059")):
+        for i in range(200):
+            reject(h, long_uri(f"s{i}"))
+        wait_recorded(h, 200)
+        # Until a tick has written: the pipe, seen through the logger's
+        # stdin, is then full (a page a line: 16 lines, under 64 KiB).
+        wait_for(lambda: pipe_queued(h, "sleep") > 30000, timeout=TICK_WAIT,
+                 what="the logger's pipe full", interval=0.2)
+        t0 = time.monotonic()
+        reject(h, uniq("still"))
+        assert time.monotonic() - t0 < 2
+        t0 = time.monotonic()
+        h.reload("graceful", timeout=15)
+        assert time.monotonic() - t0 < 8, time.monotonic() - t0
+        reject(h, uniq("after"))
+        took = timed_stop(h, 10)
+        assert took < 8, took
+        log = h.read_error_log()
+        assert "EXP0059" in log, log[-3000:]
+        assert "EXP0054" in log and "lines are lost" in log, log[-3000:]
+
+
+def test_stuck_logger_overflow_is_a_gap_line():
+    """A logger that starts reading only when told: the ticks before
+    fill its pipe and keep lines in memory, up to 4 MiB; the lines past it
+    are lost, said by EXP0054.  Once the logger reads, the kept lines come,
+    in order, though a tick's first try takes only a pipe's 64 KiB, then a
+    gap line with the number lost (EXP0056): lines + lost = 417s sent.
+    Event only: the writer is the parent, whatever the MPM."""
+    # The logger reads once the test says "go" (a file).
+    h = Httpd(conf('ExpectEventLog "|$while [ ! -e @ROOT@/logs/go ]; do sleep 0.1; done; '
+                   'exec cat >> @ROOT@/logs/slow.log"',
+                   "ExpectRetryWindow 0", "ExpectEventSlots 4096"), name="eventlog-overflow")
+    log = os.path.join(h.logs, "slow.log")
+    n = 1400
+    with serving(h, allowed_errors=("EXP0054",)):
+        big = b"\xff" * 3000      # each escapes to six bytes: lines near 4 KiB
+        for i in range(n):
+            reject(h, uniq(f"o{i}") + b"/" + big, ua=big)
+        wait_recorded(h, n)
+        # A tick has filled the pipe and kept the rest: over 4 MiB of lines
+        # were written after the last 417's tick began, so wait for EXP0054.
+        wait_for(lambda: "EXP0054" in h.read_error_log(), timeout=TICK_WAIT,
+                 what="EXP0054", interval=0.2)
+        with open(os.path.join(h.logs, "go"), "w"):
+            pass
+        def done():
+            got = lines_of([log]) if os.path.exists(log) else []
+            return got if any(ln["format"] == "mod_expect.event.gap" for ln in got) else None
+        lines = wait_for(done, timeout=45, what="a gap line")
+        events = [ln for ln in lines if ln["format"] == "mod_expect.event"]
+        gaps = [ln for ln in lines if ln["format"] == "mod_expect.event.gap"]
+        assert len(gaps) == 1 and len(events) + gaps[0]["lost"] == n, (len(events), gaps)
+        assert [ln["seq"] for ln in events] == sorted({ln["seq"] for ln in events})
+        assert lines[-1] is gaps[0]
+        assert sum(len(r) for r in raw_lines([log])) > 4 * 1024 * 1024 - 4096
+        log_text = h.read_error_log()
+        assert "EXP0054" in log_text and "EXP0056" in log_text
