@@ -41,7 +41,10 @@ tests/integration/test_stats.py::test_exact_counts_and_events
 tests/integration/test_stats.py::test_runtime_toggle
 tests/integration/test_stats_restarts.py::test_counters_and_overrides_survive_reload[event-graceful]
 tests/integration/test_stats_restarts.py::test_counters_and_overrides_survive_reload[prefork-graceful]
-tests/integration/test_versions.py"
+tests/integration/test_versions.py
+tests/integration/test_event_log.py::test_file_lines_at_once_match_events_json[event]
+tests/integration/test_event_log.py::test_restart_and_stop_write_pending_once[prefork]
+tests/integration/test_event_log.py::test_more_than_a_pipe_pending_at_stop_or_restart[event-restart]"
 CORE_K="(test_policy_row and fixups) or (test_hostile and event-fixups) or not (test_policy_row or test_hostile)"
 
 # The tree as it is (committed or not), without build products.
