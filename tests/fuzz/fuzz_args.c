@@ -115,9 +115,20 @@ static void check_ok(const ctl_opts_t *o, int argc, char **argv, const char *env
         FZ_ASSERT(o->vhost == NULL);
         FZ_ASSERT(o->format != CTL_FMT_PROMETHEUS && !o->follow);
         break;
+    case CTL_VERB_TOP:
+        /* -d within its bounds; at most one PATTERN, a positional from
+         * argv (a part of names, not a VHOST); text only. */
+        FZ_ASSERT(o->delay_ms >= CTL_TOP_DELAY_MIN_MS && o->delay_ms <= CTL_TOP_DELAY_MAX_MS);
+        FZ_ASSERT(o->pattern == NULL || points_into(o->pattern, argv, argc));
+        FZ_ASSERT(o->pattern == NULL || is_positional(o->pattern) || saw_dashdash(argc, argv));
+        FZ_ASSERT(o->vhost == NULL);
+        FZ_ASSERT(o->format == CTL_FMT_TEXT && !o->follow);
+        break;
     default:
         fz_fail("unexpected verb %d", (int)o->verb);
     }
+    FZ_ASSERT(o->verb == CTL_VERB_TOP || (o->pattern == NULL && !o->once
+                                          && o->delay_ms == CTL_TOP_DELAY_MS));
     FZ_ASSERT(o->verb == CTL_VERB_CLIENTS || o->user_agent == NULL);
     /* --from FILE...: a run of argv's own entries, none empty, for events
      * only, and never with a segment (-s, -i) or --follow. */
